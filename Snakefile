@@ -1,0 +1,42 @@
+# Zero-shot clustering of unseen datasets with pretrained encoders.
+# The logic lives in the `zsc` package (workflow/zsc); rules only wire files and parameters.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+# The offline default, unless --configfile names the config: files are merged, not replaced, and an
+# entry of the default (a dataset, an encoder, ...) would otherwise join every other config's grid.
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
+
+
+report: "workflow/report/workflow.rst"
+
+
+include: "workflow/rules/common.smk"
+
+
+wildcard_constraints:
+    dataset="[^/]+",
+    split="[^/]+",
+    encoder="[^/]+",
+    reducer="[^/]+",
+    clusterer="[^/]+",
+    seed=r"\d+",
+
+
+include: "workflow/rules/datasets.smk"
+include: "workflow/rules/embed.smk"
+include: "workflow/rules/reduce.smk"
+include: "workflow/rules/cluster.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/aggregate.smk"
+include: "workflow/rules/figures.smk"
+
+
+rule all:
+    input:
+        TABLES.values(),
+        FIGURES,

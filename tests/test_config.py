@@ -1,0 +1,129 @@
+"""Config validation, defaults and the generated schema/docs."""
+
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from zsc import config as cfg
+from zsc.__main__ import DOCS_FILE, SCHEMA_FILE, docs_text, schema_text
+
+MINIMAL = {"datasets": {"digits": {}}, "encoders": {"raw": {}}, "reducers": {"none": {}}, "clusterers": {"kmeans": {}}}
+
+
+def with_entry(kind, name, value):
+    config = {k: dict(v) for k, v in MINIMAL.items()}
+    config[kind] = {name: value}
+    return config
+
+
+def test_defaults_are_filled_and_type_defaults_to_name():
+    config = cfg.load(with_entry("clusterers", "hdbscan", None))
+    hdbscan = config.entry("clusterers", "hdbscan")
+    assert hdbscan == {
+        "type": "hdbscan",
+        "name": "hdbscan",
+        "min_cluster_size": 5,
+        "min_samples": None,
+        "max_cluster_size_fraction": 0.2,
+        "metric": "euclidean",
+        "cluster_selection_method": "eom",
+        "algorithm": "auto",
+    }
+    assert config["seeds"] == [1]
+    assert config["embedding"] == {"device": "auto", "batch_size": 64}
+    assert config.entry("datasets", "digits")["split"] == "all"
+
+
+def test_default_config_file_is_valid(repo):
+    config = cfg.load(yaml.safe_load((repo / "config" / "config.yaml").read_text()))
+    assert set(config["datasets"]) == {"digits", "fashionmnist"}
+    assert config.entry("reducers", "umap50") | {} == {
+        "type": "umap",
+        "name": "umap50",
+        "n_components": 50,
+        "n_neighbors": 30,
+        "min_dist": 0.0,
+        "metric": "euclidean",
+    }
+
+
+@pytest.mark.parametrize(
+    "kind, name, value, message",
+    [
+        ("clusterers", "kmean", {}, "clusterers.kmean.type: 'kmean' is not one of ['kmeans', 'agglomerative', 'hdbscan']"),
+        ("encoders", "vit", {"type": "vitt"}, "encoders.vit.type: 'vitt' is not one of ['raw', 'timm']"),
+        ("datasets", "cifar", {}, "datasets.cifar.type: 'cifar' is not one of ['digits', 'fashionmnist']"),
+        ("clusterers", "kmeans", {"n_init": "two"}, "clusterers.kmeans.n_init: 'two' is not of type 'integer'"),
+        ("clusterers", "kmeans", {"n_clusters": 3}, "clusterers.kmeans: Unevaluated properties are not allowed ('n_clusters' was unexpected)"),
+        ("reducers", "pca", {}, "reducers.pca: 'n_components' is a required property"),
+        ("reducers", "p", {"type": "pca", "n_components": 1.5}, "reducers.p.n_components: 1.5 is greater than or equal to the maximum of 1"),
+        ("datasets", "digits", {"split": "test"}, "datasets.digits.split: 'test' is not one of ['all']"),
+        ("clusterers", "bad/name", {"type": "kmeans"}, "clusterers: 'bad/name' does not match"),
+        (
+            "clusterers",
+            "ac",
+            {"type": "agglomerative", "metric": "l1"},
+            "clusterers.ac.metric: 'euclidean' was expected (linkage 'ward' needs metric 'euclidean')",
+        ),
+    ],
+)
+def test_bad_config_gives_one_line_naming_the_key(kind, name, value, message):
+    with pytest.raises(cfg.ConfigError) as err:
+        cfg.load(with_entry(kind, name, value))
+    assert str(err.value).startswith(message)
+    assert "\n" not in str(err.value)
+
+
+def test_top_level_errors():
+    with pytest.raises(cfg.ConfigError, match=r"^seeds: 1 is not of type 'array'$"):
+        cfg.load({**MINIMAL, "seeds": 1})
+    with pytest.raises(cfg.ConfigError, match=r"^\(top level\): 'encoders' is a required property$"):
+        cfg.load({k: v for k, v in MINIMAL.items() if k != "encoders"})
+    with pytest.raises(cfg.ConfigError, match="unexpected"):
+        cfg.load({**MINIMAL, "clusterer": {}})
+
+
+def test_runs_grid_and_hash():
+    config = cfg.load({**MINIMAL, "clusterers": {"kmeans": {}, "hdbscan": {}}, "seeds": [1, 2]})
+    runs = list(config.runs())
+    assert [(r["clusterer"], r["seed"]) for r in runs] == [("kmeans", 1), ("kmeans", 2), ("hdbscan", 1), ("hdbscan", 2)]
+    assert all(r["split"] == "all" for r in runs)
+    hashes = {config.run_hash(r) for r in runs}
+    assert len(hashes) == 4
+    changed = cfg.load({**MINIMAL, "clusterers": {"kmeans": {"n_init": 3}, "hdbscan": {}}, "seeds": [1, 2]})
+    assert changed.run_hash(runs[0]) != config.run_hash(runs[0])  # kmeans changed
+    assert changed.run_hash(runs[2]) == config.run_hash(runs[2])  # hdbscan did not
+
+
+def test_generated_schema_and_docs_are_up_to_date():
+    assert SCHEMA_FILE.read_text() == schema_text(), "run: python -m zsc schema --write"
+    assert DOCS_FILE.read_text() == docs_text(), "run: python -m zsc docs --write"
+
+
+def test_every_option_has_a_description():
+    options = {}
+    for key, prop in cfg.TOP_LEVEL.items():
+        options[key] = prop
+        options.update({f"{key}.{sub}": p for sub, p in prop.get("properties", {}).items()})
+    for kind, registry in cfg.registries().items():
+        options.update({f"{kind}.*.{k}": p for k, p in cfg.COMMON_OPTIONS[kind].items()})
+        for entry in registry:
+            options.update({f"{kind}.{entry.name}.{k}": p for k, p in entry.options.items()})
+    assert len(options) > 20
+    assert [key for key, prop in options.items() if not prop.get("description")] == []
+
+
+@pytest.mark.parametrize("kind", cfg.KINDS)
+def test_list_command_prints_registered_names(kind):
+    out = subprocess.run([sys.executable, "-m", "zsc", "list", kind], capture_output=True, text=True, check=True).stdout
+    names = [line.split("\t")[0] for line in out.splitlines()]
+    assert names == cfg.registries()[kind].names()
+    expected = {"datasets": "digits", "encoders": "timm", "reducers": "umap", "clusterers": "hdbscan"}[kind]
+    assert expected in names
+
+
+def test_list_datasets_shows_group():
+    out = subprocess.run([sys.executable, "-m", "zsc", "list", "datasets"], capture_output=True, text=True, check=True).stdout
+    assert "fashionmnist\tFar-OOD\t10 classes\tsplit test\t" in out

@@ -1,0 +1,120 @@
+"""Reducers, clusterers, metrics and the parquet contract against their reference behaviour."""
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_blobs
+from sklearn.metrics import adjusted_mutual_info_score, silhouette_score
+
+from zsc import config as cfg
+from zsc import metrics, tables
+from zsc.clusterers import CLUSTERERS
+from zsc.reducers import REDUCERS
+
+
+def spec(kind, type_, **options):
+    """A resolved config entry, defaults filled in by the real config code."""
+    base = {"datasets": {"digits": {}}, "encoders": {"raw": {}}, "reducers": {"none": {}}, "clusterers": {"kmeans": {}}}
+    base[kind] = {"x": {"type": type_, **options}}
+    return cfg.load(base).entry(kind, "x")
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    # Six blobs of 50: each under the 20% HDBSCAN max cluster size of the study (a larger one is noise).
+    X, y = make_blobs(n_samples=300, centers=6, n_features=40, cluster_std=1.0, random_state=0)
+    return X.astype(np.float32), y
+
+
+def test_zscore_sets_constant_dimensions_to_zero():
+    X = np.array([[1.0, 5.0, 2.0], [3.0, 5.0, 4.0], [5.0, 5.0, 9.0]])
+    Z = REDUCERS.build(spec("reducers", "zscore"), seed=1).fit_transform(X)
+    np.testing.assert_allclose(Z.mean(axis=0), 0, atol=1e-12)
+    np.testing.assert_allclose(Z[:, 0], [-1.224744871, 0, 1.224744871], atol=1e-8)
+    np.testing.assert_array_equal(Z[:, 1], 0)
+
+
+def test_pca_by_components_and_by_variance(blobs):
+    X, _ = blobs
+    assert REDUCERS.build(spec("reducers", "pca", n_components=5), seed=1).fit_transform(X).shape == (300, 5)
+    by_variance = REDUCERS.build(spec("reducers", "pca", n_components=0.9), seed=1)
+    Z = by_variance.fit_transform(X)
+    ratios = by_variance.pca.explained_variance_ratio_
+    assert ratios.sum() >= 0.9 and ratios[:-1].sum() < 0.9 and Z.shape[1] == len(ratios)
+
+
+def test_umap_is_seeded(blobs):
+    X, _ = blobs
+    reducer = spec("reducers", "umap", n_components=3, n_neighbors=10)
+    a = REDUCERS.build(reducer, seed=1).fit_transform(X)
+    b = REDUCERS.build(reducer, seed=1).fit_transform(X)
+    assert a.shape == (300, 3)
+    np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("name", ["kmeans", "agglomerative", "hdbscan"])
+def test_clusterers_recover_separated_blobs(blobs, name):
+    X, y = blobs
+    labels = CLUSTERERS.build(spec("clusterers", name), n_clusters=6, n_samples=len(X), seed=1).fit_predict(X)
+    assert adjusted_mutual_info_score(y, labels) > 0.95
+
+
+def test_kmeans_matches_sklearn_reference(blobs):
+    from sklearn.cluster import KMeans
+
+    X, _ = blobs
+    ours = CLUSTERERS.build(spec("clusterers", "kmeans"), n_clusters=6, n_samples=len(X), seed=3).fit_predict(X)
+    ref = KMeans(6, init="k-means++", n_init=1, max_iter=1000, random_state=3).fit_predict(X)
+    np.testing.assert_array_equal(ours, ref)
+
+
+def test_hdbscan_brute_force_equals_tree_search():
+    X, _ = make_blobs(n_samples=400, centers=5, n_features=48, cluster_std=2.0, random_state=1)
+    # 48 dimensions: "auto" takes brute force; a KD-tree must find the same clustering.
+    auto = CLUSTERERS.build(spec("clusterers", "hdbscan"), n_clusters=5, n_samples=400, seed=1).fit_predict(X)
+    tree = CLUSTERERS.build(spec("clusterers", "hdbscan", algorithm="kd_tree"), n_clusters=5, n_samples=400, seed=1).fit_predict(X)
+    np.testing.assert_array_equal(auto, tree)
+
+
+def test_hdbscan_max_cluster_size_is_a_fraction_of_n():
+    model = CLUSTERERS.build(spec("clusterers", "hdbscan", max_cluster_size_fraction=0.1), n_clusters=2, n_samples=1000, seed=1)
+    assert model.kwargs["max_cluster_size"] == 100
+
+
+def test_ami_keeps_noise_as_one_label():
+    y_true = np.array([0, 0, 0, 1, 1, 1, 2, 2])
+    y_pred = np.array([5, 5, -1, 7, 7, 7, -1, -1])
+    scores = metrics.score(y_true, y_pred, np.zeros((8, 2)), np.zeros((8, 2)), None, 1)
+    assert scores["AMI"] == pytest.approx(adjusted_mutual_info_score(y_true, y_pred))
+    assert scores["n_clusters_pred"] == 2  # noise is not a cluster
+    assert scores["n_clusters_true"] == 3
+    assert scores["ratio_clustered"] == pytest.approx(5 / 8)
+
+
+def test_silhouette_exact_subsampled_and_undefined(blobs):
+    X, y = blobs
+    assert metrics.silhouette(X, y, None, 1) == pytest.approx(silhouette_score(X, y))
+    sub = metrics.silhouette(X, y, 100, 1)
+    assert sub == metrics.silhouette(X, y, 100, 1) != metrics.silhouette(X, y, None, 1)
+    assert abs(sub - silhouette_score(X, y)) < 0.05
+    assert np.isnan(metrics.silhouette(X, np.zeros(300, dtype=int), None, 1))
+    assert np.isnan(metrics.silhouette(X, np.arange(300), None, 1))
+
+
+def test_tables_roundtrip_is_deterministic_and_atomic(tmp_path):
+    rng = np.random.default_rng(0)
+    columns = {"index": np.arange(5), "label": np.array([0, 1, 0, 1, 2]), tables.VECTOR: rng.standard_normal((5, 3))}
+    a, b = tmp_path / "a.parquet", tmp_path / "b.parquet"
+    tables.write(a, columns, {"encoder": "raw"})
+    tables.write(b, columns, {"encoder": "raw"})
+    assert a.read_bytes() == b.read_bytes()
+    data, meta = tables.read(a)
+    assert data[tables.VECTOR].dtype == np.float32 and data[tables.VECTOR].shape == (5, 3)
+    np.testing.assert_array_equal(data["label"], columns["label"])
+    assert meta["encoder"] == "raw" and "zsc_version" in meta
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.parquet", "b.parquet"]  # no temporary left
+
+
+def test_failed_write_leaves_nothing(tmp_path):
+    with pytest.raises(Exception):
+        tables.write(tmp_path / "x.parquet", {"index": np.arange(3), "label": np.arange(4)})
+    assert list(tmp_path.iterdir()) == []

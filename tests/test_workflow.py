@@ -1,0 +1,93 @@
+"""The whole workflow end to end on tests/configs/tiny.yaml (about a minute on 2 cores)."""
+
+import re
+import shutil
+
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import REPO, snakemake
+
+pytestmark = pytest.mark.integration
+
+TINY = REPO / "tests" / "configs" / "tiny.yaml"
+
+
+def job_counts(output: str) -> dict[str, int]:
+    """The 'Job stats' table of a snakemake run or dry run."""
+    table = output.split("Job stats:")[1].split("\n\n")[0]
+    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M) if m[1] != "total"}
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    work = tmp_path_factory.mktemp("tiny")
+    shutil.copy(TINY, work / "config.yaml")
+    result = snakemake(work, "--configfile", "config.yaml", "--cores", "2")
+    assert result.returncode == 0, result.stderr[-4000:]
+    return work
+
+
+def test_tables_and_figures(workdir):
+    runs = pd.read_parquet(workdir / "results/tables/runs.parquet")
+    assert len(runs) == 1 * 2 * 3 * 3  # datasets x encoders x reducers x clusterers (1 seed)
+    for column in ["dataset", "group", "split", "encoder", "reducer", "clusterer", "seed", "config_hash", "AMI", "ARI",
+                   "n_clusters_true", "n_clusters_pred", "ratio_clustered", "silhouette_og", "silhouette_reduced"]:
+        assert column in runs.columns
+    assert runs["n_clusters_true"].eq(10).all() and runs["n_samples"].eq(300).all()
+    by_run = runs.set_index(["encoder", "reducer", "clusterer"])
+    assert by_run.loc[("raw", "umap5", "kmeans"), "AMI"] > 0.7  # measured 0.81
+    assert by_run.loc[("raw", "none", "kmeans"), "n_clusters_pred"] == 10
+    none = runs[runs["reducer"] == "none"]
+    assert (none["silhouette_og"] == none["silhouette_reduced"]).all()
+    assert not (workdir / "results/reduced/digits/all/raw/seed1/none.parquet").exists()  # 'none' writes nothing
+
+    summary = pd.read_csv(workdir / "results/tables/ami_summary.csv")
+    assert list(summary.columns) == ["dataset", "encoder", "reducer", "kmeans", "ac_ward", "hdbscan"]
+    assert len(summary) == 6
+    assert "| dataset" in (workdir / "results/tables/ami_summary.md").read_text()
+    times = pd.read_csv(workdir / "results/tables/stage_times.csv")
+    assert times["stage"].value_counts().to_dict() == {"cluster": 18, "evaluate": 18, "reduce": 4, "embed": 2}
+    assert (workdir / "results/figures/ami_heatmap.png").read_bytes()[:4] == b"\x89PNG"
+    assert (workdir / "results/figures/ami_heatmap.pdf").read_bytes()[:4] == b"%PDF"
+    assert (workdir / "results/logs/embed/digits/all/random_tiny.log").read_text().count("images/s") >= 1
+
+
+def test_finished_workflow_has_nothing_to_do(workdir):
+    result = snakemake(workdir, "-n", "--configfile", "config.yaml")
+    assert result.returncode == 0
+    assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_changing_one_clusterer_parameter_reruns_only_its_jobs(workdir):
+    config = yaml.safe_load(TINY.read_text())
+    config["clusterers"]["hdbscan"] = {"min_cluster_size": 10}
+    (workdir / "changed.yaml").write_text(yaml.safe_dump(config))
+    result = snakemake(workdir, "-n", "--configfile", "changed.yaml")
+    assert result.returncode == 0, result.stderr[-2000:]
+    output = result.stdout + result.stderr
+    assert job_counts(output) == {"cluster": 6, "evaluate": 6, "aggregate": 1, "figures": 1, "all": 1}
+    clusterers = set(re.findall(r"clusterer=(\w+)", output))
+    assert clusterers == {"hdbscan"}
+
+
+def test_schema_error_stops_before_any_job(tmp_path):
+    config = yaml.safe_load(TINY.read_text())
+    config["clusterers"]["kmean"] = {}
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(config))
+    result = snakemake(tmp_path, "--configfile", "bad.yaml", "--cores", "1")
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == [
+        "config error: clusterers.kmean.type: 'kmean' is not one of ['kmeans', 'agglomerative', 'hdbscan']"
+    ]
+    assert not (tmp_path / "results").exists() and not (tmp_path / "resources").exists()
+
+
+def test_same_config_and_seed_give_identical_tables(workdir):
+    # Runs last in this module: it recomputes everything in place.
+    tables = ["results/tables/runs.parquet", "results/tables/ami_summary.csv", "results/tables/ami_summary.md"]
+    before = {path: (workdir / path).read_bytes() for path in tables}
+    result = snakemake(workdir, "--configfile", "config.yaml", "--cores", "2", "--forceall")
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert {path: (workdir / path).read_bytes() for path in tables} == before

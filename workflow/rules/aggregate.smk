@@ -1,0 +1,24 @@
+localrules:
+    aggregate,
+
+
+rule aggregate:
+    input:
+        metrics=run_files(METRICS),
+        embed=run_files(benchmark_file("embed")),
+        reduce=run_files(benchmark_file("reduce"), skip_identity=True),
+        cluster=run_files(benchmark_file("cluster")),
+        evaluate=run_files(benchmark_file("evaluate")),
+    output:
+        runs=TABLES["runs"],
+        summary_csv=report(TABLES["summary_csv"], caption="../report/ami_summary.rst", category="Tables"),
+        summary_md=TABLES["summary_md"],
+        stage_times=TABLES["stage_times"],
+    log:
+        "results/logs/aggregate.log",
+    conda:
+        "../../envs/report.yaml"
+    params:
+        groups={name: REGISTRIES["datasets"][spec["type"]].info["group"] for name, spec in CONFIG["datasets"].items()},
+    script:
+        "../scripts/aggregate.py"

@@ -1,0 +1,80 @@
+# Config validation and the path/parameter helpers of all rules. Nothing here touches the disk,
+# since every job of a SLURM run parses this again and parse time must stay small.
+import sys
+
+import zsc.config
+
+try:
+    CONFIG = zsc.config.load(config)
+except zsc.config.ConfigError as error:
+    sys.exit(f"config error: {error}")
+
+REGISTRIES = zsc.config.registries()
+RUNS = list(CONFIG.runs())
+
+
+# The key of each stage's jobs; outputs, logs and benchmarks of a stage share it.
+KEY = {
+    "prepare_dataset": "{dataset}/{split}",
+    "embed": "{dataset}/{split}/{encoder}",
+    "reduce": "{dataset}/{split}/{encoder}/seed{seed}/{reducer}",
+    "cluster": "{dataset}/{split}/{encoder}/seed{seed}/{reducer}/{clusterer}",
+    "evaluate": "{dataset}/{split}/{encoder}/seed{seed}/{reducer}/{clusterer}",
+}
+MANIFEST = "resources/datasets/{dataset}/manifest-{split}.parquet"
+EMBEDDINGS = f"results/embeddings/{KEY['embed']}.parquet"
+REDUCED = f"results/reduced/{KEY['reduce']}.parquet"
+CLUSTERS = f"results/clusters/{KEY['cluster']}.parquet"
+METRICS = f"results/metrics/{KEY['evaluate']}.parquet"
+TABLES = {
+    "runs": "results/tables/runs.parquet",
+    "summary_csv": "results/tables/ami_summary.csv",
+    "summary_md": "results/tables/ami_summary.md",
+    "stage_times": "results/tables/stage_times.csv",
+}
+FIGURES = ["results/figures/ami_heatmap.png", "results/figures/ami_heatmap.pdf"]
+
+
+def log_file(stage):
+    return f"results/logs/{stage}/{KEY[stage]}.log"
+
+
+def benchmark_file(stage):
+    return f"results/benchmarks/{stage}/{KEY[stage]}.tsv"
+
+
+def entry(kind):
+    """params: the resolved config entry of the job's dataset/encoder/reducer/clusterer."""
+    return lambda wildcards: CONFIG.entry(f"{kind}s", wildcards[kind])
+
+
+def dataset_root(wildcards):
+    return f"resources/datasets/{CONFIG.entry('datasets', wildcards.dataset)['type']}"
+
+
+def is_identity(reducer):
+    return REGISTRIES["reducers"][CONFIG.entry("reducers", reducer)["type"]].info["identity"]
+
+
+def reduced_input(wildcards):
+    """An identity reducer ('none') writes no file: its clusterers read the embeddings."""
+    if is_identity(wildcards.reducer):
+        return EMBEDDINGS.format(**wildcards)
+    return REDUCED.format(**wildcards)
+
+
+def encoder_gpus(wildcards):
+    return int(REGISTRIES["encoders"][CONFIG.entry("encoders", wildcards.encoder)["type"]].info["neural"])
+
+
+def run_of(wildcards):
+    """params: the run's keys (seed as a number) and the hash of every setting behind its result."""
+    run = {key: wildcards[key] for key in zsc.config.RUN_KEYS}
+    run["seed"] = int(run["seed"])
+    return {**run, "config_hash": CONFIG.run_hash(run)}
+
+
+def run_files(pattern, skip_identity=False):
+    """`pattern` filled in for every run of the grid, each distinct path once, in grid order."""
+    paths = (pattern.format(**run) for run in RUNS if not (skip_identity and is_identity(run["reducer"])))
+    return list(dict.fromkeys(paths))

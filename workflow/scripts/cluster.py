@@ -1,0 +1,13 @@
+"""Rule cluster: one clusterer on one reduction (zsc.clusterers.cluster)."""
+from zsc.clusterers import cluster
+from zsc.logs import run_logged
+
+run_logged(
+    snakemake.log[0],
+    cluster,
+    reduced_path=snakemake.input.reduced,
+    embeddings_path=snakemake.input.embeddings,
+    out_path=snakemake.output[0],
+    clusterer=snakemake.params.clusterer,
+    seed=snakemake.params.seed,
+)

@@ -1,0 +1,242 @@
+"""The workflow's configuration: JSON schema, validation with one-line errors, defaults, run grid.
+
+The schema is assembled from the registries (each entry declares its options), written to
+workflow/schemas/config.schema.yaml by `python -m zsc schema --write` and documented in
+config/README.md by `python -m zsc docs --write`; a test keeps both in step with the code.
+
+Config entries are named by the user (`umap50`, `ac_ward`, ...); an entry's `type` names the
+registry entry and defaults to the entry's own name, so `kmeans: {}` is a valid clusterer.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import itertools
+import json
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+from .registry import Registry
+
+NAME_PATTERN = "^[A-Za-z0-9][A-Za-z0-9_.+-]*$"
+KINDS = ("datasets", "encoders", "reducers", "clusterers")
+RUN_KEYS = ("dataset", "split", "encoder", "reducer", "clusterer", "seed")
+
+
+class ConfigError(ValueError):
+    """A config that cannot run; the message is one line naming the key and what is allowed."""
+
+
+def registries() -> dict[str, Registry]:
+    # Imported here so that `import zsc.config` alone stays light; the registries themselves only
+    # import numpy at module level.
+    from .clusterers import CLUSTERERS
+    from .datasets import DATASETS
+    from .encoders import ENCODERS
+    from .reducers import REDUCERS
+
+    return {"datasets": DATASETS, "encoders": ENCODERS, "reducers": REDUCERS, "clusterers": CLUSTERERS}
+
+
+# Options every entry of a kind has, whatever its type.
+COMMON_OPTIONS = {
+    "datasets": {
+        "max_samples": {
+            "type": ["integer", "null"],
+            "minimum": 2,
+            "default": None,
+            "description": "Cluster a stratified, seeded subsample of at most this many samples (null: all).",
+        },
+        "subsample_seed": {"type": "integer", "default": 0, "description": "Seed of the max_samples subsample."},
+    },
+    "encoders": {},
+    "reducers": {},
+    "clusterers": {},
+}
+
+KIND_DESCRIPTIONS = {
+    "datasets": "Datasets to cluster, by name. `type` picks the registry entry (default: the name).",
+    "encoders": "Encoders that embed every dataset, by name. `type` picks the registry entry (default: the name).",
+    "reducers": "Reductions applied to every embedding, by name (e.g. umap50, zpca95). `type` picks the registry entry (default: the name).",
+    "clusterers": "Clusterers run on every reduction, by name (e.g. kmeans, ac_ward). `type` picks the registry entry (default: the name).",
+}
+
+TOP_LEVEL = {
+    "seeds": {
+        "type": "array",
+        "items": {"type": "integer", "minimum": 0},
+        "minItems": 1,
+        "uniqueItems": True,
+        "default": [1],
+        "description": "Seeds of the reducers and clusterers; every run is repeated per seed (the study's test runs: 1).",
+    },
+    "embedding": {
+        "type": "object",
+        "additionalProperties": False,
+        "default": {},
+        "description": "How embeddings are computed.",
+        "properties": {
+            "device": {
+                "type": "string",
+                "pattern": "^(auto|cpu|cuda(:[0-9]+)?)$",
+                "default": "auto",
+                "description": "auto (CUDA when present, else CPU), cpu, cuda or cuda:N.",
+            },
+            "batch_size": {"type": "integer", "minimum": 1, "default": 64, "description": "Images per forward pass."},
+        },
+    },
+    "metrics": {
+        "type": "object",
+        "additionalProperties": False,
+        "default": {},
+        "description": "How runs are scored.",
+        "properties": {
+            "silhouette_max_samples": {
+                "type": ["integer", "null"],
+                "minimum": 2,
+                "default": None,
+                "description": "Compute silhouettes on a seeded subsample of this many points (null: exact, O(N^2)).",
+            }
+        },
+    },
+}
+
+
+def _entry_schema(kind: str, registry: Registry) -> dict:
+    branches = []
+    for entry in registry:
+        then = {"properties": entry.options, "required": entry.required()}
+        if "schema" in entry.info:  # cross-option rules, e.g. ward linkage needs euclidean
+            then = {"allOf": [then, entry.info["schema"]]}
+        branches.append({"if": {"properties": {"type": {"const": entry.name}}}, "then": then})
+    return {
+        "type": "object",
+        "properties": {
+            "type": {"enum": registry.names(), "description": f"Registry entry ({'; '.join(registry.names())})."},
+            **COMMON_OPTIONS[kind],
+        },
+        "required": ["type"],
+        "allOf": branches,
+        "unevaluatedProperties": False,
+    }
+
+
+def schema() -> dict:
+    props = copy.deepcopy(TOP_LEVEL)
+    for kind, registry in registries().items():
+        props[kind] = {
+            "type": "object",
+            "minProperties": 1,
+            "propertyNames": {"pattern": NAME_PATTERN},
+            "additionalProperties": {"$ref": f"#/$defs/{kind}"},
+            "description": KIND_DESCRIPTIONS[kind],
+        }
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "zsc workflow configuration",
+        "type": "object",
+        "properties": props,
+        "required": list(KINDS),
+        "additionalProperties": False,
+        "$defs": {kind: _entry_schema(kind, reg) for kind, reg in registries().items()},
+    }
+
+
+def _path(error) -> str:
+    return ".".join(str(p) for p in error.absolute_path) or "(top level)"
+
+
+def validate(config: dict, schema_: dict | None = None) -> None:
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(schema_ or schema())
+    errors = list(validator.iter_errors(config))
+    # A bad value inside a type's options also leaves its key "unevaluated"; name the bad value.
+    specific = [e for e in errors if e.validator != "unevaluatedProperties"]
+    error = jsonschema.exceptions.best_match(specific or errors)
+    if error is not None:
+        # Cross-option rules carry their reason as the failing subschema's description.
+        why = error.schema.get("description") if error.validator == "const" and isinstance(error.schema, dict) else None
+        raise ConfigError(f"{_path(error)}: {error.message}" + (f" ({why})" if why else ""))
+
+
+def _with_types(config: dict) -> dict:
+    config = copy.deepcopy(config)
+    for kind in KINDS:
+        entries = config.get(kind)
+        if isinstance(entries, dict):
+            for name, entry in list(entries.items()):
+                entries[name] = {"type": name, **(entry or {})} if isinstance(entry, (dict, type(None))) else entry
+    return config
+
+
+def _fill_defaults(config: dict) -> dict:
+    for key, prop in TOP_LEVEL.items():
+        value = config.setdefault(key, copy.deepcopy(prop["default"]))
+        if prop["type"] == "object":
+            for sub, subprop in prop["properties"].items():
+                value.setdefault(sub, subprop["default"])
+    for kind, registry in registries().items():
+        common = {k: p["default"] for k, p in COMMON_OPTIONS[kind].items()}
+        for name, entry in config[kind].items():
+            config[kind][name] = {**common, **registry[entry["type"]].defaults(), **entry}
+    return config
+
+
+@dataclass(frozen=True)
+class Config:
+    """A validated config with every default filled in; each entry carries its `name`."""
+
+    raw: dict
+
+    def __getitem__(self, key):
+        return self.raw[key]
+
+    def entry(self, kind: str, name: str) -> dict:
+        return self.raw[kind][name]
+
+    def runs(self) -> Iterator[dict]:
+        """Every (dataset, split, encoder, reducer, clusterer, seed) of the grid, in a stable order."""
+        for dataset, encoder, reducer, clusterer, seed in itertools.product(
+            self.raw["datasets"].values(),
+            self.raw["encoders"],
+            self.raw["reducers"],
+            self.raw["clusterers"],
+            self.raw["seeds"],
+        ):
+            yield {
+                "dataset": dataset["name"],
+                "split": dataset["split"],
+                "encoder": encoder,
+                "reducer": reducer,
+                "clusterer": clusterer,
+                "seed": seed,
+            }
+
+    def run_hash(self, run: dict) -> str:
+        """Hash of everything that determines a run's result (the run's provenance key)."""
+        settings = {
+            "dataset": self.entry("datasets", run["dataset"]),
+            "encoder": self.entry("encoders", run["encoder"]),
+            "reducer": self.entry("reducers", run["reducer"]),
+            "clusterer": self.entry("clusterers", run["clusterer"]),
+            "seed": run["seed"],
+            "metrics": self.raw["metrics"],
+        }
+        return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def load(config: dict) -> Config:
+    """Validate a config as loaded from YAML and fill in its defaults; raises ConfigError."""
+    if not isinstance(config, dict) or not config:
+        raise ConfigError("(top level): the config is empty; pass --configfile or use config/config.yaml")
+    config = _with_types(config)
+    full_schema = schema()
+    validate(config, full_schema)
+    config = _fill_defaults(config)
+    validate(config, full_schema)  # cross-option rules see the defaults too
+    for kind in KINDS:
+        for name, entry in config[kind].items():
+            entry["name"] = name
+    return Config(config)

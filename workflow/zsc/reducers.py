@@ -1,0 +1,91 @@
+"""Reducer registry: each factory returns a scikit-learn-shaped object with `fit_transform(X)`.
+
+A reduction is computed once per (embeddings, reducer, seed) by the reduce rule and shared by every
+clusterer and by the silhouette-in-reduced-space metric.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .registry import Registry
+
+REDUCERS = Registry("reducers")
+
+
+class Identity:
+    def fit_transform(self, X):
+        return X
+
+
+class ZScore:
+    """Per-dimension standardisation; zero-variance dimensions become 0 (as in the study)."""
+
+    def fit_transform(self, X):
+        X = np.asarray(X, dtype=np.float64)
+        std = X.std(axis=0)
+        return (X - X.mean(axis=0)) / np.where(std > 0, std, 1.0)
+
+
+class ZScoredPCA:
+    def __init__(self, n_components, zscore: bool, seed: int):
+        from sklearn.decomposition import PCA
+
+        self.zscore = zscore
+        self.pca = PCA(n_components=n_components, random_state=seed)
+
+    def fit_transform(self, X):
+        X = ZScore().fit_transform(X) if self.zscore else X
+        return self.pca.fit_transform(X)
+
+
+@REDUCERS.add("none", "The embeddings as they are (no file is written; clusterers read the embeddings)", identity=True)
+def none(seed: int):
+    return Identity()
+
+
+@REDUCERS.add("zscore", "Per-dimension z-score only (the study's 'none(z)')", identity=False)
+def zscore(seed: int):
+    return ZScore()
+
+
+@REDUCERS.add(
+    "pca",
+    "PCA by number of components or fraction of variance kept, z-scored first by default",
+    options={
+        "n_components": {
+            "oneOf": [{"type": "integer", "minimum": 1}, {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1}],
+            "description": "Components to keep: an integer count, or a fraction in (0, 1) of the variance to keep.",
+        },
+        "zscore": {"type": "boolean", "default": True, "description": "Z-score each dimension before PCA (the study: yes)."},
+    },
+    identity=False,
+)
+def pca(n_components, zscore: bool, seed: int):
+    return ZScoredPCA(n_components, zscore, seed)
+
+
+@REDUCERS.add(
+    "umap",
+    "UMAP (seeded, so single-threaded and reproducible); the study's U50 is the default",
+    options={
+        "n_components": {"type": "integer", "minimum": 1, "default": 50, "description": "Output dimensions."},
+        "n_neighbors": {"type": "integer", "minimum": 2, "default": 30, "description": "Size of the neighbourhood graph."},
+        "min_dist": {"type": "number", "minimum": 0, "default": 0.0, "description": "Minimum distance between embedded points."},
+        "metric": {"type": "string", "default": "euclidean", "description": "Distance in the input space (any umap-learn metric)."},
+    },
+    identity=False,
+)
+def umap(n_components: int, n_neighbors: int, min_dist: float, metric: str, seed: int):
+    from umap import UMAP
+
+    return UMAP(n_components=n_components, n_neighbors=n_neighbors, min_dist=min_dist, metric=metric, random_state=seed)
+
+
+def reduce(embeddings_path, out_path, reducer: dict, seed: int) -> None:
+    from . import tables
+
+    X = tables.read_vectors(embeddings_path)
+    index = tables.read(embeddings_path, columns=["index"])[0]["index"]
+    Z = REDUCERS.build(reducer, seed=seed).fit_transform(X)
+    tables.write(out_path, {"index": index, tables.VECTOR: Z}, {"reducer": reducer, "seed": seed})
