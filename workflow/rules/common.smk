@@ -1,6 +1,14 @@
 # Config validation and the path/parameter helpers of all rules. Nothing here touches the disk,
 # since every job of a SLURM run parses this again and parse time must stay small.
+import os
 import sys
+from pathlib import Path
+
+# zsc is imported from this checkout: here at parse time and, through PYTHONPATH, by every job,
+# also inside the conda environments of envs/, which do not install it.
+ZSC_PATH = str(Path(workflow.basedir) / "workflow")
+sys.path.insert(0, ZSC_PATH)
+os.environ.update(PYTHONPATH=os.pathsep.join([ZSC_PATH, *filter(None, [os.environ.get("PYTHONPATH")])]))
 
 import zsc.config
 
