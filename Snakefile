@@ -28,6 +28,7 @@ wildcard_constraints:
 
 
 include: "workflow/rules/datasets.smk"
+include: "workflow/rules/weights.smk"
 include: "workflow/rules/embed.smk"
 include: "workflow/rules/reduce.smk"
 include: "workflow/rules/cluster.smk"

@@ -32,7 +32,7 @@ def test_defaults_are_filled_and_type_defaults_to_name():
         "algorithm": "auto",
     }
     assert config["seeds"] == [1]
-    assert config["embedding"] == {"device": "auto", "batch_size": 64}
+    assert config["embedding"] == {"device": "auto", "batch_size": 64, "num_workers": "auto", "precision": "float32", "channels_last": True}
     assert config.entry("datasets", "digits")["split"] == "all"
 
 
@@ -53,7 +53,7 @@ def test_default_config_file_is_valid(repo):
     "kind, name, value, message",
     [
         ("clusterers", "kmean", {}, "clusterers.kmean.type: 'kmean' is not one of ['kmeans', 'agglomerative', 'hdbscan']"),
-        ("encoders", "vit", {"type": "vitt"}, "encoders.vit.type: 'vitt' is not one of ['raw', 'timm']"),
+        ("encoders", "vit", {"type": "vitt"}, "encoders.vit.type: 'vitt' is not one of ['raw', 'timm', 'torchvision', 'random_resnet50'"),
         ("datasets", "cifar", {}, "datasets.cifar.type: 'cifar' is not one of ['digits', 'fashionmnist']"),
         ("clusterers", "kmeans", {"n_init": "two"}, "clusterers.kmeans.n_init: 'two' is not of type 'integer'"),
         ("clusterers", "kmeans", {"n_clusters": 3}, "clusterers.kmeans: Unevaluated properties are not allowed ('n_clusters' was unexpected)"),

@@ -11,6 +11,7 @@ sys.path.insert(0, ZSC_PATH)
 os.environ.update(PYTHONPATH=os.pathsep.join([ZSC_PATH, *filter(None, [os.environ.get("PYTHONPATH")])]))
 
 import zsc.config
+import zsc.weights
 
 try:
     CONFIG = zsc.config.load(config)
@@ -69,6 +70,27 @@ def reduced_input(wildcards):
     if is_identity(wildcards.reducer):
         return EMBEDDINGS.format(**wildcards)
     return REDUCED.format(**wildcards)
+
+
+def weights_source(encoder):
+    """Where the encoder's weights are downloaded from (None: random init or a local file)."""
+    spec = CONFIG.entry("encoders", encoder)
+    return REGISTRIES["encoders"][spec["type"]].info["weights"](spec)
+
+
+WEIGHT_SOURCES = {zsc.weights.source_id(s): s for s in map(weights_source, CONFIG["encoders"]) if s}
+
+
+def weights_receipt(wildcards):
+    """The fetch_weights receipt the embed job loads from, if the encoder downloads weights."""
+    source = weights_source(wildcards.encoder)
+    return [zsc.weights.receipt_path(source)] if source else []
+
+
+def weights_file(wildcards):
+    """A local checkpoint named in the config: an input, so a missing file stops the run early."""
+    path = CONFIG.entry("encoders", wildcards.encoder).get("weights_file")
+    return [path] if path else []
 
 
 def encoder_gpus(wildcards):

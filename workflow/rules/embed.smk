@@ -1,6 +1,8 @@
 rule embed:
     input:
         manifest=MANIFEST,
+        receipt=weights_receipt,
+        weights_file=weights_file,
     output:
         EMBEDDINGS,
     log:

@@ -11,4 +11,5 @@ run_logged(
     encoder=snakemake.params.encoder,
     root=snakemake.params.root,
     embedding=snakemake.params.embedding,
+    weights_receipt=snakemake.input.receipt[0] if snakemake.input.receipt else None,
 )

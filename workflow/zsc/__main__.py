@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from . import config as cfg
+from .weights import source_id as weights_id
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_FILE = ROOT / "workflow" / "schemas" / "config.schema.yaml"
@@ -25,10 +26,16 @@ def list_lines(kind: str) -> list[str]:
         if kind == "datasets":
             facts = [entry.info["group"], f"{entry.info['n_classes']} classes", f"split {entry.defaults()['split']}"]
         elif kind == "encoders":
+            study = entry.info.get("study")
             facts = ["neural" if entry.info["neural"] else "not neural"]
+            if study:
+                source = study.get("source")
+                weights = "user checkpoint" if study.get("needs_file") else (weights_id(source) if source else "random init")
+                facts += [study["arch"], study["method"], f"{study['dim']}-d", study["output"], weights, "study preprocessing"]
         elif kind == "clusterers":
             facts = ["given n_clusters" if entry.info["uses_n_clusters"] else "finds n_clusters"]
-        lines.append("\t".join([entry.name, *facts, entry.description]))
+        described = kind == "encoders" and "study" in entry.info  # its facts say it all
+        lines.append("\t".join([entry.name, *facts] + ([] if described else [entry.description])))
     return lines
 
 

@@ -84,6 +84,22 @@ TOP_LEVEL = {
                 "description": "auto (CUDA when present, else CPU), cpu, cuda or cuda:N.",
             },
             "batch_size": {"type": "integer", "minimum": 1, "default": 64, "description": "Images per forward pass."},
+            "num_workers": {
+                "oneOf": [{"type": "integer", "minimum": 0}, {"const": "auto"}],
+                "default": "auto",
+                "description": "Image-decoding worker processes; auto: 0 on the CPU (workers would take its cores), else up to 8.",
+            },
+            "precision": {
+                "type": "string",
+                "enum": ["float32", "bfloat16", "float16"],
+                "default": "float32",
+                "description": "Forward-pass precision (autocast); the study: float32. Embeddings are stored as float32 either way.",
+            },
+            "channels_last": {
+                "type": "boolean",
+                "default": True,
+                "description": "Channels-last memory layout on CUDA (faster convolutions); ignored on the CPU.",
+            },
         },
     },
     "metrics": {
@@ -236,7 +252,20 @@ def load(config: dict) -> Config:
     validate(config, full_schema)
     config = _fill_defaults(config)
     validate(config, full_schema)  # cross-option rules see the defaults too
+    config["encoders"] = _expand_checkpoint_series(config["encoders"])
     for kind in KINDS:
         for name, entry in config[kind].items():
             entry["name"] = name
     return Config(config)
+
+
+def _expand_checkpoint_series(encoders: dict) -> dict:
+    """An encoder with `checkpoints: {label: file}` becomes one encoder per file, <name>@<label>."""
+    out = {}
+    for name, entry in encoders.items():
+        series = entry.get("checkpoints") or {}
+        if not series:
+            out[name] = entry
+        for label, path in series.items():
+            out[f"{name}@{label}"] = {**entry, "checkpoints": {}, "weights_file": path}
+    return out

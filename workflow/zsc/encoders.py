@@ -1,18 +1,25 @@
 """Encoder registry and the embedding stage.
 
-An encoder factory returns an object with `transform` (PIL image -> float tensor, CHW) and
-`__call__` (batch tensor -> 2-d numpy float32). Preprocessing follows the study: resize the shorter
-side, centre crop, greyscale repeated to 3 channels, ImageNet mean/std.
+Entries: `raw` pixels; any `timm` or `torchvision` model by name (random init, their pretrained
+weights, or a local checkpoint); and the study's encoders (STUDY.md section 1) as fixed entries
+recording architecture, training method, weight source, embedding dimension and output.
+
+An encoder factory returns an object with `transform` (PIL image -> CHW float tensor), `__call__`
+(batch -> 2-d float32 numpy), `image_size` and `preprocessing` (a description for the metadata).
+Preprocessing defaults to the study's: resize the shorter side to 224, centre crop, greyscale
+repeated to 3 channels, ImageNet mean/std; `preprocessing: model` uses the model's own transform.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import time
 from pathlib import Path
 
 import numpy as np
 
+from . import weights as weights_mod
 from .registry import Registry
 
 log = logging.getLogger(__name__)
@@ -23,19 +30,38 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
+def _to_rgb_or_grey(image):
+    return image if image.mode in ("L", "RGB") else image.convert("RGB")
+
+
+def _uint8_chw(image):
+    """PIL image -> uint8 CHW tensor with 3 channels (greyscale repeated, as in the study)."""
+    import torch
+
+    array = np.asarray(image, dtype=np.uint8)
+    array = np.repeat(array[None], 3, axis=0) if array.ndim == 2 else array.transpose(2, 0, 1)
+    return torch.from_numpy(np.ascontiguousarray(array))
+
+
 def study_transform(image_size: int):
-    """Resize(shorter side) -> CenterCrop -> tensor -> 3 channels -> ImageNet normalisation."""
+    """The study's preprocessing up to the pixels: resize the shorter side, centre crop, 3 channels.
+
+    Images stay uint8 until a whole batch is on the model's device, where `normalise` does the
+    study's ToTensor + ImageNet Normalize with the same float operations, so the result is the same
+    while decoding workers and host-to-device copies move a quarter of the bytes.
+    """
     from torchvision import transforms as T
 
-    return T.Compose(
-        [
-            T.Resize(image_size),
-            T.CenterCrop(image_size),
-            T.ToTensor(),
-            T.Lambda(lambda t: t.expand(3, -1, -1) if t.shape[0] == 1 else t[:3]),
-            T.Normalize(IMAGENET_MEAN, IMAGENET_STD),
-        ]
-    )
+    return T.Compose([T.Lambda(_to_rgb_or_grey), T.Resize(image_size), T.CenterCrop(image_size), T.Lambda(_uint8_chw)])
+
+
+def normalise(batch):
+    """uint8 NCHW -> float NCHW: divide by 255, subtract the ImageNet mean, divide by its std."""
+    import torch
+
+    mean = torch.tensor(IMAGENET_MEAN, device=batch.device).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD, device=batch.device).view(1, 3, 1, 1)
+    return batch.float().div_(255).sub_(mean).div_(std)
 
 
 class RawPixels:
@@ -47,74 +73,399 @@ class RawPixels:
         # Never upsample: 28-px datasets stay at 28 px (2,352 dimensions), as in the study.
         self.image_size = min(image_size, native_size)
         self.transform = study_transform(self.image_size)
+        self.preprocessing = f"study: resize {self.image_size}, centre crop {self.image_size}, ImageNet mean/std, flatten"
 
     def __call__(self, batch):
-        return batch.reshape(len(batch), -1).numpy()
+        return normalise(batch).reshape(len(batch), -1).numpy()
 
 
-class TimmEncoder:
-    """Any timm architecture; pooled features (`num_classes=0`), eval mode, no gradients."""
+class Network:
+    """A torch module producing the embedding, run in eval mode without gradients."""
 
     neural = True
 
-    def __init__(self, model: str, pretrained: bool, image_size: int, init_seed: int, device: str):
-        import timm
+    def __init__(self, module, transform, image_size, preprocessing, device, precision="float32", channels_last=False):
         import torch
 
-        torch.manual_seed(init_seed)  # random-init baselines must be the same network every time
-        self.model = timm.create_model(model, pretrained=pretrained, num_classes=0).eval().to(device)
         self.device = device
+        self.channels_last = channels_last and device != "cpu"
+        self.module = module.eval().to(device, memory_format=torch.channels_last if self.channels_last else torch.preserve_format)
+        self.transform = transform
         self.image_size = image_size
-        self.transform = study_transform(image_size)
+        self.preprocessing = preprocessing
+        self.dtype = {"float32": None, "bfloat16": torch.bfloat16, "float16": torch.float16}[precision]
 
     def __call__(self, batch):
         import torch
 
-        with torch.inference_mode():
-            return self.model(batch.to(self.device)).float().cpu().numpy()
+        batch = batch.to(self.device, non_blocking=True)
+        if batch.dtype == torch.uint8:  # the study's transform: normalised here, per batch
+            batch = normalise(batch)
+        if self.channels_last:
+            batch = batch.contiguous(memory_format=torch.channels_last)
+        with torch.inference_mode(), torch.autocast(self.device.split(":")[0], dtype=self.dtype, enabled=self.dtype is not None):
+            return self.module(batch).float().cpu().numpy()
 
 
-_IMAGE_SIZE = {
-    "image_size": {
-        "type": "integer",
-        "minimum": 1,
-        "default": 224,
-        "description": "Shorter side resized to this, then centre-cropped square (the study: 224).",
+def build_network(arch, init_seed, arch_kwargs=None, weights_path=None, load=None, hub_pretrained=False, cache_dir=None):
+    """The module of `arch` ("timm:<name>" or "torchvision:<name>") with its classifier removed.
+
+    Weights: none (random init, seeded), timm's pretrained weights from `cache_dir`
+    (`hub_pretrained`), or `weights_path` loaded through timm's own pretrained path (`load="timm"`,
+    which converts the original checkpoint formats timm knows) or through `weights.load_into` with
+    the declared key mapping (`load` = its keyword arguments).
+    """
+    import torch
+
+    torch.manual_seed(init_seed)  # random-init baselines must be the same network every time
+    library, name = arch.split(":", 1)
+    arch_kwargs = dict(arch_kwargs or {})
+    if library == "timm":
+        import timm
+
+        if weights_path is not None and load == "timm":
+            return timm.create_model(name, pretrained=True, pretrained_cfg_overlay={"file": str(weights_path)}, num_classes=0, **arch_kwargs)
+        module = timm.create_model(name, pretrained=hub_pretrained, cache_dir=cache_dir, num_classes=0, **arch_kwargs)
+    elif library == "torchvision":
+        import torchvision
+
+        module = torchvision.models.get_model(name, weights=None, **arch_kwargs)
+        _drop_classifier(module, name)
+    else:
+        raise ValueError(f"architecture {arch!r}: expected timm:<name> or torchvision:<name>")
+    if weights_path is not None:
+        weights_mod.load_into(module, weights_path, **(load or {}))
+    return module
+
+
+def _drop_classifier(module, name):
+    import torch
+
+    for attr in ("fc", "heads", "head", "classifier"):
+        if hasattr(module, attr):
+            setattr(module, attr, torch.nn.Identity())
+            return
+    raise ValueError(f"torchvision:{name}: no classifier attribute (fc, heads, head, classifier) to remove")
+
+
+def model_transform(module, arch, image_size, preprocessing, torchvision_weights=None):
+    """The study's transform, or (preprocessing "model") the model's own evaluation transform."""
+    if preprocessing == "study":
+        return study_transform(image_size), f"study: resize {image_size}, centre crop {image_size}, ImageNet mean/std"
+    from torchvision import transforms as T
+
+    if arch.startswith("timm:"):
+        import timm.data
+
+        config = timm.data.resolve_model_data_config(module)
+        own = timm.data.create_transform(**config)
+        description = f"timm data config: {config}"
+    elif torchvision_weights:
+        from torchvision.models import get_weight
+
+        own = get_weight(torchvision_weights).transforms()
+        description = f"torchvision {torchvision_weights}: {own}"
+    else:
+        return study_transform(image_size), "study (no model-specific transform for a random-init torchvision model)"
+    return T.Compose([T.Lambda(lambda im: im.convert("RGB")), own]), description
+
+
+def _image_size_option(default):
+    return {
+        "image_size": {
+            "type": "integer",
+            "minimum": 1,
+            "default": default,
+            "description": "Shorter side resized to this, then centre-cropped square (the study: 224).",
+        }
+    }
+
+
+PREPROCESSING = {
+    "preprocessing": {
+        "type": "string",
+        "enum": ["study", "model"],
+        "default": "study",
+        "description": "study: the study's uniform resize/crop/ImageNet normalisation; model: the model's own eval transform.",
     }
 }
+
+CHECKPOINT_OPTIONS = {
+    "weights_file": {
+        "type": ["string", "null"],
+        "default": None,
+        "description": "A local checkpoint file (.pth, .pth.tar, .safetensors) for this architecture, read with weights_only=True.",
+    },
+    "checkpoint_key": {
+        "type": ["string", "null"],
+        "default": None,
+        "description": "Key of the state dict inside the checkpoint (e.g. state_dict, model); null: the file is the state dict.",
+    },
+    "key_prefixes": {
+        "type": "object",
+        "additionalProperties": {"type": "string"},
+        "default": {},
+        "description": "Rename checkpoint keys by prefix, e.g. {'module.base_encoder.': ''}; keys matching no prefix are dropped.",
+    },
+    "ignore_keys": {
+        "type": "array",
+        "items": {"type": "string"},
+        "default": [],
+        "description": "Regexes of checkpoint keys to drop (e.g. '^head\\\\.' for a classifier).",
+    },
+    "allow_missing": {
+        "type": "array",
+        "items": {"type": "string"},
+        "default": [],
+        "description": "Regexes of model weights the checkpoint may lack (they keep their initial values).",
+    },
+    "checkpoints": {
+        "type": "object",
+        "propertyNames": {"pattern": "^[A-Za-z0-9][A-Za-z0-9_.+-]*$"},
+        "additionalProperties": {"type": "string"},
+        "default": {},
+        "description": "A series of checkpoint files of one training run, label -> file; becomes one encoder per file, named <name>@<label>.",
+    },
+}
+_LOAD_KEYS = ("checkpoint_key", "key_prefixes", "ignore_keys", "allow_missing")
 
 
 @ENCODERS.add(
     "raw",
     "Raw pixels: resize/crop to image_size (never upsampled), ImageNet-normalised, flattened",
-    options={**_IMAGE_SIZE, "image_size": {**_IMAGE_SIZE["image_size"], "default": 32}},
+    options=_image_size_option(32),
     neural=False,
+    weights=lambda spec: None,
 )
-def raw(image_size: int, native_size: int, device: str):
+def raw(image_size: int, native_size: int, device: str, **_):
     return RawPixels(image_size, native_size)
+
+
+def _timm_source(spec):
+    if spec.get("weights_file"):
+        return None
+    return {"kind": "timm", "model": spec["model"]} if spec["pretrained"] else None
 
 
 @ENCODERS.add(
     "timm",
-    "Any timm model by name; random initialisation unless pretrained is true",
+    "Any timm model by name: random init, timm's pretrained weights, or a local checkpoint",
     options={
-        "model": {"type": "string", "description": "timm model name, e.g. resnet50 or vit_base_patch16_224."},
+        "model": {"type": "string", "description": "timm model name with optional tag, e.g. resnet50.a1_in1k or vit_base_patch16_224.mae."},
         "pretrained": {
             "type": "boolean",
             "default": False,
-            "description": "Load timm's pretrained weights (false: the study's random-init baseline).",
+            "description": "Use timm's pretrained weights, fetched by a local rule into resources/weights (false: random init).",
         },
-        **_IMAGE_SIZE,
-        "init_seed": {
-            "type": "integer",
-            "default": 0,
-            "description": "torch seed set before building the model (the study: 0).",
+        "global_pool": {
+            "type": ["string", "null"],
+            "default": None,
+            "description": "timm's pooling of the output (e.g. avg, token); null: the model's default.",
         },
+        **_image_size_option(224),
+        "init_seed": {"type": "integer", "default": 0, "description": "torch seed set before building the model (the study: 0)."},
+        **PREPROCESSING,
+        **CHECKPOINT_OPTIONS,
     },
     neural=True,
+    weights=_timm_source,
 )
-def timm_model(model: str, pretrained: bool, image_size: int, init_seed: int, native_size: int, device: str):
-    return TimmEncoder(model, pretrained, image_size, init_seed, device)
+def timm_model(model, pretrained, global_pool, image_size, init_seed, preprocessing, weights_file, weights_path=None, cache_dir=None, device="cpu", **options):
+    load = {k: options[k] for k in _LOAD_KEYS}
+    # A plain checkpoint goes through timm's own pretrained path (which knows many original
+    # formats); a declared mapping goes through weights.load_into.
+    uses_mapping = any(options[k] for k in _LOAD_KEYS)
+    module = build_network(
+        f"timm:{model}",
+        init_seed,
+        {"global_pool": global_pool} if global_pool is not None else {},
+        weights_path=weights_path,
+        load=load if uses_mapping else "timm",
+        hub_pretrained=pretrained and weights_path is None,
+        cache_dir=cache_dir,
+    )
+    transform, description = model_transform(module, f"timm:{model}", image_size, preprocessing)
+    return Network(module, transform, image_size, description, device, **_run_options(options))
+
+
+@ENCODERS.add(
+    "torchvision",
+    "Any torchvision classification model by name, classifier removed: random init, torchvision weights, or a local checkpoint",
+    options={
+        "model": {"type": "string", "description": "torchvision model name, e.g. resnet50 or vit_b_16."},
+        "weights": {
+            "type": ["string", "null"],
+            "default": None,
+            "description": "torchvision weights, e.g. ResNet50_Weights.IMAGENET1K_V2, fetched by a local rule (null: random init).",
+        },
+        **_image_size_option(224),
+        "init_seed": {"type": "integer", "default": 0, "description": "torch seed set before building the model (the study: 0)."},
+        **PREPROCESSING,
+        **CHECKPOINT_OPTIONS,
+    },
+    neural=True,
+    weights=lambda spec: {"kind": "torchvision", "weights": spec["weights"]} if spec["weights"] and not spec.get("weights_file") else None,
+)
+def torchvision_model(model, weights, image_size, init_seed, preprocessing, weights_file, weights_path=None, cache_dir=None, device="cpu", **options):
+    module = build_network(f"torchvision:{model}", init_seed, weights_path=weights_path, load={k: options[k] for k in _LOAD_KEYS})
+    transform, description = model_transform(module, f"torchvision:{model}", image_size, preprocessing, weights)
+    return Network(module, transform, image_size, description, device, **_run_options(options))
+
+
+def _run_options(options):
+    return {"precision": options.get("precision", "float32"), "channels_last": options.get("channels_last", False)}
+
+
+# The study's encoders (STUDY.md section 1). `load` is how the checkpoint maps onto the
+# architecture: "timm" = timm's own pretrained path, a dict = weights.load_into's mapping.
+_FB = "https://dl.fbaipublicfiles.com"
+STUDY_ENCODERS = {
+    "random_resnet50": dict(arch="torchvision:resnet50", method="random init", output="average pool", dim=2048),
+    "resnet50": dict(
+        arch="torchvision:resnet50",
+        method="supervised cross-entropy (torchvision IMAGENET1K_V2)",
+        output="average pool",
+        dim=2048,
+        source={"kind": "torchvision", "weights": "ResNet50_Weights.IMAGENET1K_V2"},
+        load={"ignore_keys": [r"^fc\."]},
+    ),
+    "mocov3_resnet50": dict(
+        arch="torchvision:resnet50",
+        method="MoCo-v3 (1000 epochs)",
+        output="average pool",
+        dim=2048,
+        source={"kind": "url", "url": f"{_FB}/moco-v3/r-50-1000ep/r-50-1000ep.pth.tar"},
+        load={"checkpoint_key": "state_dict", "key_prefixes": {"module.base_encoder.": ""}, "ignore_keys": [r"^fc\."]},
+    ),
+    "dino_resnet50": dict(
+        arch="torchvision:resnet50",
+        method="DINO",
+        output="average pool",
+        dim=2048,
+        source={"kind": "url", "url": f"{_FB}/dino/dino_resnet50_pretrain/dino_resnet50_pretrain.pth"},
+        load={},
+    ),
+    "vicreg_resnet50": dict(
+        arch="torchvision:resnet50",
+        method="VICReg",
+        output="average pool",
+        dim=2048,
+        source={"kind": "url", "url": f"{_FB}/vicreg/resnet50.pth"},
+        load={},
+    ),
+    "random_vitb16": dict(arch="torchvision:vit_b_16", method="random init", output="CLS token after the final LayerNorm", dim=768),
+    "vitb16": dict(
+        arch="torchvision:vit_b_16",
+        method="supervised cross-entropy (torchvision IMAGENET1K_V1)",
+        output="CLS token after the final LayerNorm",
+        dim=768,
+        source={"kind": "torchvision", "weights": "ViT_B_16_Weights.IMAGENET1K_V1"},
+        load={"ignore_keys": [r"^heads\."]},
+    ),
+    "mocov3_vit_base": dict(
+        arch="timm:vit_base_patch16_224",
+        method="MoCo-v3 (300 epochs; fixed 2-D sin-cos position embedding, stored in the checkpoint)",
+        output="CLS token after the final norm",
+        dim=768,
+        source={"kind": "url", "url": f"{_FB}/moco-v3/vit-b-300ep/vit-b-300ep.pth.tar"},
+        load={"checkpoint_key": "state_dict", "key_prefixes": {"module.base_encoder.": ""}, "ignore_keys": [r"^head\."]},
+    ),
+    "dino_vitb16": dict(
+        arch="timm:vit_base_patch16_224.dino",
+        method="DINO",
+        output="CLS token after the final norm",
+        dim=768,
+        source={"kind": "url", "url": f"{_FB}/dino/dino_vitbase16_pretrain/dino_vitbase16_pretrain.pth"},
+        load="timm",
+    ),
+    "mae_vit_base_cls": dict(
+        arch="timm:vit_base_patch16_224.mae",
+        method="MAE (the study's timm_vit_base_patch16_224.mae)",
+        output="CLS token after the final norm",
+        dim=768,
+        source={"kind": "url", "url": f"{_FB}/mae/pretrain/mae_pretrain_vit_base.pth"},
+        load="timm",
+    ),
+    "mae_pretrain_vit_base_global": dict(
+        arch="timm:vit_base_patch16_224.mae",
+        arch_kwargs={"global_pool": "avg"},
+        method="MAE (average pooling)",
+        # As in the study: fc_norm is not in the pretraining checkpoint and keeps its initial
+        # value (weight 1, bias 0), and the final norm is unused in average-pool mode.
+        output="mean of patch tokens, then fc_norm at its initial value",
+        dim=768,
+        source={"kind": "url", "url": f"{_FB}/mae/pretrain/mae_pretrain_vit_base.pth"},
+        load={"checkpoint_key": "model", "ignore_keys": [r"^norm\."], "allow_missing": [r"^fc_norm\."]},
+    ),
+    "mae_finetuned_vit_base_global": dict(
+        arch="timm:vit_base_patch16_224",
+        arch_kwargs={"global_pool": "avg"},
+        method="MAE, official supervised fine-tune",
+        output="mean of patch tokens, then fc_norm",
+        dim=768,
+        source={"kind": "url", "url": f"{_FB}/mae/finetune/mae_finetuned_vit_base.pth"},
+        load={"checkpoint_key": "model", "ignore_keys": [r"^head\."]},
+    ),
+}
+# The authors' fine-tuned checkpoints were never published: these take the user's file.
+for _name, _arch, _method in [
+    ("ft_mocov3_resnet50", "torchvision:resnet50", "MoCo-v3, then supervised fine-tune"),
+    ("ft_dino_resnet50", "torchvision:resnet50", "DINO, then supervised fine-tune"),
+    ("ft_vicreg_resnet50", "torchvision:resnet50", "VICReg, then supervised fine-tune"),
+    ("ft_mocov3_vit_base", "timm:vit_base_patch16_224", "MoCo-v3, then supervised fine-tune"),
+    ("ft_dino_vitb16", "timm:vit_base_patch16_224", "DINO, then supervised fine-tune"),
+]:
+    resnet = _arch.startswith("torchvision")
+    STUDY_ENCODERS[_name] = dict(
+        arch=_arch,
+        method=_method,
+        output="average pool" if resnet else "CLS token after the final norm",
+        dim=2048 if resnet else 768,
+        load={"ignore_keys": [r"^fc\." if resnet else r"^head\."]},
+        needs_file=True,
+    )
+
+
+def _study_options(study):
+    options = {**_image_size_option(224), **PREPROCESSING}
+    file_option = dict(CHECKPOINT_OPTIONS["weights_file"])
+    if study.get("needs_file"):
+        file_option = {"type": "string", "description": "The fine-tuned checkpoint file (the authors never published theirs)."}
+        options.update({k: {**CHECKPOINT_OPTIONS[k], "default": study["load"].get(k, CHECKPOINT_OPTIONS[k]["default"])} for k in _LOAD_KEYS})
+    else:
+        file_option["description"] = "A local copy of the weights (same format as the source) instead of downloading them."
+    options["weights_file"] = file_option
+    if study.get("needs_file"):
+        options["checkpoints"] = CHECKPOINT_OPTIONS["checkpoints"]
+    return options
+
+
+def _register_study_encoder(name, study):
+    def source(spec):
+        return None if spec.get("weights_file") else study.get("source")
+
+    def factory(image_size, preprocessing, weights_file, weights_path=None, cache_dir=None, device="cpu", **options):
+        load = study.get("load")
+        if isinstance(load, dict) and study.get("needs_file"):
+            load = {k: options[k] for k in _LOAD_KEYS}
+        module = build_network(study["arch"], 0, study.get("arch_kwargs"), weights_path=weights_path, load=load, cache_dir=cache_dir)
+        tv_weights = (study.get("source") or {}).get("weights")
+        transform, description = model_transform(module, study["arch"], image_size, preprocessing, tv_weights)
+        return Network(module, transform, image_size, description, device, **_run_options(options))
+
+    where = "user-supplied checkpoint" if study.get("needs_file") else source({}) and weights_mod.source_id(source({})) or "none"
+    ENCODERS.add(
+        name,
+        f"Study: {study['arch'].split(':')[1]} {study['method']}; embedding = {study['output']} ({study['dim']}-d); weights: {where}",
+        options=_study_options(study),
+        neural=True,
+        weights=source,
+        study=study,
+    )(factory)
+
+
+for _name, _study in STUDY_ENCODERS.items():
+    _register_study_encoder(_name, _study)
 
 
 def pick_device(requested: str) -> str:
@@ -123,14 +474,76 @@ def pick_device(requested: str) -> str:
     if requested == "auto":
         requested = "cuda" if torch.cuda.is_available() else "cpu"
     if requested == "cpu":
-        log.info("embedding on CPU with %d threads (no CUDA device in use)", torch.get_num_threads())
+        log.info("embedding on the CPU with %d threads (no CUDA device in use)", torch.get_num_threads())
     else:
         log.info("embedding on %s (%s)", requested, torch.cuda.get_device_name(requested))
     return requested
 
 
-def embed(manifest_path: Path, out_path: Path, dataset: dict, encoder: dict, root: Path, embedding: dict) -> None:
-    """Embed the manifest's samples in manifest order and write the embeddings file."""
+class _ManifestImages:
+    """A torch Dataset of the manifest's images, in manifest order."""
+
+    def __init__(self, images, indices, transform):
+        self.images, self.indices, self.transform = images, indices, transform
+
+    def __len__(self):
+        return len(self.indices)
+
+    def __getitem__(self, i):
+        return self.transform(self.images.image(int(self.indices[i])))
+
+
+def load_encoder(encoder: dict, embedding: dict, native_size: int, weights_receipt=None):
+    """The encoder of a resolved config entry, on the configured device, weights loaded from disk."""
+    import torch
+
+    neural = ENCODERS[encoder["type"]].info["neural"]
+    device = pick_device(embedding["device"]) if neural else "cpu"
+    if device.startswith("cuda"):
+        torch.backends.cudnn.benchmark = False  # deterministic kernels: the same embeddings every run
+        torch.backends.cudnn.deterministic = True
+    return ENCODERS.build(
+        encoder,
+        native_size=native_size,
+        device=device,
+        weights_path=encoder.get("weights_file") or (weights_receipt and weights_mod.local_file(weights_receipt)),
+        cache_dir=f"{weights_mod.WEIGHTS_DIR}/cache",
+        precision=embedding["precision"],
+        channels_last=embedding["channels_last"],
+    )
+
+
+def embed_images(model, images, indices, embedding: dict, desc: str = "embed") -> np.ndarray:
+    """Embeddings of `images` at `indices`, in that order: decoding in DataLoader workers, batches
+    through `model`, a progress bar with images/s on stderr (the rule's log)."""
+    from torch.utils.data import DataLoader
+    from tqdm import tqdm
+
+    on_cpu = getattr(model, "device", "cpu") == "cpu"
+    workers = embedding["num_workers"]
+    if workers == "auto":
+        workers = 0 if on_cpu else min(8, max(0, (os.cpu_count() or 1) - 1))
+    loader = DataLoader(
+        _ManifestImages(images, indices, model.transform),
+        batch_size=embedding["batch_size"],
+        shuffle=False,
+        num_workers=workers,
+        pin_memory=not on_cpu,
+    )
+    chunks = []
+    with tqdm(total=len(indices), unit="img", desc=desc, mininterval=10) as bar:
+        for batch in loader:
+            chunks.append(model(batch).astype(np.float32, copy=False))
+            bar.update(len(batch))
+    return np.concatenate(chunks)
+
+
+def embed(manifest_path, out_path, dataset: dict, encoder: dict, root, embedding: dict, weights_receipt=None) -> None:
+    """Embed the manifest's samples in manifest order and write the embeddings file.
+
+    `weights_receipt` is the fetch rule's receipt for encoders with downloaded weights.
+    """
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # weights were fetched by a local rule: never wait on a hub here
     import torch
 
     from . import datasets, tables
@@ -138,20 +551,12 @@ def embed(manifest_path: Path, out_path: Path, dataset: dict, encoder: dict, roo
     manifest, manifest_meta = tables.read(manifest_path)
     images = datasets.open_split(dataset, root)
     indices = manifest["index"]
-    native_size = min(images.image(int(indices[0])).size)
-    device = pick_device(embedding["device"]) if ENCODERS[encoder["type"]].info["neural"] else "cpu"
-    model = ENCODERS.build(encoder, native_size=native_size, device=device)
-
-    batch_size = embedding["batch_size"]
-    chunks, done, start = [], 0, time.perf_counter()
-    for first in range(0, len(indices), batch_size):
-        batch = torch.stack([model.transform(images.image(int(i))) for i in indices[first : first + batch_size]])
-        chunks.append(model(batch).astype(np.float32))
-        done += len(batch)
-        rate = done / (time.perf_counter() - start)
-        log.info("%s/%s %s: %d/%d images, %.1f images/s", dataset["name"], dataset["split"], encoder["name"], done, len(indices), rate)
-    vectors = np.concatenate(chunks)
-    columns = {name: values for name, values in manifest.items()}
+    model = load_encoder(encoder, embedding, min(images.image(int(indices[0])).size), weights_receipt)
+    start = time.perf_counter()
+    vectors = embed_images(model, images, indices, embedding, desc=f"{dataset['name']}/{encoder['name']}")
+    seconds = time.perf_counter() - start
+    log.info("%s/%s %s: %d images in %.1f s, %.1f images/s", dataset["name"], dataset["split"], encoder["name"], len(indices), seconds, len(indices) / seconds)
+    columns = dict(manifest)
     columns[tables.VECTOR] = vectors
     meta = {
         "dataset": dataset["name"],
@@ -159,6 +564,7 @@ def embed(manifest_path: Path, out_path: Path, dataset: dict, encoder: dict, roo
         "encoder": encoder["name"],
         "encoder_spec": encoder,
         "image_size": model.image_size,
+        "preprocessing": model.preprocessing,
         "dim": int(vectors.shape[1]),
         "classes": manifest_meta["classes"],
         "torch_version": torch.__version__,

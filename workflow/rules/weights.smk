@@ -1,0 +1,20 @@
+# Downloading weights needs the internet, which compute nodes often lack: a local rule, run before
+# the GPU job that loads them from resources/weights/.
+localrules:
+    fetch_weights,
+
+
+rule fetch_weights:
+    output:
+        "resources/weights/{source}.json",
+    log:
+        "results/logs/fetch_weights/{source}.log",
+    wildcard_constraints:
+        source="(url|timm|torchvision)/[^/]+",
+    retries: 2
+    conda:
+        "../../envs/embed.yaml"
+    params:
+        source=lambda wildcards: WEIGHT_SOURCES[wildcards.source],
+    script:
+        "../scripts/fetch_weights.py"

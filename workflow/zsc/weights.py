@@ -1,0 +1,178 @@
+"""Encoder weights: where they come from, fetching them (a local rule), loading them (the embed job).
+
+A weight source is a small dict, known at parse time without importing torch:
+  {"kind": "url", "url": ..., "sha256_prefix": ... or None}   a checkpoint file on the web
+  {"kind": "torchvision", "weights": "ResNet50_Weights.IMAGENET1K_V2"}   torchvision's weights enum
+  {"kind": "timm", "model": "vit_base_patch16_224.mae"}        timm's pretrained weights (hub or URL)
+Fetching stores the files under resources/weights/ (compute nodes often have no internet) and writes
+a receipt, resources/weights/<id>.json, naming the local file(s) and their SHA-256; the embed job
+reads the receipt and loads from disk only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+from pathlib import Path
+from urllib.parse import urlparse
+
+log = logging.getLogger(__name__)
+
+WEIGHTS_DIR = "resources/weights"
+
+
+class WeightsError(RuntimeError):
+    """A checkpoint that cannot be used; the message names the file and the reason."""
+
+
+def source_id(source: dict) -> str:
+    """The source's path under resources/weights/, without extension: url/<file>, timm/<model>, ..."""
+    if source["kind"] == "url":
+        return f"url/{Path(urlparse(source['url']).path).name}"
+    if source["kind"] == "timm":
+        return f"timm/{source['model']}"
+    if source["kind"] == "torchvision":
+        return f"torchvision/{source['weights']}"
+    raise ValueError(f"unknown weight source kind {source['kind']!r}")
+
+
+def receipt_path(source: dict, weights_dir: str = WEIGHTS_DIR) -> str:
+    return f"{weights_dir}/{source_id(source)}.json"
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def fetch(source: dict, receipt: str, weights_dir: str = WEIGHTS_DIR) -> None:
+    """Download the source's files into `weights_dir`, verified where the source publishes a hash."""
+    weights_dir = Path(weights_dir)
+    if source["kind"] == "url":
+        import torch.hub
+
+        dest = weights_dir / source_id(source)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        prefix = source.get("sha256_prefix")
+        if not (dest.exists() and (prefix is None or sha256(dest).startswith(prefix))):
+            # Downloads to a temporary name, checks the SHA-256 prefix, then renames.
+            torch.hub.download_url_to_file(source["url"], str(dest), hash_prefix=prefix, progress=False)
+        files = [dest]
+    elif source["kind"] == "torchvision":
+        from torchvision.models import get_weight
+
+        weights = get_weight(source["weights"])
+        model_dir = weights_dir / "torch"
+        # torchvision's file names carry a SHA-256 prefix, which check_hash verifies.
+        weights.get_state_dict(progress=False, check_hash=True, model_dir=str(model_dir))
+        files = [model_dir / Path(urlparse(weights.url).path).name]
+    elif source["kind"] == "timm":
+        import timm
+
+        # timm resolves the model's source (Hugging Face hub or URL) and caches the file; the embed
+        # job creates the model from this cache with the hub offline.
+        cache = weights_dir / "cache"
+        before = set(cache.rglob("*")) if cache.exists() else set()
+        timm.create_model(source["model"], pretrained=True, cache_dir=cache)
+        files = sorted(p for p in cache.rglob("*") if p.is_file() and p not in before)
+    else:
+        raise ValueError(f"unknown weight source kind {source['kind']!r}")
+    record = {"source": source, "files": [{"path": str(p), "sha256": sha256(p)} for p in files]}
+    Path(receipt).parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(f"{receipt}.tmp")
+    tmp.write_text(json.dumps(record, indent=1, sort_keys=True))
+    os.replace(tmp, receipt)
+
+
+def local_file(receipt: str) -> str | None:
+    """The checkpoint file a receipt names; None for timm sources, which load from timm's cache."""
+    record = json.loads(Path(receipt).read_text())
+    if record["source"]["kind"] == "timm":
+        return None
+    path = Path(record["files"][0]["path"])
+    if not path.exists():
+        raise WeightsError(f"{receipt}: names {path}, which is gone; delete the receipt to fetch again")
+    return str(path)
+
+
+def read_checkpoint(path: str | os.PathLike) -> dict:
+    """A checkpoint file as a dict, read safely (`weights_only=True`; safetensors too)."""
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"{path}: checkpoint file not found")
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            return load_file(str(path))
+        import torch
+
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises many kinds (UnpicklingError, RuntimeError, EOFError...)
+        first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise WeightsError(f"{path}: not a readable checkpoint ({type(err).__name__}: {first_line})") from None
+    if not isinstance(obj, dict):
+        raise WeightsError(f"{path}: holds a {type(obj).__name__}, not a state dict")
+    return obj
+
+
+def state_dict_of(checkpoint: dict, key: str | None, path) -> dict:
+    """The state dict inside a checkpoint: `checkpoint[key]`, or the checkpoint itself."""
+    if key is None:
+        return checkpoint
+    if key not in checkpoint:
+        raise WeightsError(f"{path}: has no key {key!r} (top-level keys: {', '.join(map(str, list(checkpoint)[:10]))})")
+    return checkpoint[key]
+
+
+def remap(state_dict: dict, key_prefixes: dict[str, str]) -> dict:
+    """Rename keys by prefix (e.g. {"module.base_encoder.": ""}); with any prefixes given, keys that
+    match none are dropped (a MoCo checkpoint also holds the momentum encoder and predictor)."""
+    if not key_prefixes:
+        return dict(state_dict)
+    out = {}
+    for key, value in state_dict.items():
+        for old, new in key_prefixes.items():
+            if key.startswith(old):
+                out[new + key[len(old) :]] = value
+                break
+    return out
+
+
+def load_into(model, path, checkpoint_key=None, key_prefixes=None, ignore_keys=(), allow_missing=()) -> None:
+    """Load a checkpoint file into `model`, reporting missing and unexpected keys.
+
+    `ignore_keys` (regexes) are dropped from the checkpoint (e.g. a classifier head the embedding
+    does not use); `allow_missing` (regexes) are weights of the model the checkpoint may lack (e.g.
+    MAE's fc_norm, kept at its initial value as in the study). Anything else missing is an error.
+    """
+    state = state_dict_of(read_checkpoint(path), checkpoint_key, path)
+    state = remap(state, key_prefixes or {})
+    state = {k: v for k, v in state.items() if not any(re.search(p, k) for p in ignore_keys)}
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state and not any(re.search(p, k) for p in allow_missing)]
+    unexpected = [k for k in state if k not in expected]
+    if missing:
+        raise WeightsError(
+            f"{path}: {len(missing)} weights of the model are not in the checkpoint: {_some(missing)}"
+            + (f"; it has instead: {_some(unexpected)}" if unexpected else "")
+            + " (set checkpoint_key / key_prefixes to map them)"
+        )
+    shapes = [f"{k} {tuple(state[k].shape)} vs {tuple(expected[k].shape)}" for k in expected if k in state and state[k].shape != expected[k].shape]
+    if shapes:
+        raise WeightsError(f"{path}: shapes differ from the model's: {_some(shapes)}")
+    if unexpected:
+        log.warning("%s: %d checkpoint keys unused: %s", path, len(unexpected), _some(unexpected))
+    model.load_state_dict({k: v for k, v in state.items() if k in expected}, strict=False)
+    log.info("%s: loaded %d tensors", path, len(expected) - len([k for k in expected if k not in state]))
+
+
+def _some(keys, n=5) -> str:
+    keys = list(keys)
+    return ", ".join(keys[:n]) + (f" ... (+{len(keys) - n} more)" if len(keys) > n else "")
