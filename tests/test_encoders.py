@@ -63,6 +63,16 @@ def test_raw_pixels_never_upsample():
     assert ENCODERS.build(encoder_spec("raw"), native_size=64, device="cpu").image_size == 32
 
 
+def test_model_preprocessing_uses_the_models_own_transform():
+    encoder = build(encoder_spec("t", type="timm", model="resnet10t", preprocessing="model"))
+    assert encoder.preprocessing.startswith("timm data config:") and "crop_pct" in encoder.preprocessing
+    pixels = encoder.transform(Image.fromarray(np.zeros((300, 400), dtype=np.uint8), mode="L"))
+    assert pixels.dtype == torch.float32 and pixels.shape == (3, 176, 176)  # timm's own size, already normalised
+    assert encoder.image_size == 176
+    torchvision_study = build(encoder_spec("v", type="torchvision", model="resnet18"))
+    assert torchvision_study.preprocessing.startswith("study: resize 224")
+
+
 def test_random_init_timm_is_reproducible(x):
     spec = encoder_spec("r", type="timm", model="resnet10t")
     a, b = build(spec)(x), build(spec)(x)

@@ -1,13 +1,21 @@
 """The whole workflow end to end on tests/configs/tiny.yaml (about a minute on 2 cores)."""
 
+import functools
+import hashlib
+import http.server
 import re
 import shutil
+import threading
 
+import numpy as np
 import pandas as pd
 import pytest
+import timm
+import torch
 import yaml
 
 from conftest import REPO, snakemake
+from zsc import tables
 
 pytestmark = pytest.mark.integration
 
@@ -91,3 +99,57 @@ def test_same_config_and_seed_give_identical_tables(workdir):
     result = snakemake(workdir, "--configfile", "config.yaml", "--cores", "2", "--forceall")
     assert result.returncode == 0, result.stderr[-4000:]
     assert {path: (workdir / path).read_bytes() for path in tables} == before
+
+
+def small_config(encoders: dict) -> dict:
+    return {
+        "datasets": {"digits": {"max_samples": 100}},
+        "encoders": encoders,
+        "reducers": {"none": {}},
+        "clusterers": {"kmeans": {}},
+        "embedding": {"device": "cpu"},
+    }
+
+
+def test_downloaded_weights_are_fetched_by_a_local_rule_then_loaded(tmp_path):
+    torch.manual_seed(11)
+    served = tmp_path / "served"
+    served.mkdir()
+    torch.save(timm.create_model("resnet10t", num_classes=0).state_dict(), served / "r10t.pth")
+    digest = hashlib.sha256((served / "r10t.pth").read_bytes()).hexdigest()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/r10t.pth"
+    base = {"type": "timm", "model": "resnet10t", "image_size": 32}
+    config = small_config({"fetched": {**base, "weights_url": url, "weights_sha256": digest[:16]},
+                           "local": {**base, "weights_file": str(served / "r10t.pth")}})
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    try:
+        result = snakemake(tmp_path, "--configfile", "config.yaml", "--cores", "2")
+    finally:
+        server.shutdown()
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert "localrule fetch_weights" in result.stdout + result.stderr
+    assert (tmp_path / "resources/weights/url/r10t.pth").read_bytes() == (served / "r10t.pth").read_bytes()
+    fetched = tables.read_vectors(tmp_path / "results/embeddings/digits/all/fetched.parquet")
+    local = tables.read_vectors(tmp_path / "results/embeddings/digits/all/local.parquet")
+    np.testing.assert_array_equal(fetched, local)
+
+
+def test_study_encoder_fetches_first_and_asks_for_a_gpu(tmp_path):
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(small_config({"dino_vitb16": {}})))
+    result = snakemake(tmp_path, "-n", "--configfile", "config.yaml")
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-2000:]
+    assert job_counts(output)["fetch_weights"] == 1
+    embed_job = output.split("rule embed:")[1].split("\n\n")[0]
+    assert "resources/weights/url/dino_vitbase16_pretrain.pth.json" in embed_job and "gpu=1" in embed_job
+
+
+def test_missing_checkpoint_file_stops_before_any_job(tmp_path):
+    config = small_config({"ft_dino_vitb16": {"weights_file": "ft-models/absent.pth"}})
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    result = snakemake(tmp_path, "--configfile", "config.yaml", "--cores", "1")
+    assert result.returncode != 0
+    assert "ft-models/absent.pth" in result.stdout + result.stderr and "Missing input files" in result.stdout + result.stderr
+    assert not (tmp_path / "results" / "embeddings").exists()

@@ -84,7 +84,7 @@ class Network:
 
     neural = True
 
-    def __init__(self, module, transform, image_size, preprocessing, device, precision="float32", channels_last=False):
+    def __init__(self, module, transform, preprocessing, image_size, device, precision="float32", channels_last=False):
         import torch
 
         self.device = device
@@ -149,25 +149,26 @@ def _drop_classifier(module, name):
 
 
 def model_transform(module, arch, image_size, preprocessing, torchvision_weights=None):
-    """The study's transform, or (preprocessing "model") the model's own evaluation transform."""
+    """(transform, description, image size): the study's transform at `image_size`, or (preprocessing
+    "model") the model's own evaluation transform at the model's own size."""
+    study = (study_transform(image_size), f"study: resize {image_size}, centre crop {image_size}, ImageNet mean/std", image_size)
     if preprocessing == "study":
-        return study_transform(image_size), f"study: resize {image_size}, centre crop {image_size}, ImageNet mean/std"
+        return study
     from torchvision import transforms as T
 
     if arch.startswith("timm:"):
         import timm.data
 
         config = timm.data.resolve_model_data_config(module)
-        own = timm.data.create_transform(**config)
-        description = f"timm data config: {config}"
+        own, description, size = timm.data.create_transform(**config), f"timm data config: {config}", config["input_size"][-1]
     elif torchvision_weights:
         from torchvision.models import get_weight
 
         own = get_weight(torchvision_weights).transforms()
-        description = f"torchvision {torchvision_weights}: {own}"
+        description, size = f"torchvision {torchvision_weights}: {own}", own.crop_size[0]
     else:
-        return study_transform(image_size), "study (no model-specific transform for a random-init torchvision model)"
-    return T.Compose([T.Lambda(lambda im: im.convert("RGB")), own]), description
+        return study[0], "study (no model-specific transform for a random-init torchvision model)", image_size
+    return T.Compose([T.Lambda(lambda im: im.convert("RGB")), own]), description, size
 
 
 def _image_size_option(default):
@@ -195,6 +196,17 @@ CHECKPOINT_OPTIONS = {
         "type": ["string", "null"],
         "default": None,
         "description": "A local checkpoint file (.pth, .pth.tar, .safetensors) for this architecture, read with weights_only=True.",
+    },
+    "weights_url": {
+        "type": ["string", "null"],
+        "default": None,
+        "description": "A checkpoint to download (by the local rule fetch_weights) instead of weights_file.",
+    },
+    "weights_sha256": {
+        "type": ["string", "null"],
+        "pattern": "^[0-9a-f]{8,64}$",
+        "default": None,
+        "description": "SHA-256 (or a prefix of at least 8 hex digits) the downloaded weights_url file must have.",
     },
     "checkpoint_key": {
         "type": ["string", "null"],
@@ -241,10 +253,15 @@ def raw(image_size: int, native_size: int, device: str, **_):
     return RawPixels(image_size, native_size)
 
 
+def _url_source(spec):
+    """A weights_url as a weight source (None without one)."""
+    return {"kind": "url", "url": spec["weights_url"], "sha256_prefix": spec["weights_sha256"]} if spec.get("weights_url") else None
+
+
 def _timm_source(spec):
     if spec.get("weights_file"):
         return None
-    return {"kind": "timm", "model": spec["model"]} if spec["pretrained"] else None
+    return _url_source(spec) or ({"kind": "timm", "model": spec["model"]} if spec["pretrained"] else None)
 
 
 @ENCODERS.add(
@@ -270,7 +287,7 @@ def _timm_source(spec):
     neural=True,
     weights=_timm_source,
 )
-def timm_model(model, pretrained, global_pool, image_size, init_seed, preprocessing, weights_file, weights_path=None, cache_dir=None, device="cpu", **options):
+def timm_model(model, pretrained, global_pool, image_size, init_seed, preprocessing, weights_path=None, cache_dir=None, device="cpu", **options):
     load = {k: options[k] for k in _LOAD_KEYS}
     # A plain checkpoint goes through timm's own pretrained path (which knows many original
     # formats); a declared mapping goes through weights.load_into.
@@ -284,8 +301,7 @@ def timm_model(model, pretrained, global_pool, image_size, init_seed, preprocess
         hub_pretrained=pretrained and weights_path is None,
         cache_dir=cache_dir,
     )
-    transform, description = model_transform(module, f"timm:{model}", image_size, preprocessing)
-    return Network(module, transform, image_size, description, device, **_run_options(options))
+    return Network(module, *model_transform(module, f"timm:{model}", image_size, preprocessing), device, **_run_options(options))
 
 
 @ENCODERS.add(
@@ -304,12 +320,14 @@ def timm_model(model, pretrained, global_pool, image_size, init_seed, preprocess
         **CHECKPOINT_OPTIONS,
     },
     neural=True,
-    weights=lambda spec: {"kind": "torchvision", "weights": spec["weights"]} if spec["weights"] and not spec.get("weights_file") else None,
+    weights=lambda spec: None
+    if spec.get("weights_file")
+    else _url_source(spec) or ({"kind": "torchvision", "weights": spec["weights"]} if spec["weights"] else None),
 )
-def torchvision_model(model, weights, image_size, init_seed, preprocessing, weights_file, weights_path=None, cache_dir=None, device="cpu", **options):
+def torchvision_model(model, weights, image_size, init_seed, preprocessing, weights_path=None, cache_dir=None, device="cpu", **options):
     module = build_network(f"torchvision:{model}", init_seed, weights_path=weights_path, load={k: options[k] for k in _LOAD_KEYS})
-    transform, description = model_transform(module, f"torchvision:{model}", image_size, preprocessing, weights)
-    return Network(module, transform, image_size, description, device, **_run_options(options))
+    transform = model_transform(module, f"torchvision:{model}", image_size, preprocessing, weights)
+    return Network(module, *transform, device, **_run_options(options))
 
 
 def _run_options(options):
@@ -450,8 +468,8 @@ def _register_study_encoder(name, study):
             load = {k: options[k] for k in _LOAD_KEYS}
         module = build_network(study["arch"], 0, study.get("arch_kwargs"), weights_path=weights_path, load=load, cache_dir=cache_dir)
         tv_weights = (study.get("source") or {}).get("weights")
-        transform, description = model_transform(module, study["arch"], image_size, preprocessing, tv_weights)
-        return Network(module, transform, image_size, description, device, **_run_options(options))
+        transform = model_transform(module, study["arch"], image_size, preprocessing, tv_weights)
+        return Network(module, *transform, device, **_run_options(options))
 
     where = "user-supplied checkpoint" if study.get("needs_file") else source({}) and weights_mod.source_id(source({})) or "none"
     ENCODERS.add(
