@@ -161,6 +161,10 @@ def test_truncated_checkpoint_gives_a_clear_error(saved_timm, tmp_path):
     cut.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
     with pytest.raises(weights.WeightsError, match=r"cut.pth: not a readable checkpoint"):
         weights.read_checkpoint(cut)
+    for options in ({}, {"checkpoint_key": "state_dict"}):  # timm's pretrained path and the mapping path
+        spec = encoder_spec("t", type="timm", model="resnet10t", weights_file=str(cut), **options)
+        with pytest.raises(weights.WeightsError, match=r"cut.pth: not a readable checkpoint"):
+            build(spec, weights_path=str(cut))
 
 
 def test_mocov3_resnet50_mapping_on_a_moco_format_checkpoint(tmp_path, x):

@@ -19,6 +19,6 @@ rule aggregate:
     conda:
         "../../envs/report.yaml"
     params:
-        groups={name: REGISTRIES["datasets"][spec["type"]].info["group"] for name, spec in CONFIG["datasets"].items()},
+        groups={name: CONFIG.info("datasets", name)["group"] for name in CONFIG["datasets"]},
     script:
         "../scripts/aggregate.py"

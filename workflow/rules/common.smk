@@ -18,7 +18,6 @@ try:
 except zsc.config.ConfigError as error:
     sys.exit(f"config error: {error}")
 
-REGISTRIES = zsc.config.registries()
 RUNS = list(CONFIG.runs())
 
 
@@ -62,7 +61,7 @@ def dataset_root(wildcards):
 
 
 def is_identity(reducer):
-    return REGISTRIES["reducers"][CONFIG.entry("reducers", reducer)["type"]].info["identity"]
+    return CONFIG.info("reducers", reducer)["identity"]
 
 
 def reduced_input(wildcards):
@@ -74,8 +73,7 @@ def reduced_input(wildcards):
 
 def weights_source(encoder):
     """Where the encoder's weights are downloaded from (None: random init or a local file)."""
-    spec = CONFIG.entry("encoders", encoder)
-    return REGISTRIES["encoders"][spec["type"]].info["weights"](spec)
+    return CONFIG.info("encoders", encoder)["weights"](CONFIG.entry("encoders", encoder))
 
 
 WEIGHT_SOURCES = {zsc.weights.source_id(s): s for s in map(weights_source, CONFIG["encoders"]) if s}
@@ -94,7 +92,7 @@ def weights_file(wildcards):
 
 
 def encoder_gpus(wildcards):
-    return int(REGISTRIES["encoders"][CONFIG.entry("encoders", wildcards.encoder)["type"]].info["neural"])
+    return int(CONFIG.info("encoders", wildcards.encoder)["neural"])
 
 
 def run_of(wildcards):

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from . import config as cfg
-from .weights import source_id as weights_id
+from .encoders import study_weights_label
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_FILE = ROOT / "workflow" / "schemas" / "config.schema.yaml"
@@ -29,8 +29,7 @@ def list_lines(kind: str) -> list[str]:
             study = entry.info.get("study")
             facts = ["neural" if entry.info["neural"] else "not neural"]
             if study:
-                source = study.get("source")
-                weights = "user checkpoint" if study.get("needs_file") else (weights_id(source) if source else "random init")
+                weights = study_weights_label(study)
                 facts += [study["arch"], study["method"], f"{study['dim']}-d", study["output"], weights, "study preprocessing"]
         elif kind == "clusterers":
             facts = ["given n_clusters" if entry.info["uses_n_clusters"] else "finds n_clusters"]

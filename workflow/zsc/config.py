@@ -212,6 +212,10 @@ class Config:
     def entry(self, kind: str, name: str) -> dict:
         return self.raw[kind][name]
 
+    def info(self, kind: str, name: str) -> dict:
+        """Facts of the registry entry behind a config entry (a dataset's group, ...)."""
+        return registries()[kind][self.entry(kind, name)["type"]].info
+
     def runs(self) -> Iterator[dict]:
         """Every (dataset, split, encoder, reducer, clusterer, seed) of the grid, in a stable order."""
         for dataset, encoder, reducer, clusterer, seed in itertools.product(

@@ -4,7 +4,8 @@ Entries: `raw` pixels; any `timm` or `torchvision` model by name (random init, t
 weights, or a local checkpoint); and the study's encoders (STUDY.md section 1) as fixed entries
 recording architecture, training method, weight source, embedding dimension and output.
 
-An encoder factory returns an object with `transform` (PIL image -> CHW float tensor), `__call__`
+An encoder factory returns an object with `transform` (PIL image -> CHW tensor: uint8 for the study's
+preprocessing, normalised per batch on the device; float for a model's own transform), `__call__`
 (batch -> 2-d float32 numpy), `image_size` and `preprocessing` (a description for the metadata).
 Preprocessing defaults to the study's: resize the shorter side to 224, centre crop, greyscale
 repeated to 3 channels, ImageNet mean/std; `preprocessing: model` uses the model's own transform.
@@ -28,6 +29,10 @@ ENCODERS = Registry("encoders")
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def _to_rgb(image):
+    return image.convert("RGB")
 
 
 def _to_rgb_or_grey(image):
@@ -124,6 +129,9 @@ def build_network(arch, init_seed, arch_kwargs=None, weights_path=None, load=Non
         import timm
 
         if weights_path is not None and load == "timm":
+            # Read once safely (weights_only) first: a corrupt or unsafe file fails here with a clear
+            # message rather than inside timm's own loader.
+            weights_mod.read_checkpoint(weights_path)
             return timm.create_model(name, pretrained=True, pretrained_cfg_overlay={"file": str(weights_path)}, num_classes=0, **arch_kwargs)
         module = timm.create_model(name, pretrained=hub_pretrained, cache_dir=cache_dir, num_classes=0, **arch_kwargs)
     elif library == "torchvision":
@@ -168,7 +176,7 @@ def model_transform(module, arch, image_size, preprocessing, torchvision_weights
         description, size = f"torchvision {torchvision_weights}: {own}", own.crop_size[0]
     else:
         return study[0], "study (no model-specific transform for a random-init torchvision model)", image_size
-    return T.Compose([T.Lambda(lambda im: im.convert("RGB")), own]), description, size
+    return T.Compose([T.Lambda(_to_rgb), own]), description, size
 
 
 def _image_size_option(default):
@@ -446,16 +454,21 @@ for _name, _arch, _method in [
 
 def _study_options(study):
     options = {**_image_size_option(224), **PREPROCESSING}
-    file_option = dict(CHECKPOINT_OPTIONS["weights_file"])
     if study.get("needs_file"):
-        file_option = {"type": "string", "description": "The fine-tuned checkpoint file (the authors never published theirs)."}
+        options["weights_file"] = {"type": "string", "description": "The fine-tuned checkpoint file (the authors never published theirs)."}
+        # The file's layout is unknown: the mapping is the user's to set, from the study's defaults.
         options.update({k: {**CHECKPOINT_OPTIONS[k], "default": study["load"].get(k, CHECKPOINT_OPTIONS[k]["default"])} for k in _LOAD_KEYS})
-    else:
-        file_option["description"] = "A local copy of the weights (same format as the source) instead of downloading them."
-    options["weights_file"] = file_option
-    if study.get("needs_file"):
         options["checkpoints"] = CHECKPOINT_OPTIONS["checkpoints"]
+    else:
+        description = "A local copy of the weights (same format as the source) instead of downloading them."
+        options["weights_file"] = {**CHECKPOINT_OPTIONS["weights_file"], "description": description}
     return options
+
+
+def study_weights_label(study) -> str:
+    if study.get("needs_file"):
+        return "user checkpoint"
+    return weights_mod.source_id(study["source"]) if "source" in study else "random init"
 
 
 def _register_study_encoder(name, study):
@@ -471,10 +484,9 @@ def _register_study_encoder(name, study):
         transform = model_transform(module, study["arch"], image_size, preprocessing, tv_weights)
         return Network(module, *transform, device, **_run_options(options))
 
-    where = "user-supplied checkpoint" if study.get("needs_file") else source({}) and weights_mod.source_id(source({})) or "none"
     ENCODERS.add(
         name,
-        f"Study: {study['arch'].split(':')[1]} {study['method']}; embedding = {study['output']} ({study['dim']}-d); weights: {where}",
+        f"Study: {study['arch']} {study['method']}; embedding = {study['output']} ({study['dim']}-d); weights: {study_weights_label(study)}",
         options=_study_options(study),
         neural=True,
         weights=source,
