@@ -127,3 +127,4 @@ def test_list_command_prints_registered_names(kind):
 def test_list_datasets_shows_group():
     out = subprocess.run([sys.executable, "-m", "zsc", "list", "datasets"], capture_output=True, text=True, check=True).stdout
     assert "fashionmnist\tFar-OOD\t10 classes\tsplit test\t" in out
+    assert "\tIn-domain\t" in out and "cifar100\t" in out and "imagefolder\t" in out

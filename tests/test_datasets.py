@@ -1,26 +1,44 @@
-"""Datasets through their real loading code: sklearn's digits, torchvision's Fashion-MNIST."""
+"""Datasets through their real loading code: sklearn's digits, torchvision's classes downloading from
+a server on 127.0.0.1 (archives built here, or Debian's real Fashion-MNIST files), image folders."""
 
 import functools
 import http.server
+import io
+import logging
+import pickle
 import shutil
+import tarfile
 import threading
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from zsc import config as cfg
 from zsc import datasets, tables
+from zsc.encoders import _to_rgb_or_grey, study_transform
 
 DEBIAN = datasets.DEBIAN_FASHION_MNIST
-needs_debian = pytest.mark.skipif(
-    not DEBIAN.is_dir(), reason="Debian's dataset-fashion-mnist is not installed (.ci/run installs it)"
-)
+needs_debian = pytest.mark.skipif(not DEBIAN.is_dir(), reason="Debian's dataset-fashion-mnist is not installed (.ci/run installs it)")
 
 
 def dataset_spec(name, **options):
     base = {"encoders": {"raw": {}}, "reducers": {"none": {}}, "clusterers": {"kmeans": {}}}
     return cfg.load({**base, "datasets": {name: options}}).entry("datasets", name)
+
+
+@pytest.fixture
+def server(tmp_path):
+    """A folder served over HTTP on 127.0.0.1: (folder, base URL)."""
+    served = tmp_path / "served"
+    served.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield served, f"http://127.0.0.1:{httpd.server_address[1]}/"
+    httpd.shutdown()
 
 
 def test_digits_split():
@@ -41,6 +59,14 @@ def test_stratified_subsample_keeps_proportions_and_is_seeded():
     np.testing.assert_array_equal(datasets.stratified_subsample(labels, None, seed=0), np.arange(1000))
 
 
+def test_carve_is_stratified_and_seeded():
+    labels = np.repeat(np.arange(10), 100)
+    rest, carved = datasets.carve(labels, 0.15)
+    assert len(carved) == 150 and np.all(np.bincount(labels[carved]) == 15)
+    assert len(np.intersect1d(rest, carved)) == 0 and len(rest) + len(carved) == 1000
+    np.testing.assert_array_equal(carved, datasets.carve(labels, 0.15)[1])
+
+
 def test_prepare_writes_manifest(tmp_path):
     path = tmp_path / "manifest.parquet"
     datasets.prepare(dataset_spec("digits", max_samples=50), tmp_path, path)
@@ -48,6 +74,93 @@ def test_prepare_writes_manifest(tmp_path):
     assert len(data["index"]) == 50 and np.all(np.bincount(data["label"]) == 5)
     assert meta["dataset"] == "digits" and meta["n_source"] == 1797 and meta["max_samples"] == 50
     assert meta["classes"][:2] == ["0", "1"]
+
+
+def test_every_study_dataset_is_registered():
+    study = ("imagenet imagenetv2 cifar10 cifar100 in9original in9onlyfg in9mixedrand imagenet-r imagenet-sketch imagenet-o lsun "
+             "places365 aircraft stanfordcars flowers102 nabirds inaturalist bioscan1m celeba utkface breakhis dtd eurosat mnist "
+             "fashionmnist svhn").split()
+    assert len(study) == 26
+    registered = datasets.DATASETS.names()
+    assert [name for name in study if name not in registered] == []
+    groups = [datasets.DATASETS[name].info["group"] for name in study]
+    assert {g: groups.count(g) for g in set(groups)} == {"In-domain": 5, "Domain-shift": 4, "Near-OOD": 3, "Fine-grained": 6, "Far-OOD": 8}
+    for name in ("in9nofg", "in9onlybgt", "in9mixedsame", "imagenette", "imagewoof", "imagefolder", "digits"):
+        assert name in registered
+    assert datasets.default_root("in9onlyfg") == datasets.default_root("in9mixedsame") == "resources/datasets/in9"
+
+
+def test_dataset_without_download_names_the_layout(tmp_path):
+    with pytest.raises(datasets.DatasetError, match=r"imagenet: .*imagenet/val not found\. ImageNet needs a licence: place the validation set as resources/datasets/imagenet/val/<wnid>/\*\.JPEG"):
+        datasets.open_split(dataset_spec("imagenet"), tmp_path / "imagenet", download=True)
+
+
+# --- torchvision's download, checksum and extraction code against 127.0.0.1 ------------------------
+
+
+def cifar10_archive(n_per_class=3) -> tuple[bytes, dict]:
+    """A tar.gz in CIFAR-10's layout (pickled batches), and the MD5s of its member files."""
+    import hashlib
+
+    rng = np.random.default_rng(0)
+    members, md5s = {}, {}
+
+    def batch(n):
+        labels = list(np.repeat(np.arange(10), n))
+        return pickle.dumps({"data": rng.integers(0, 256, (len(labels), 3072), dtype=np.uint8), "labels": labels})
+
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        members[name] = batch(n_per_class)
+    members["batches.meta"] = pickle.dumps({"label_names": [f"class{i}" for i in range(10)]})
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(f"cifar-10-batches-py/{name}")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+            md5s[name] = hashlib.md5(data).hexdigest()
+    return buffer.getvalue(), md5s
+
+
+@pytest.fixture
+def cifar10_checksums(monkeypatch):
+    """torchvision's CIFAR10 with the checksums of the archive built here (its own are for the real one)."""
+    import hashlib
+
+    from torchvision.datasets import CIFAR10
+
+    archive, md5s = cifar10_archive()
+    monkeypatch.setattr(CIFAR10, "tgz_md5", hashlib.md5(archive).hexdigest())
+    monkeypatch.setattr(CIFAR10, "train_list", [[f"data_batch_{i}", md5s[f"data_batch_{i}"]] for i in range(1, 6)])
+    monkeypatch.setattr(CIFAR10, "test_list", [["test_batch", md5s["test_batch"]]])
+    monkeypatch.setattr(CIFAR10, "meta", {**CIFAR10.meta, "md5": md5s["batches.meta"]})
+    return archive
+
+
+def test_cifar10_downloads_verifies_and_extracts_from_a_mirror(tmp_path, server, cifar10_checksums):
+    served, url = server
+    (served / "cifar-10-python.tar.gz").write_bytes(cifar10_checksums)
+    manifest = tmp_path / "manifest.parquet"
+    spec = dataset_spec("cifar10", mirror=url)
+    datasets.prepare(spec, tmp_path / "root", manifest)
+    data, meta = tables.read(manifest)
+    assert len(data["label"]) == 30 and np.all(np.bincount(data["label"]) == 3)
+    assert meta["classes"][:2] == ["class0", "class1"]
+    assert (tmp_path / "root/cifar-10-batches-py/test_batch").exists()
+    assert datasets.is_available("cifar10", tmp_path / "root")
+    assert datasets.open_split(spec, tmp_path / "root").image(0).size == (32, 32)
+
+
+def test_tampered_archive_is_rejected_and_deleted(tmp_path, server, cifar10_checksums):
+    served, url = server
+    data = bytearray(cifar10_checksums)
+    data[len(data) // 2] ^= 0xFF
+    (served / "cifar-10-python.tar.gz").write_bytes(bytes(data))
+    root = tmp_path / "root"
+    with pytest.raises(datasets.DatasetError, match="CIFAR10 under .*root: File not found or corrupted"):
+        datasets.prepare(dataset_spec("cifar10", mirror=url), root, tmp_path / "manifest.parquet")
+    assert [p for p in root.rglob("*") if p.is_file()] == []
+    assert not (tmp_path / "manifest.parquet").exists()
 
 
 @needs_debian
@@ -61,34 +174,156 @@ def test_fashionmnist_from_debian_through_torchvision(tmp_path):
     assert meta["classes"][0] == "T-shirt/top"
 
 
-@pytest.fixture
-def mirror(tmp_path):
-    """Debian's archives served over HTTP on 127.0.0.1, as a download mirror."""
-    served = tmp_path / "mirror"
-    shutil.copytree(DEBIAN, served)
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield served, f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
-
-
 @needs_debian
-def test_torchvision_download_and_checksum_from_local_mirror(tmp_path, mirror):
-    _, url = mirror
+def test_torchvision_download_and_checksum_from_local_mirror(tmp_path, server):
+    served, url = server
+    for name in datasets.DEBIAN_FASHION_MNIST_MD5:
+        shutil.copy(DEBIAN / name, served / name)
     cls = datasets.fashion_mnist_class(md5s=datasets.DEBIAN_FASHION_MNIST_MD5, mirrors=[url])
     ds = cls(str(tmp_path / "root"), train=False, download=True)
     assert len(ds) == 10000 and ds.targets[:3].tolist() == [9, 2, 1]
 
 
 @needs_debian
-def test_tampered_archive_is_rejected(tmp_path, mirror):
-    served, url = mirror
-    archive = served / "t10k-labels-idx1-ubyte.gz"
-    data = bytearray(archive.read_bytes())
-    data[-5] ^= 0xFF
-    archive.write_bytes(bytes(data))
-    cls = datasets.fashion_mnist_class(md5s=datasets.DEBIAN_FASHION_MNIST_MD5, mirrors=[url])
-    with pytest.raises(RuntimeError, match="t10k-labels-idx1-ubyte.gz"):
-        cls(str(tmp_path / "root"), train=False, download=True)
+def test_mirror_with_other_checksums_is_rejected_and_cleaned(tmp_path, server):
+    # Debian recompressed the archives: against torchvision's own MD5s they count as tampered.
+    served, url = server
+    for name in datasets.DEBIAN_FASHION_MNIST_MD5:
+        shutil.copy(DEBIAN / name, served / name)
+    root = tmp_path / "root"
+    with pytest.raises(datasets.DatasetError, match="fashionmnist: could not obtain the files"):
+        datasets.prepare(dataset_spec("fashionmnist", mirror=url), root, tmp_path / "m.parquet")
+    assert [p for p in root.rglob("*") if p.is_file()] == []
+
+
+# --- image folders ---------------------------------------------------------------------------------
+
+
+def save(path: Path, image: Image.Image, **kwargs):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path, **kwargs)
+
+
+def rgb(size=(40, 30), value=128):
+    return Image.new("RGB", size, (value, 255 - value, 7))
+
+
+@pytest.fixture
+def messy_folder(tmp_path):
+    """An image folder as found in the wild: every mode, broken and odd files."""
+    root = tmp_path / "photos"
+    save(root / "cats/rgb.jpg", rgb())
+    save(root / "cats/grey.png", Image.new("L", (33, 40), 90))
+    save(root / "cats/rgba.png", Image.new("RGBA", (40, 40), (10, 20, 30, 0)))
+    save(root / "cats/cmyk.jpg", Image.new("CMYK", (40, 40), (0, 50, 100, 0)))
+    palette = Image.new("P", (40, 40), 3)
+    save(root / "cats/palette.png", palette, transparency=3)
+    save(root / "dogs/sixteen.png", Image.fromarray(np.full((40, 40), 65535, dtype=np.uint16)))
+    save(root / "dogs/rgb.png", rgb(value=200))
+    save(root / "dogs/nested/deeper.jpg", rgb(value=10))
+    (root / "dogs/empty.jpg").write_bytes(b"")
+    (root / "dogs/notes.txt").write_text("not an image")
+    buffer = io.BytesIO()
+    rgb((200, 200)).save(buffer, format="JPEG")
+    (root / "dogs/truncated.jpg").write_bytes(buffer.getvalue()[:300])
+    save(root / "dogs/tiny.png", rgb((2, 2)))
+    save(root / "lonely/only.jpg", rgb())
+    (root / ".hidden").mkdir()
+    save(root / ".hidden/ignored.jpg", rgb())
+    return root
+
+
+def test_image_folder_skips_bad_files_and_names_them(messy_folder, tmp_path, caplog):
+    spec = dataset_spec("photos", type="imagefolder", root=str(messy_folder))
+    manifest = tmp_path / "manifest.parquet"
+    with caplog.at_level(logging.WARNING):
+        datasets.prepare(spec, messy_folder, manifest)
+    data, meta = tables.read(manifest)
+    assert meta["classes"] == ["cats", "dogs", "lonely"] and meta["n_skipped"] == 4
+    assert np.bincount(data["label"]).tolist() == [5, 3, 1]
+    log = caplog.text
+    assert "skipped 4 of 13 files" in log
+    for name, reason in [("empty.jpg", "empty file"), ("notes.txt", "not an image"), ("truncated.jpg", "unreadable"), ("tiny.png", "2x2 pixels, smaller than min_image_size (8)")]:
+        assert f"{name}: {reason}" in log
+    assert "1 classes have a single image: lonely" in log
+    images = datasets.open_split(spec, messy_folder)
+    transform = study_transform(16)
+    for index in data["index"]:  # every kept image, whatever its mode, becomes 3 x 16 x 16 uint8
+        pixels = transform(images.image(int(index)))
+        assert pixels.shape == (3, 16, 16) and str(pixels.dtype) == "torch.uint8"
+
+
+def test_image_folder_can_stop_at_the_first_bad_file(messy_folder, tmp_path):
+    spec = dataset_spec("photos", type="imagefolder", root=str(messy_folder), bad_images="error")
+    with pytest.raises(datasets.DatasetError, match=r"imagefolder: .*dogs/empty.jpg: empty file"):
+        datasets.prepare(spec, messy_folder, tmp_path / "m.parquet")
+    assert not (tmp_path / "m.parquet").exists()
+
+
+def test_sixteen_bit_and_palette_images_convert_faithfully(messy_folder):
+    sixteen = _to_rgb_or_grey(Image.open(messy_folder / "dogs/sixteen.png"))
+    assert sixteen.mode == "L" and np.asarray(sixteen).min() == 255  # 65535 -> 255, not clipped noise
+    assert _to_rgb_or_grey(Image.open(messy_folder / "cats/palette.png")).mode == "RGB"
+
+
+def test_decompression_bomb_sized_image(tmp_path):
+    root = tmp_path / "clipart"
+    save(root / "big/huge.png", Image.new("L", (10000, 10000)))  # 100 M pixels: Pillow warns above 89 M
+    save(root / "big/small.png", rgb())
+    save(root / "small/one.png", rgb())
+    spec = dataset_spec("clipart", type="imagefolder", root=str(root))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # read without Pillow's DecompressionBombWarning
+        images = datasets.open_split(spec, root, download=True)
+        assert images.bad == {} and images.image(0).size == (10000, 10000)
+    strict = dataset_spec("clipart", type="imagefolder", root=str(root), max_image_pixels=50_000_000)
+    bad = datasets.open_split(strict, root, download=True).bad
+    assert list(bad.values()) == [f"{root}/big/huge.png: 10000x10000 pixels, more than max_image_pixels (50000000)"]
+
+
+def test_flat_folder_is_unlabelled(tmp_path):
+    for i in range(4):
+        save(tmp_path / "flat" / f"{i}.png", rgb(value=i * 20))
+    images = datasets.open_split(dataset_spec("f", type="imagefolder", root=str(tmp_path / "flat")), tmp_path / "flat", download=True)
+    assert images.labels.tolist() == [-1] * 4 and images.classes == []
+
+
+@pytest.mark.parametrize("make", ["missing", "empty", "only_bad"])
+def test_folder_without_images_stops_with_one_line(tmp_path, make):
+    root = tmp_path / "nothing"
+    if make != "missing":
+        root.mkdir()
+    if make == "only_bad":
+        (root / "a.txt").write_text("x")
+    with pytest.raises(datasets.DatasetError, match=r"^imagefolder: (.* is not a folder|no files in .*|no usable images in .*a.txt: not an image\))$"):
+        datasets.open_split(dataset_spec("n", type="imagefolder", root=str(root)), root, download=True)
+
+
+def test_imagefolder_needs_a_root():
+    with pytest.raises(cfg.ConfigError, match=r"^datasets.mine.root: None is not of type 'string'$"):
+        dataset_spec("mine", type="imagefolder")
+
+
+def test_search_split_is_carved_from_train_with_the_test_size(tmp_path):
+    root = tmp_path / "imagewoof"
+    for split, n in (("train", 12), ("val", 3)):
+        for c in range(4):
+            for i in range(n):
+                save(root / "imagewoof2" / split / f"n{c:08d}" / f"{i}.png", rgb((16, 16), value=c * 50 + i))
+    val = datasets.open_split(dataset_spec("imagewoof"), root)
+    search = datasets.open_split(dataset_spec("imagewoof", split="search"), root)
+    assert len(val) == len(search) == 12
+    assert np.all(np.bincount(search.labels) == 3)
+    assert np.asarray(search.image(0)).shape == (16, 16, 3)
+
+
+def test_imagenet_r_keeps_the_art_form(tmp_path):
+    root = tmp_path / "imagenet-r"
+    for wnid in ("n01443537", "n01484850"):
+        for form in ("art", "cartoon", "sketch"):
+            save(root / "imagenet-r" / wnid / f"{form}_0.jpg", rgb())
+    manifest = tmp_path / "m.parquet"
+    datasets.prepare(dataset_spec("imagenet-r"), root, manifest)
+    data, _ = tables.read(manifest)
+    assert data["label"].tolist() == [0, 0, 0, 1, 1, 1]
+    assert data["label_artform"].tolist() == [0, 1, 2, 0, 1, 2]

@@ -12,6 +12,7 @@ rule cluster:
         "../../envs/cluster.yaml"
     params:
         clusterer=entry("clusterer"),
+        n_clusters=lambda wildcards: CONFIG.entry("datasets", wildcards.dataset)["n_clusters"],
         seed=lambda wildcards: int(wildcards.seed),
     script:
         "../scripts/cluster.py"

@@ -11,6 +11,7 @@ sys.path.insert(0, ZSC_PATH)
 os.environ.update(PYTHONPATH=os.pathsep.join([ZSC_PATH, *filter(None, [os.environ.get("PYTHONPATH")])]))
 
 import zsc.config
+import zsc.datasets
 import zsc.weights
 
 try:
@@ -57,7 +58,7 @@ def entry(kind):
 
 
 def dataset_root(wildcards):
-    return f"resources/datasets/{CONFIG.entry('datasets', wildcards.dataset)['type']}"
+    return zsc.datasets.root_of(CONFIG.entry("datasets", wildcards.dataset))
 
 
 def is_identity(reducer):

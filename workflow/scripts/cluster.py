@@ -9,5 +9,6 @@ run_logged(
     embeddings_path=snakemake.input.embeddings,
     out_path=snakemake.output[0],
     clusterer=snakemake.params.clusterer,
+    n_clusters=snakemake.params.n_clusters,
     seed=snakemake.params.seed,
 )

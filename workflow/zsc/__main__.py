@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from . import config as cfg
+from .datasets import is_available
 from .encoders import study_weights_label
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,7 +25,12 @@ def list_lines(kind: str) -> list[str]:
     for entry in cfg.registries()[kind]:
         facts = []
         if kind == "datasets":
-            facts = [entry.info["group"], f"{entry.info['n_classes']} classes", f"split {entry.defaults()['split']}"]
+            n_classes = entry.info["n_classes"]
+            # Availability is looked up under resources/datasets/ of the current folder.
+            local = "available" if is_available(entry.name) else "not downloaded"
+            if entry.info["available"] is None:
+                local = "always available" if entry.name == "digits" else "your folder"
+            facts = [entry.info["group"], f"{n_classes} classes" if n_classes else "classes from the data", f"split {entry.defaults()['split']}", local]
         elif kind == "encoders":
             study = entry.info.get("study")
             facts = ["neural" if entry.info["neural"] else "not neural"]

@@ -132,12 +132,17 @@ def hdbscan(
     )
 
 
-def cluster(reduced_path, embeddings_path, out_path, clusterer: dict, seed: int) -> None:
+def cluster(reduced_path, embeddings_path, out_path, clusterer: dict, seed: int, n_clusters: int | None = None) -> None:
+    """Cluster one reduction; `n_clusters` defaults to the number of classes present (the study)."""
     from . import tables
 
     X = tables.read_vectors(reduced_path)
     columns, _ = tables.read(embeddings_path, columns=["index", "label"])
-    n_clusters = len(np.unique(columns["label"]))
+    labels = columns["label"]
+    if n_clusters is None:
+        n_clusters = len(np.unique(labels[labels >= 0]))
+        if n_clusters == 0 and CLUSTERERS[clusterer["type"]].info["uses_n_clusters"]:
+            raise ValueError(f"{embeddings_path}: no labels to count clusters from; set the dataset's n_clusters for {clusterer['name']}")
     model = CLUSTERERS.build(clusterer, n_clusters=n_clusters, n_samples=len(X), seed=seed)
     labels = np.asarray(model.fit_predict(X), dtype=np.int64)
     tables.write(out_path, {"index": columns["index"], "label_pred": labels}, {"clusterer": clusterer, "seed": seed})

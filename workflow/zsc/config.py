@@ -49,6 +49,17 @@ COMMON_OPTIONS = {
             "description": "Cluster a stratified, seeded subsample of at most this many samples (null: all).",
         },
         "subsample_seed": {"type": "integer", "default": 0, "description": "Seed of the max_samples subsample."},
+        "root": {
+            "type": ["string", "null"],
+            "default": None,
+            "description": "Folder of the dataset's files (null: resources/datasets/<type>); required for imagefolder.",
+        },
+        "n_clusters": {
+            "type": ["integer", "null"],
+            "minimum": 1,
+            "default": None,
+            "description": "Clusters asked of the methods given a number (K-Means, ...); null: the classes present in the split. Needed without labels.",
+        },
     },
     "encoders": {},
     "reducers": {},

@@ -1,18 +1,23 @@
 """Dataset registry: where each dataset comes from and how its clustered split is read.
 
-A factory takes the dataset's root folder (resources/datasets/<type>), the split and
-`download` and returns a `SplitImages`: labels for every sample of the split, class names and a
-way to read one image. Preparation (`prepare`) fetches and verifies the files, draws the optional
-stratified subsample and writes the manifest that every later stage reads.
+A factory takes the dataset's root folder (resources/datasets/<type>, or the config's `root`), the
+split, `download` and `mirror`, and returns a `SplitImages`: labels for every sample of the split,
+extra label columns (taxonomy levels, attributes, ...), class names and a way to read one image.
+torchvision's dataset classes are used wherever they exist, with their own download and checksum
+code; datasets that cannot be downloaded (ImageNet and its variants, Stanford Cars, ...) are image
+folders whose expected layout the error message spells out. `prepare` fetches and verifies the
+files, draws the optional stratified subsample and writes the manifest every later stage reads.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
+from urllib.parse import urlparse
 
 import numpy as np
 
@@ -22,7 +27,12 @@ log = logging.getLogger(__name__)
 
 DATASETS = Registry("datasets")
 
-GROUPS = ["In-domain", "Domain-shift", "Near-OOD", "Fine-grained", "Far-OOD", "Other"]
+GROUPS = ["In-domain", "Domain-shift", "Near-OOD", "Fine-grained", "Far-OOD", "Search", "Other"]
+SEED = 0  # the study's seed for its own splits (EuroSAT, BreakHis) and for carving val from train
+
+
+class DatasetError(RuntimeError):
+    """A dataset that cannot be read; the message says what to place where."""
 
 
 @dataclass
@@ -32,41 +42,155 @@ class SplitImages:
     labels: np.ndarray
     classes: list[str]
     image: Callable[[int], "object"]
+    extra_labels: dict[str, np.ndarray] = field(default_factory=dict)
+    # Samples found unusable while preparing (index -> reason); they never reach the manifest.
+    bad: dict[int, str] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.labels)
 
+    def subset(self, keep: np.ndarray) -> "SplitImages":
+        image = self.image
+        return SplitImages(
+            self.labels[keep], self.classes, lambda i: image(int(keep[i])), {k: v[keep] for k, v in self.extra_labels.items()}
+        )
 
-def _split_option(default: str, allowed: list[str]) -> dict:
+
+def _options(default_split: str, splits: list[str], **extra) -> dict:
     return {
         "split": {
             "type": "string",
-            "enum": allowed,
-            "default": default,
-            "description": f"Split to cluster (default '{default}': the split the study clusters, if it uses the dataset).",
-        }
+            "enum": splits,
+            "default": default_split,
+            "description": f"Split to cluster (default '{default_split}': the split the study clusters, if it uses the dataset).",
+        },
+        "mirror": {
+            "type": ["string", "null"],
+            "default": None,
+            "description": "Base URL of a mirror holding the dataset's download files under their usual names (null: the official source).",
+        },
+        **extra,
     }
 
 
-@DATASETS.add(
-    "digits",
-    "scikit-learn's bundled 8x8 handwritten digits (1,797 images, 10 classes); always offline",
-    options=_split_option("all", ["all"]),
-    group="Other",
-    n_classes=10,
-)
-def digits(root: Path, split: str, download: bool) -> SplitImages:
+def register(name, description, group, n_classes, split, splits, available, **info):
+    """Decorator: a dataset entry; `available` is the file or folder (under the root) that exists once
+    the dataset is in place, for `python -m zsc list datasets`."""
+    return DATASETS.add(name, description, options=_options(split, splits), group=group, n_classes=n_classes, available=available, **info)
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+
+
+def carve(labels: np.ndarray, size: int | float, seed: int = SEED) -> tuple[np.ndarray, np.ndarray]:
+    """(rest, carved): a stratified, seeded split of the indices; `size` is a count or a fraction."""
+    from sklearn.model_selection import train_test_split
+
+    rest, carved = train_test_split(np.arange(len(labels)), test_size=size, stratify=labels, random_state=seed)
+    return np.sort(rest), np.sort(carved)
+
+
+def _with_mirror(cls, mirror: str | None, url_attrs: tuple[str, ...]):
+    """A subclass of a torchvision dataset class downloading from `mirror` (same file names)."""
+    if not mirror:
+        return cls
+    base = mirror if mirror.endswith("/") else mirror + "/"
+    overrides = {}
+    for attr in url_attrs:
+        value = getattr(cls, attr)
+        if isinstance(value, list):  # MNIST-style list of mirror prefixes
+            overrides[attr] = [base]
+        elif value.endswith("/"):  # a URL prefix
+            overrides[attr] = base
+        else:
+            overrides[attr] = base + Path(urlparse(value).path).name
+    return type(f"Mirrored{cls.__name__}", (cls,), overrides)
+
+
+@contextlib.contextmanager
+def _clean_on_failure(root: Path):
+    """Delete what a failed download or extraction wrote under `root` (partial or corrupt files),
+    so a half-downloaded file never stands where a finished one is expected."""
+    root = Path(root)
+    before = {p: p.stat().st_mtime_ns for p in root.rglob("*")} if root.exists() else {}
+    try:
+        yield
+    except BaseException:
+        if root.exists():
+            touched = [p for p in root.rglob("*") if p.is_file() and before.get(p) != p.stat().st_mtime_ns]
+            for path in touched:
+                log.warning("removing %s, written by the failed attempt", path)
+                path.unlink()
+        raise
+
+
+def _torchvision(cls_name, url_attrs=(), **kwargs):
+    def open_dataset(root, download, mirror, **more):
+        import torchvision.datasets as tvd
+
+        cls = _with_mirror(getattr(tvd, cls_name), mirror, url_attrs)
+        with _clean_on_failure(root) if download else contextlib.nullcontext():
+            try:
+                return cls(str(root), download=download, **kwargs, **more)
+            except (RuntimeError, OSError) as err:
+                hint = "" if download else " (run the prepare_dataset rule first)"
+                raise DatasetError(f"{cls_name} under {root}: {err}{hint}") from err
+
+    return open_dataset
+
+
+def _from_torchvision(ds, labels, classes, **extra) -> SplitImages:
+    return SplitImages(np.asarray(labels, dtype=np.int64), [str(c) for c in classes], lambda i: ds[i][0], extra)
+
+
+def _image_folder(path: Path, what: str) -> "object":
+    from torchvision.datasets import ImageFolder
+
+    if not path.is_dir():
+        raise DatasetError(f"{what}: {path} not found. {DATASETS_WITHOUT_DOWNLOAD.get(what, '')}".strip())
+    return ImageFolder(str(path))
+
+
+def _folder_images(folder) -> SplitImages:
+    return SplitImages(np.asarray(folder.targets, dtype=np.int64), list(folder.classes), lambda i: folder.loader(folder.samples[i][0]))
+
+
+# ---------------------------------------------------------------------------------------------
+# Always offline
+
+
+@register("digits", "scikit-learn's bundled 8x8 handwritten digits (1,797 images); always offline", "Other", 10, "all", ["all"], None)
+def digits(root: Path, split: str, download: bool, mirror=None) -> SplitImages:
     from PIL import Image
     from sklearn.datasets import load_digits
 
     bunch = load_digits()
     # Pixel values are 0..16; stretch to 0..255 so the images look like any other greyscale image.
     pixels = np.round(bunch.images * (255 / 16)).astype(np.uint8)
-    return SplitImages(
-        labels=bunch.target.astype(np.int64),
-        classes=[str(c) for c in bunch.target_names],
-        image=lambda i: Image.fromarray(pixels[i], mode="L"),
-    )
+    return SplitImages(bunch.target.astype(np.int64), [str(c) for c in bunch.target_names], lambda i: Image.fromarray(pixels[i], mode="L"))
+
+
+# ---------------------------------------------------------------------------------------------
+# torchvision classes with download and checksums
+
+
+@register("cifar10", "CIFAR-10 (torchvision)", "In-domain", 10, "test", ["test", "train"], "cifar-10-batches-py/test_batch")
+def cifar10(root, split, download, mirror=None):
+    ds = _torchvision("CIFAR10", ("url",))(root, download, mirror, train=split == "train")
+    return _from_torchvision(ds, ds.targets, ds.classes)
+
+
+@register("cifar100", "CIFAR-100 (torchvision)", "In-domain", 100, "test", ["test", "train"], "cifar-100-python/test")
+def cifar100(root, split, download, mirror=None):
+    ds = _torchvision("CIFAR100", ("url",))(root, download, mirror, train=split == "train")
+    return _from_torchvision(ds, ds.targets, ds.classes)
+
+
+@register("mnist", "MNIST (torchvision)", "Far-OOD", 10, "test", ["test", "train"], "MNIST/raw/t10k-images-idx3-ubyte")
+def mnist(root, split, download, mirror=None):
+    ds = _torchvision("MNIST", ("mirrors",))(root, download, mirror, train=split == "train")
+    return _from_torchvision(ds, ds.targets.numpy(), ds.classes)
 
 
 # Debian's dataset-fashion-mnist package ships the real files, recompressed (so with other MD5s
@@ -98,42 +222,414 @@ def fashion_mnist_class(md5s: dict[str, str] | None = None, mirrors: list[str] |
     return MirroredFashionMNIST
 
 
-@DATASETS.add(
+@register(
     "fashionmnist",
     "Fashion-MNIST (torchvision; offline from Debian's dataset-fashion-mnist when installed)",
-    options=_split_option("test", ["test", "train"]),
-    group="Far-OOD",
-    n_classes=10,
+    "Far-OOD",
+    10,
+    "test",
+    ["test", "train"],
+    "FashionMNIST/raw/t10k-images-idx3-ubyte",
 )
-def fashionmnist(root: Path, split: str, download: bool) -> SplitImages:
+def fashionmnist(root: Path, split: str, download: bool, mirror=None) -> SplitImages:
     from PIL import Image
 
-    cls = fashion_mnist_class()
+    cls = fashion_mnist_class(mirrors=[mirror if mirror.endswith("/") else mirror + "/"]) if mirror else fashion_mnist_class()
     raw = Path(root) / "FashionMNIST" / "raw"
     extracted = all((raw / name.removesuffix(".gz")).exists() for name in DEBIAN_FASHION_MNIST_MD5)
-    if download and not extracted and DEBIAN_FASHION_MNIST.is_dir():
+    if download and not extracted and not mirror and DEBIAN_FASHION_MNIST.is_dir():
         raw.mkdir(parents=True, exist_ok=True)
         for name in DEBIAN_FASHION_MNIST_MD5:
             shutil.copyfile(DEBIAN_FASHION_MNIST / name, raw / name)
         cls = fashion_mnist_class(md5s=DEBIAN_FASHION_MNIST_MD5)
     try:
-        ds = cls(str(root), train=(split == "train"), download=download and not extracted)
+        with _clean_on_failure(root) if download else contextlib.nullcontext():
+            ds = cls(str(root), train=(split == "train"), download=download and not extracted)
     except Exception as err:  # torchvision raises RuntimeError/URLError/OSError depending on the cause
-        raise RuntimeError(
+        raise DatasetError(
             f"fashionmnist: could not obtain the files ({err}); install Debian's dataset-fashion-mnist, "
             f"allow network access, or place the four idx files (gunzipped) in {raw}/"
         ) from err
     data = ds.data.numpy()
+    return SplitImages(ds.targets.numpy().astype(np.int64), list(ds.classes), lambda i: Image.fromarray(data[i], mode="L"))
+
+
+@register("svhn", "SVHN cropped digits (torchvision; the extra split is unused)", "Far-OOD", 10, "test", ["test", "train"], "test_32x32.mat")
+def svhn(root, split, download, mirror=None):
+    ds = _torchvision("SVHN")(root, download, mirror, split=split)
+    return _from_torchvision(ds, ds.labels, [str(i) for i in range(10)])
+
+
+@register("flowers102", "Oxford Flowers-102 (torchvision)", "Fine-grained", 102, "test", ["test", "val", "train"], "flowers-102/imagelabels.mat")
+def flowers102(root, split, download, mirror=None):
+    ds = _torchvision("Flowers102", ("_download_url_prefix",))(root, download, mirror, split=split)
+    return _from_torchvision(ds, ds._labels, getattr(ds, "classes", [str(i) for i in range(102)]))
+
+
+@register("dtd", "Describable Textures, partition 1 (torchvision)", "Far-OOD", 47, "test", ["test", "val", "train"], "dtd/dtd/labels/test1.txt")
+def dtd(root, split, download, mirror=None):
+    ds = _torchvision("DTD", ("_URL",))(root, download, mirror, split=split, partition=1)
+    return _from_torchvision(ds, ds._labels, ds.classes)
+
+
+AIRCRAFT_LEVELS = ("variant", "family", "manufacturer")
+
+
+@register(
+    "aircraft",
+    "FGVC-Aircraft (torchvision), labelled by variant; family and manufacturer as extra labels",
+    "Fine-grained",
+    100,
+    "test",
+    ["test", "val", "train", "trainval"],
+    "fgvc-aircraft-2013b/data/images_variant_test.txt",
+)
+def aircraft(root, split, download, mirror=None):
+    open_level = _torchvision("FGVCAircraft", ("_URL",))
+    levels = {level: open_level(root, download and level == "variant", mirror, split=split, annotation_level=level) for level in AIRCRAFT_LEVELS}
+    ds = levels["variant"]
+    extra = {f"label_{level}": np.asarray(levels[level]._labels, dtype=np.int64) for level in AIRCRAFT_LEVELS[1:]}
+    return _from_torchvision(ds, ds._labels, ds.classes, **extra)
+
+
+@register("places365", "Places365 validation set, small images (torchvision)", "Near-OOD", 365, "val", ["val"], "val_256")
+def places365(root, split, download, mirror=None):
+    ds = _torchvision("Places365", ("_BASE_URL",))(root, download, mirror, split="val", small=True)
+    return _from_torchvision(ds, ds.targets, ds.classes)
+
+
+@register("lsun", "LSUN scene categories, validation set (torchvision; lmdb files placed by hand)", "Near-OOD", 10, "val", ["val"], ".")
+def lsun(root, split, download, mirror=None):
+    from torchvision.datasets import LSUN
+
+    try:
+        ds = LSUN(str(root), classes="val")
+    except Exception as err:
+        raise DatasetError(f"lsun: {err}. {DATASETS_WITHOUT_DOWNLOAD['lsun']}") from err
+    labels = np.concatenate([np.full(len(d), i) for i, d in enumerate(ds.dbs)])
+    return _from_torchvision(ds, labels, [c.removesuffix("_val") for c in ds.classes])
+
+
+CELEBA_ATTRIBUTES_PREFIX = "attr_"
+
+
+@register(
+    "celeba",
+    "CelebA test split by identity (torchvision); the 40 attributes as extra labels",
+    "Far-OOD",
+    None,
+    "test",
+    ["test", "valid", "train"],
+    "celeba/identity_CelebA.txt",
+    min_cluster_size=2,
+)
+def celeba(root, split, download, mirror=None):
+    ds = _torchvision("CelebA")(root, download, mirror, split=split, target_type="identity")
+    identities = ds.identity.numpy().ravel()
+    codes, labels = np.unique(identities, return_inverse=True)
+    extra = {f"{CELEBA_ATTRIBUTES_PREFIX}{name}": ds.attr[:, j].numpy().astype(np.int64) for j, name in enumerate(ds.attr_names) if name}
+    return _from_torchvision(ds, labels, [str(c) for c in codes], **extra)
+
+
+INATURALIST_LEVELS = ("kingdom", "phylum", "class", "order", "family", "genus")
+
+
+@register(
+    "inaturalist",
+    "iNaturalist-2021 validation set by species (torchvision); kingdom..genus as extra labels",
+    "Fine-grained",
+    10000,
+    "val",
+    ["val"],
+    "2021_valid",
+)
+def inaturalist(root, split, download, mirror=None):
+    ds = _torchvision("INaturalist")(root, download, mirror, version="2021_valid", target_type="full")
+    categories = np.asarray([cat for cat, _ in ds.index], dtype=np.int64)
+    extra = {}
+    for level in INATURALIST_LEVELS:
+        # categories_index maps each level's name to an index; all_categories holds "full" names
+        # "kingdom_phylum_..._species": the level's label is the prefix up to that level.
+        depth = INATURALIST_LEVELS.index(level) + 1
+        names = ["_".join(full.split("_")[1 : 1 + depth]) for full in ds.all_categories]
+        codes = np.unique(names, return_inverse=True)[1]
+        extra[f"label_{level}"] = codes[categories].astype(np.int64)
+    return _from_torchvision(ds, categories, ds.all_categories, **extra)
+
+
+@register(
+    "eurosat",
+    "EuroSAT RGB (torchvision); the study's own stratified 85/15 split, seed 0",
+    "Far-OOD",
+    10,
+    "test",
+    ["test", "train"],
+    "eurosat/2750",
+)
+def eurosat(root, split, download, mirror=None):
+    ds = _torchvision("EuroSAT")(root, download, mirror)
+    images = _from_torchvision(ds, ds.targets, ds.classes)
+    train, test = carve(images.labels, 0.15)
+    return images.subset(test if split == "test" else train)
+
+
+# ---------------------------------------------------------------------------------------------
+# Image folders that cannot be downloaded automatically: the message says what to place where.
+
+DATASETS_WITHOUT_DOWNLOAD = {
+    "imagenet": "ImageNet needs a licence: place the validation set as resources/datasets/imagenet/val/<wnid>/*.JPEG "
+    "(and, for the search split, the training set as .../train/<wnid>/*.JPEG).",
+    "imagenetv2": "Place ImageNetV2 matched-frequency as resources/datasets/imagenetv2/imagenetv2-matched-frequency-format-val/<class 0..999>/*.jpeg.",
+    "imagenet-r": "Place ImageNet-R (imagenet-r.tar, extracted) as resources/datasets/imagenet-r/imagenet-r/<wnid>/<artform>_<n>.jpg.",
+    "imagenet-sketch": "Place ImageNet-Sketch as resources/datasets/imagenet-sketch/sketch/<wnid>/*.JPEG.",
+    "imagenet-o": "Place ImageNet-O as resources/datasets/imagenet-o/imagenet-o/<wnid>/*.jpg.",
+    "in9": "Place the Backgrounds Challenge data (bg_challenge) as resources/datasets/in9/<variant>/<split>/<class>/*.JPEG "
+    "with variant in original, only_fg, mixed_rand, no_fg, only_bg_t, mixed_same.",
+    "stanfordcars": "The official Stanford Cars source is offline: place the test set as resources/datasets/stanfordcars/test/<class>/*.jpg.",
+    "imagewoof": "Place imagewoof2 as resources/datasets/imagewoof/imagewoof2/{train,val}/<wnid>/*.JPEG.",
+    "lsun": "Place the LSUN validation lmdb folders as resources/datasets/lsun/<category>_val_lmdb/.",
+}
+
+
+def _folder_entry(name, description, group, n_classes, subdirs: dict[str, str], split, **info):
+    @register(name, description, group, n_classes, split, list(subdirs), subdirs[split], **info)
+    def open_folder(root, split, download, mirror=None):
+        return _folder_images(_image_folder(Path(root) / subdirs[split], name))
+
+    return open_folder
+
+
+_folder_entry("imagenetv2", "ImageNet-V2 matched frequency (image folder)", "In-domain", 1000, {"all": "imagenetv2-matched-frequency-format-val"}, "all")
+_folder_entry("imagenet-sketch", "ImageNet-Sketch (image folder)", "Domain-shift", 1000, {"all": "sketch"}, "all")
+_folder_entry("imagenet-o", "ImageNet-O (image folder)", "Near-OOD", 200, {"all": "imagenet-o"}, "all")
+_folder_entry("stanfordcars", "Stanford Cars test set (image folder)", "Fine-grained", 196, {"test": "test"}, "test")
+
+IN9_VARIANTS = {
+    "in9original": ("original", "In-domain"),
+    "in9onlyfg": ("only_fg", "Domain-shift"),
+    "in9mixedrand": ("mixed_rand", "Domain-shift"),
+    "in9nofg": ("no_fg", "Other"),
+    "in9onlybgt": ("only_bg_t", "Other"),
+    "in9mixedsame": ("mixed_same", "Other"),
+}
+for _name, (_variant, _group) in IN9_VARIANTS.items():
+
+    def _in9(root, split, download, mirror=None, _variant=_variant):
+        return _folder_images(_image_folder(Path(root) / _variant / split, "in9"))
+
+    # All variants share one folder, resources/datasets/in9/.
+    register(_name, f"ImageNet-9 Backgrounds Challenge, variant {_variant} (image folder)", _group, 9, "test", ["test", "val", "train"], f"{_variant}/test", root="in9")(_in9)
+
+
+def _with_search_val(images: SplitImages, size: int) -> SplitImages:
+    return images.subset(carve(images.labels, size)[1])
+
+
+@register(
+    "imagenet",
+    "ImageNet-1k: official val to test; 'search' is a stratified val carved from train (50,000, seed 0)",
+    "In-domain",
+    1000,
+    "val",
+    ["val", "search"],
+    "val",
+    search_dataset=True,
+)
+def imagenet(root, split, download, mirror=None):
+    if split == "val":
+        return _folder_images(_image_folder(Path(root) / "val", "imagenet"))
+    return _with_search_val(_folder_images(_image_folder(Path(root) / "train", "imagenet")), 50000)
+
+
+@register(
+    "imagenette",
+    "Imagenette (torchvision, 320 px): official val to test; 'search' carved from train, same size",
+    "Search",
+    10,
+    "val",
+    ["val", "search"],
+    "imagenette2-320/val",
+    search_dataset=True,
+)
+def imagenette(root, split, download, mirror=None):
+    open_split_ = _torchvision("Imagenette")
+    official = open_split_(root, download, mirror, split="val", size="320px")
+    if split == "val":
+        return _from_torchvision(official, [label for _, label in official._samples], [c[0] for c in official.classes])
+    train = open_split_(root, False, mirror, split="train", size="320px")
+    images = _from_torchvision(train, [label for _, label in train._samples], [c[0] for c in train.classes])
+    return _with_search_val(images, len(official))
+
+
+@register(
+    "imagewoof",
+    "Imagewoof (image folder): official val to test; 'search' carved from train, same size",
+    "Search",
+    10,
+    "val",
+    ["val", "search"],
+    "imagewoof2/val",
+    search_dataset=True,
+)
+def imagewoof(root, split, download, mirror=None):
+    official = _folder_images(_image_folder(Path(root) / "imagewoof2" / "val", "imagewoof"))
+    if split == "val":
+        return official
+    return _with_search_val(_folder_images(_image_folder(Path(root) / "imagewoof2" / "train", "imagewoof")), len(official))
+
+
+IMAGENET_R_ARTFORMS = "art cartoon deviantart embroidery graffiti graphic misc origami painting sculpture sketch sticker tattoo toy videogame".split()
+
+
+@register(
+    "imagenet-r",
+    "ImageNet-R (image folder); the art form (from the file name) as an extra label",
+    "Domain-shift",
+    200,
+    "all",
+    ["all"],
+    "imagenet-r",
+)
+def imagenet_r(root, split, download, mirror=None):
+    folder = _image_folder(Path(root) / "imagenet-r", "imagenet-r")
+    images = _folder_images(folder)
+    forms = [Path(path).name.split("_")[0] for path, _ in folder.samples]
+    images.extra_labels["label_artform"] = np.unique(forms, return_inverse=True)[1].astype(np.int64)
+    return images
+
+
+# ---------------------------------------------------------------------------------------------
+# The user's own images
+
+UNLABELLED = -1
+
+
+@contextlib.contextmanager
+def _no_pixel_limit():
+    """Pillow's decompression-bomb guard off: image sizes are checked against max_image_pixels
+    instead (clip-art collections hold genuine images above Pillow's warning limit)."""
+    from PIL import Image
+
+    saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+    try:
+        yield
+    finally:
+        Image.MAX_IMAGE_PIXELS = saved
+
+
+def _load_image(path):
+    from PIL import Image
+
+    with _no_pixel_limit(), Image.open(path) as image:  # sizes were checked when preparing
+        image.load()
+        return image
+
+
+def check_image(path: Path, min_image_size: int, max_image_pixels: int) -> str | None:
+    """Why an image file cannot be used (None if it can): empty, not an image, unreadable, too small
+    or too large. A full decode, so that a truncated file is found here and not mid-embedding."""
+    from PIL import Image, UnidentifiedImageError
+
+    if path.stat().st_size == 0:
+        return "empty file"
+    try:
+        with _no_pixel_limit(), Image.open(path) as image:
+            width, height = image.size
+            if width * height > max_image_pixels:
+                return f"{width}x{height} pixels, more than max_image_pixels ({max_image_pixels})"
+            if min(width, height) < min_image_size:
+                return f"{width}x{height} pixels, smaller than min_image_size ({min_image_size})"
+            image.load()
+    except UnidentifiedImageError:
+        return "not an image"
+    except (OSError, SyntaxError, ValueError) as err:  # truncated or corrupt data
+        return f"unreadable ({err})"
+    return None
+
+
+@DATASETS.add(
+    "imagefolder",
+    "Your own images: one sub-folder per class (labels), or a flat folder (no labels: label-free metrics only)",
+    options={
+        "split": {"type": "string", "enum": ["all"], "default": "all", "description": "Always 'all': every image of the folder."},
+        "min_image_size": {
+            "type": "integer",
+            "minimum": 1,
+            "default": 8,
+            "description": "Images whose shorter side is smaller are skipped (icons, tracking pixels).",
+        },
+        "max_image_pixels": {
+            "type": "integer",
+            "minimum": 1,
+            "default": 178956970,
+            "description": "Images with more pixels are skipped (default: Pillow's decompression-bomb error limit); "
+            "smaller ones above Pillow's warning limit are read without a warning.",
+        },
+        "bad_images": {
+            "type": "string",
+            "enum": ["skip", "error"],
+            "default": "skip",
+            "description": "skip: leave out unusable files with a warning naming each; error: stop before embedding at the first.",
+        },
+    },
+    group="Other",
+    n_classes=None,
+    available=None,
+    schema={"properties": {"root": {"type": "string"}}},  # its folder must be named
+)
+def imagefolder(root, split, download, min_image_size, max_image_pixels, bad_images, mirror=None):
+    root = Path(root)
+    if not root.is_dir():
+        raise DatasetError(f"imagefolder: {root} is not a folder")
+    visible = lambda p: not any(part.startswith(".") for part in p.relative_to(root).parts)  # noqa: E731
+    class_dirs = sorted(d for d in root.iterdir() if d.is_dir() and visible(d))
+    if class_dirs:
+        files = [(p, c) for c, d in enumerate(class_dirs) for p in sorted(d.rglob("*")) if p.is_file() and visible(p)]
+        stray = [p.name for p in root.iterdir() if p.is_file() and visible(p)]
+        if stray:
+            log.warning("imagefolder %s: %d files beside the class folders are ignored: %s", root, len(stray), ", ".join(sorted(stray)[:5]))
+    else:
+        files = [(p, UNLABELLED) for p in sorted(root.iterdir()) if p.is_file() and visible(p)]
+    if not files:
+        raise DatasetError(f"imagefolder: no files in {root}")
+    paths = [p for p, _ in files]
+    bad = {}
+    if download:  # preparing: check every file once
+        for i, path in enumerate(paths):
+            reason = check_image(path, min_image_size, max_image_pixels)
+            if reason and bad_images == "error":
+                raise DatasetError(f"imagefolder: {path}: {reason} (bad_images: skip would leave it out)")
+            if reason:
+                bad[i] = f"{path}: {reason}"
+        if len(bad) == len(paths):
+            raise DatasetError(f"imagefolder: no usable images in {root} ({len(paths)} files; first: {bad[0]})")
     return SplitImages(
-        labels=ds.targets.numpy().astype(np.int64),
-        classes=list(ds.classes),
-        image=lambda i: Image.fromarray(data[i], mode="L"),
+        np.asarray([c for _, c in files], dtype=np.int64), [d.name for d in class_dirs], lambda i: _load_image(paths[i]), bad=bad
     )
 
 
+# ---------------------------------------------------------------------------------------------
+# The stage
+
+
+def default_root(dataset_type: str) -> str:
+    """Where a dataset's files live unless the config's `root` says otherwise."""
+    return f"resources/datasets/{DATASETS[dataset_type].info.get('root', dataset_type)}"
+
+
+def root_of(spec: dict) -> str:
+    return spec.get("root") or default_root(spec["type"])
+
+
 def open_split(spec: dict, root: Path, download: bool = False) -> SplitImages:
-    """Open the split named by a resolved dataset config entry."""
+    """Open the split named by a resolved dataset config entry (`download`: the prepare stage,
+    which may fetch files and checks every image of an image folder)."""
     return DATASETS.build(spec, root=Path(root), download=download)
+
+
+def is_available(dataset_type: str, root: Path | None = None) -> bool:
+    marker = DATASETS[dataset_type].info["available"]
+    return marker is None or (Path(root or default_root(dataset_type)) / marker).exists()
 
 
 def stratified_subsample(labels: np.ndarray, max_samples: int | None, seed: int) -> np.ndarray:
@@ -154,19 +650,27 @@ def prepare(spec: dict, root: Path, manifest_path: Path) -> None:
     from . import tables
 
     images = open_split(spec, root, download=True)
-    indices = stratified_subsample(images.labels, spec["max_samples"], spec["subsample_seed"])
-    log.info(
-        "%s/%s: %d of %d samples, %d classes", spec["name"], spec["split"], len(indices), len(images), len(images.classes)
-    )
+    usable = np.setdiff1d(np.arange(len(images)), np.fromiter(images.bad, dtype=np.int64, count=len(images.bad)))
+    if images.bad:
+        named = "; ".join(list(images.bad.values())[:10])
+        log.warning("%s: skipped %d of %d files: %s%s", spec["name"], len(images.bad), len(images), named, " ..." if len(images.bad) > 10 else "")
+    labelled = images.labels[usable] != UNLABELLED
+    counts = np.bincount(images.labels[usable][labelled], minlength=len(images.classes))
+    lonely = [images.classes[c] for c in np.flatnonzero(counts == 1)]
+    if lonely:
+        log.warning("%s: %d classes have a single image: %s", spec["name"], len(lonely), ", ".join(lonely[:10]))
+    indices = usable[stratified_subsample(images.labels[usable], spec["max_samples"], spec["subsample_seed"])]
+    log.info("%s/%s: %d of %d samples, %d classes", spec["name"], spec["split"], len(indices), len(images), len(images.classes))
     columns = {"index": indices.astype(np.int64), "label": images.labels[indices]}
+    columns.update({name: values[indices] for name, values in sorted(images.extra_labels.items())})
     meta = {
         "dataset": spec["name"],
         "type": spec["type"],
         "split": spec["split"],
         "classes": images.classes,
         "n_source": len(images),
+        "n_skipped": len(images.bad),
         "max_samples": spec["max_samples"],
         "subsample_seed": spec["subsample_seed"],
     }
     tables.write(manifest_path, columns, meta)
-

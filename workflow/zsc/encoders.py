@@ -36,7 +36,19 @@ def _to_rgb(image):
 
 
 def _to_rgb_or_grey(image):
-    return image if image.mode in ("L", "RGB") else image.convert("RGB")
+    """Any Pillow mode to L or RGB: 16-bit and float greyscale scaled to 8 bits (Pillow's own
+    conversion would clip them), palette transparency resolved, alpha and CMYK converted."""
+    from PIL import Image
+
+    if image.mode in ("L", "RGB"):
+        return image
+    if image.mode.startswith("I") or image.mode == "F":
+        scale = 255.0 if image.mode == "F" else 255.0 / 65535.0  # float images in [0, 1]; integer ones 16-bit
+        pixels = np.clip(np.asarray(image, dtype=np.float64) * scale, 0, 255)
+        return Image.fromarray(np.round(pixels).astype(np.uint8), mode="L")
+    if image.mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+    return image.convert("RGB")
 
 
 def _uint8_chw(image):

@@ -44,9 +44,10 @@ def score(
 ) -> dict[str, float | int]:
     from sklearn import metrics as skm
 
+    labelled = bool(np.any(y_true != NOISE))  # an unlabelled folder has label -1 throughout
     return {
-        "AMI": float(skm.adjusted_mutual_info_score(y_true, y_pred)),
-        "ARI": float(skm.adjusted_rand_score(y_true, y_pred)),
+        "AMI": float(skm.adjusted_mutual_info_score(y_true, y_pred)) if labelled else float("nan"),
+        "ARI": float(skm.adjusted_rand_score(y_true, y_pred)) if labelled else float("nan"),
         "n_samples": int(len(y_true)),
         "n_clusters_true": n_clusters(y_true),
         "n_clusters_pred": n_clusters(y_pred),
