@@ -327,3 +327,79 @@ def test_imagenet_r_keeps_the_art_form(tmp_path):
     data, _ = tables.read(manifest)
     assert data["label"].tolist() == [0, 0, 0, 1, 1, 1]
     assert data["label_artform"].tolist() == [0, 1, 2, 0, 1, 2]
+
+
+# --- readers of published layouts ------------------------------------------------------------------
+
+
+def test_utkface_split_sorted_by_age_every_fourth(tmp_path):
+    folder = tmp_path / "utkface" / "UTKFace"
+    ages = [30, 1, 5, 5, 70, 22, 22, 22, 8, 40, 40, 3]
+    for i, age in enumerate(ages):
+        save(folder / f"{age}_{i % 2}_{i % 5}_2017011{i:02d}.jpg.chip.jpg", rgb((20, 20)))
+    save(folder / "39_1_20170116174525125.jpg.chip.jpg", rgb((20, 20)))  # a published file without race: left out
+    test = datasets.open_split(dataset_spec("utkface"), tmp_path / "utkface")
+    train = datasets.open_split(dataset_spec("utkface", split="train"), tmp_path / "utkface")
+    ordered = sorted(ages)
+    assert [int(test.classes[c]) for c in test.labels] == ordered[::4]
+    assert len(train) == len(ages) - len(test) == 9
+    assert set(test.extra_labels) == {"label_gender", "label_race"}
+
+
+def test_breakhis_classes_and_stratified_split(tmp_path):
+    slides = tmp_path / "breakhis" / "BreaKHis_v1" / "histology_slides" / "breast"
+    for kind, tumour in (("benign", "adenosis"), ("malignant", "ductal_carcinoma")):
+        for mag in ("40X", "400X"):
+            for i in range(5):
+                save(slides / kind / "SOB" / tumour / f"SOB_{tumour}_{i}" / mag / f"{i}.png", rgb((12, 12), value=i))
+    test = datasets.open_split(dataset_spec("breakhis"), tmp_path / "breakhis")
+    assert test.classes == ["adenosis_400X", "adenosis_40X", "ductal_carcinoma_400X", "ductal_carcinoma_40X"]
+    assert len(test) == 8 and np.all(np.bincount(test.labels) == 2)  # 40% of 5 per class
+    assert sorted(set(test.extra_labels["label_malignant"].tolist())) == [0, 1]
+
+
+def test_nabirds_published_split(tmp_path):
+    base = tmp_path / "nabirds" / "nabirds"
+    lines = {"images.txt": [], "image_class_labels.txt": [], "train_test_split.txt": []}
+    for i, (cls, train) in enumerate([(295, 1), (295, 0), (296, 0), (296, 0), (297, 1)]):
+        image_id = f"id{i}"
+        save(base / "images" / f"{cls:04d}" / f"{image_id}.jpg", rgb((10, 10)))
+        lines["images.txt"].append(f"{image_id} {cls:04d}/{image_id}.jpg")
+        lines["image_class_labels.txt"].append(f"{image_id} {cls}")
+        lines["train_test_split.txt"].append(f"{image_id} {train}")
+    lines["classes.txt"] = ["295 Mallard (Male)", "296 Mallard (Female)", "297 Wood Duck"]
+    for name, content in lines.items():
+        (base / name).write_text("\n".join(content) + "\n")
+    test = datasets.open_split(dataset_spec("nabirds"), tmp_path / "nabirds")
+    assert test.classes == ["Mallard (Male)", "Mallard (Female)"] and test.labels.tolist() == [0, 1, 1]
+    assert test.image(0).size == (10, 10)
+    with pytest.raises(datasets.DatasetError, match=r"nabirds: .*elsewhere/nabirds not found\. Place NABirds as"):
+        datasets.open_split(dataset_spec("nabirds"), tmp_path / "elsewhere")
+
+
+def test_bioscan1m_split_files_and_taxonomy(tmp_path):
+    root = tmp_path / "bioscan1m"
+    header = "sampleid\tprocessid\turi\tphylum\tclass\torder\tfamily\tsubfamily\ttribe\tgenus\tspecies\timage_file\tchunk_number"
+    rows = [
+        ("s1", "BOLD:A1", "Diptera", "Cecidomyiidae", "not_classified", "not_classified", "not_classified", "not_classified", "a.jpg", "1"),
+        ("s2", "BOLD:A2", "Diptera", "Asteiidae", "not_classified", "not_classified", "Asteia", "Asteia amoena", "b.jpg", "1"),
+        ("s3", "BOLD:A3", "Hemiptera", "Aphrophoridae", "Aphrophorinae", "not_classified", "not_classified", "Philaenus spumarius", "c.jpg", "2"),
+        ("s4", "BOLD:A4", "Diptera", "Sciaridae", "not_classified", "not_classified", "not_classified", "not_classified", "d.jpg", "2"),
+    ]
+    lines = [header] + [f"{r[0]}\tP{i}\t{r[1]}\tArthropoda\tInsecta\t" + "\t".join(r[2:]) for i, r in enumerate(rows)]
+    root.mkdir()
+    (root / "BIOSCAN_Insect_Dataset_metadata.tsv").write_text("\n".join(lines) + "\n")
+    for name, ids in {"seen_keys": ["s1"], "test_seen": ["s2"], "test_unseen": ["s3"], "test_unseen_keys": [], "train_seen": ["s4"]}.items():
+        (root / f"{name}.txt").write_text("".join(f"{i}\n" for i in ids))
+    for chunk, name in (("1", "a.jpg"), ("1", "b.jpg"), ("2", "c.jpg"), ("2", "d.jpg")):
+        save(root / "bioscan/images/cropped_256" / f"part{chunk}" / name, rgb((256, 256)))
+    test = datasets.open_split(dataset_spec("bioscan1m"), root)
+    assert len(test) == 3 and test.classes == ["Asteia amoena", "Philaenus spumarius", "not_classified"]
+    assert test.labels.tolist() == [2, 0, 1]
+    assert test.image(2).size == (256, 256)
+    # The study's fixes: Asteia's tribe, the genus taken from the species, 'unassigned' placeholders.
+    df = datasets.bioscan_taxonomy(__import__("pandas").read_csv(root / "BIOSCAN_Insect_Dataset_metadata.tsv", sep="\t", dtype=str))
+    assert df.loc[1, "tribe"] == "Asteiini" and df.loc[2, "genus"] == "Philaenus"
+    assert df.loc[2, "tribe"] == "unassigned Aphrophorinae"  # the study fixes tribes before filling genera
+    assert df.loc[1, "subfamily"] == "unassigned Asteiidae"
+    assert set(test.extra_labels) == {"label_order", "label_family", "label_subfamily", "label_tribe", "label_genus", "label_bin"}
