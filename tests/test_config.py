@@ -54,7 +54,7 @@ def test_default_config_file_is_valid(repo):
     [
         ("clusterers", "kmean", {}, "clusterers.kmean.type: 'kmean' is not one of ['kmeans', 'agglomerative', 'hdbscan']"),
         ("encoders", "vit", {"type": "vitt"}, "encoders.vit.type: 'vitt' is not one of ['raw', 'timm', 'torchvision', 'random_resnet50'"),
-        ("datasets", "cifar", {}, "datasets.cifar.type: 'cifar' is not one of ['digits', 'fashionmnist']"),
+        ("datasets", "cifar", {}, "datasets.cifar.type: 'cifar' is not one of ['digits', 'cifar10', 'cifar100', 'mnist'"),
         ("clusterers", "kmeans", {"n_init": "two"}, "clusterers.kmeans.n_init: 'two' is not of type 'integer'"),
         ("clusterers", "kmeans", {"n_clusters": 3}, "clusterers.kmeans: Unevaluated properties are not allowed ('n_clusters' was unexpected)"),
         ("reducers", "pca", {}, "reducers.pca: 'n_components' is a required property"),

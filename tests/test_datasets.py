@@ -310,8 +310,8 @@ def test_search_split_is_carved_from_train_with_the_test_size(tmp_path):
         for c in range(4):
             for i in range(n):
                 save(root / "imagewoof2" / split / f"n{c:08d}" / f"{i}.png", rgb((16, 16), value=c * 50 + i))
-    val = datasets.open_split(dataset_spec("imagewoof"), root)
-    search = datasets.open_split(dataset_spec("imagewoof", split="search"), root)
+    val = datasets.open_split(dataset_spec("imagewoof"), root)  # "test": the official val set
+    search = datasets.open_split(dataset_spec("imagewoof", split="val"), root)
     assert len(val) == len(search) == 12
     assert np.all(np.bincount(search.labels) == 3)
     assert np.asarray(search.image(0)).shape == (16, 16, 3)
@@ -340,8 +340,8 @@ def test_utkface_split_sorted_by_age_every_fourth(tmp_path):
     save(folder / "39_1_20170116174525125.jpg.chip.jpg", rgb((20, 20)))  # a published file without race: left out
     test = datasets.open_split(dataset_spec("utkface"), tmp_path / "utkface")
     train = datasets.open_split(dataset_spec("utkface", split="train"), tmp_path / "utkface")
-    ordered = sorted(ages)
-    assert [int(test.classes[c]) for c in test.labels] == ordered[::4]
+    ordered = sorted(ages)  # 12 images: 3 to test, at ranks round(linspace(2, 9, 3)) = 2, 6, 9 (0-based)
+    assert [int(test.classes[c]) for c in test.labels] == [ordered[2], ordered[6], ordered[9]]
     assert len(train) == len(ages) - len(test) == 9
     assert set(test.extra_labels) == {"label_gender", "label_race"}
 
@@ -354,7 +354,7 @@ def test_breakhis_classes_and_stratified_split(tmp_path):
                 save(slides / kind / "SOB" / tumour / f"SOB_{tumour}_{i}" / mag / f"{i}.png", rgb((12, 12), value=i))
     test = datasets.open_split(dataset_spec("breakhis"), tmp_path / "breakhis")
     assert test.classes == ["adenosis_400X", "adenosis_40X", "ductal_carcinoma_400X", "ductal_carcinoma_40X"]
-    assert len(test) == 8 and np.all(np.bincount(test.labels) == 2)  # 40% of 5 per class
+    assert len(test) == 8  # 40% of 20, not stratified (as in the study's code)
     assert sorted(set(test.extra_labels["label_malignant"].tolist())) == [0, 1]
 
 
@@ -403,3 +403,17 @@ def test_bioscan1m_split_files_and_taxonomy(tmp_path):
     assert df.loc[2, "tribe"] == "unassigned Aphrophorinae"  # the study fixes tribes before filling genera
     assert df.loc[1, "subfamily"] == "unassigned Asteiidae"
     assert set(test.extra_labels) == {"label_order", "label_family", "label_subfamily", "label_tribe", "label_genus", "label_bin"}
+
+
+def test_inaturalist_taxonomy_levels(tmp_path):
+    root = tmp_path / "inaturalist"
+    species = ["00000_Animalia_Arthropoda_Insecta_Lepidoptera_Erebidae_Catocala_ultronia",
+               "00001_Animalia_Arthropoda_Insecta_Lepidoptera_Erebidae_Catocala_ilia",
+               "00002_Plantae_Tracheophyta_Magnoliopsida_Asterales_Asteraceae_Aster_alpinus"]
+    for name in species:
+        save(root / "2021_valid" / name / "x.jpg", rgb((12, 12)))
+    val = datasets.open_split(dataset_spec("inaturalist"), root)
+    assert val.labels.tolist() == [0, 1, 2]
+    assert val.extra_labels["label_kingdom"].tolist() == [0, 0, 1]
+    assert val.extra_labels["label_genus"].tolist() == [0, 0, 1]
+    assert val.extra_labels["label_family"].tolist() == [0, 0, 1]  # coded by the full path, kingdom first

@@ -153,3 +153,35 @@ def test_missing_checkpoint_file_stops_before_any_job(tmp_path):
     assert result.returncode != 0
     assert "ft-models/absent.pth" in result.stdout + result.stderr and "Missing input files" in result.stdout + result.stderr
     assert not (tmp_path / "results" / "embeddings").exists()
+
+
+def test_own_image_folders_labelled_and_unlabelled(tmp_path):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for c, colour in enumerate([(250, 10, 10), (10, 250, 10), (10, 10, 250)]):
+        for i in range(6):
+            noisy = np.clip(np.array(colour) + rng.normal(0, 8, (16, 16, 3)), 0, 255).astype(np.uint8)
+            (tmp_path / "labelled" / f"class{c}").mkdir(parents=True, exist_ok=True)
+            Image.fromarray(noisy).save(tmp_path / "labelled" / f"class{c}" / f"{i}.png")
+            (tmp_path / "flat").mkdir(exist_ok=True)
+            Image.fromarray(noisy).save(tmp_path / "flat" / f"{c}_{i}.png")
+    (tmp_path / "labelled" / "class0" / "broken.jpg").write_bytes(b"")
+    config = {
+        "datasets": {
+            "mine": {"type": "imagefolder", "root": str(tmp_path / "labelled"), "max_samples": 12},
+            "flat": {"type": "imagefolder", "root": str(tmp_path / "flat"), "n_clusters": 3},
+        },
+        "encoders": {"raw": {"image_size": 8}},
+        "reducers": {"none": {}},
+        "clusterers": {"kmeans": {}},
+    }
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    result = snakemake(tmp_path, "--configfile", "config.yaml", "--cores", "2")
+    assert result.returncode == 0, result.stderr[-4000:]
+    runs = pd.read_parquet(tmp_path / "results/tables/runs.parquet").set_index("dataset")
+    assert runs.loc["mine", "AMI"] == pytest.approx(1.0) and runs.loc["mine", "n_samples"] == 12
+    assert runs.loc["mine", "max_samples"] == 12
+    assert np.isnan(runs.loc["flat", "AMI"]) and runs.loc["flat", "n_clusters_pred"] == 3
+    assert runs.loc["flat", "silhouette_og"] > 0.5  # label-free metrics still computed
+    assert "broken.jpg: empty file" in (tmp_path / "results/logs/prepare_dataset/mine/all.log").read_text()

@@ -97,10 +97,12 @@ def encoder_gpus(wildcards):
 
 
 def run_of(wildcards):
-    """params: the run's keys (seed as a number) and the hash of every setting behind its result."""
+    """params: the run's keys (seed as a number), its subsample size and the hash of every setting
+    behind its result."""
     run = {key: wildcards[key] for key in zsc.config.RUN_KEYS}
     run["seed"] = int(run["seed"])
-    return {**run, "config_hash": CONFIG.run_hash(run)}
+    max_samples = CONFIG.entry("datasets", run["dataset"])["max_samples"]
+    return {**run, "max_samples": max_samples, "config_hash": CONFIG.run_hash(run)}
 
 
 def run_files(pattern, skip_identity=False):

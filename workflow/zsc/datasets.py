@@ -83,11 +83,12 @@ def register(name, description, group, n_classes, split, splits, available, **in
 # Helpers
 
 
-def carve(labels: np.ndarray, size: int | float, seed: int = SEED) -> tuple[np.ndarray, np.ndarray]:
-    """(rest, carved): a stratified, seeded split of the indices; `size` is a count or a fraction."""
+def carve(labels: np.ndarray, size: int | float, seed: int = SEED, stratify: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """(rest, carved): a seeded split of the indices, stratified by label unless told otherwise;
+    `size` is a count or a fraction."""
     from sklearn.model_selection import train_test_split
 
-    rest, carved = train_test_split(np.arange(len(labels)), test_size=size, stratify=labels, random_state=seed)
+    rest, carved = train_test_split(np.arange(len(labels)), test_size=size, stratify=labels if stratify else None, random_state=seed)
     return np.sort(rest), np.sort(carved)
 
 
@@ -387,7 +388,7 @@ DATASETS_WITHOUT_DOWNLOAD = {
     "with variant in original, only_fg, mixed_rand, no_fg, only_bg_t, mixed_same.",
     "stanfordcars": "The official Stanford Cars source is offline: place the test set as resources/datasets/stanfordcars/test/<class>/*.jpg.",
     "imagewoof": "Place imagewoof2 as resources/datasets/imagewoof/imagewoof2/{train,val}/<wnid>/*.JPEG.",
-    "lsun": "Place the LSUN validation lmdb folders as resources/datasets/lsun/<category>_val_lmdb/.",
+    "lsun": "Place the LSUN validation lmdb folders as resources/datasets/lsun/<category>_val_lmdb/ (reading them needs `pip install lmdb`).",
 }
 
 
@@ -425,55 +426,60 @@ def _with_search_val(images: SplitImages, size: int) -> SplitImages:
     return images.subset(carve(images.labels, size)[1])
 
 
+# The hyper-parameter search datasets. As in the study, "test" is the official validation set and
+# "val" a stratified subset of the training set of the same size (seed 0).
+
+
 @register(
     "imagenet",
-    "ImageNet-1k: official val to test; 'search' is a stratified val carved from train (50,000, seed 0)",
+    "ImageNet-1k: 'test' = the official val set; 'val' = 50,000 carved from train (search)",
     "In-domain",
     1000,
-    "val",
-    ["val", "search"],
+    "test",
+    ["test", "val"],
     "val",
     search_dataset=True,
 )
 def imagenet(root, split, download, mirror=None):
-    if split == "val":
-        return _folder_images(_image_folder(Path(root) / "val", "imagenet"))
-    return _with_search_val(_folder_images(_image_folder(Path(root) / "train", "imagenet")), 50000)
+    official = _folder_images(_image_folder(Path(root) / "val", "imagenet"))
+    if split == "test":
+        return official
+    return _with_search_val(_folder_images(_image_folder(Path(root) / "train", "imagenet")), len(official))
 
 
 @register(
     "imagenette",
-    "Imagenette (torchvision, 320 px): official val to test; 'search' carved from train, same size",
+    "Imagenette (torchvision, 320 px): 'test' = the official val set; 'val' = carved from train, same size",
     "Search",
     10,
-    "val",
-    ["val", "search"],
+    "test",
+    ["test", "val"],
     "imagenette2-320/val",
     search_dataset=True,
 )
 def imagenette(root, split, download, mirror=None):
-    open_split_ = _torchvision("Imagenette")
-    official = open_split_(root, download, mirror, split="val", size="320px")
-    if split == "val":
-        return _from_torchvision(official, [label for _, label in official._samples], [c[0] for c in official.classes])
-    train = open_split_(root, False, mirror, split="train", size="320px")
-    images = _from_torchvision(train, [label for _, label in train._samples], [c[0] for c in train.classes])
-    return _with_search_val(images, len(official))
+    def labelled(ds):
+        return _from_torchvision(ds, [label for _, label in ds._samples], [names[0] for names in ds.classes])
+
+    official = labelled(_torchvision("Imagenette")(root, download, mirror, split="val", size="320px"))
+    if split == "test":
+        return official
+    return _with_search_val(labelled(_torchvision("Imagenette")(root, False, mirror, split="train", size="320px")), len(official))
 
 
 @register(
     "imagewoof",
-    "Imagewoof (image folder): official val to test; 'search' carved from train, same size",
+    "Imagewoof (image folder): 'test' = the official val set; 'val' = carved from train, same size",
     "Search",
     10,
-    "val",
-    ["val", "search"],
+    "test",
+    ["test", "val"],
     "imagewoof2/val",
     search_dataset=True,
 )
 def imagewoof(root, split, download, mirror=None):
     official = _folder_images(_image_folder(Path(root) / "imagewoof2" / "val", "imagewoof"))
-    if split == "val":
+    if split == "test":
         return official
     return _with_search_val(_folder_images(_image_folder(Path(root) / "imagewoof2" / "train", "imagewoof")), len(official))
 
@@ -531,7 +537,7 @@ UTKFACE_FIELDS = ("age", "gender", "race")
 
 @register(
     "utkface",
-    "UTKFace by age; gender and race as extra labels; the study's split: sorted by age, every 4th image to test",
+    "UTKFace by age; gender and race as extra labels; the study's split: sorted by age, a quarter evenly spaced to test",
     "Far-OOD",
     None,
     "test",
@@ -550,7 +556,9 @@ def utkface(root, split, download, mirror=None):
         else:
             log.warning("utkface: %s has no age_gender_race_ name; left out", path.name)
     rows.sort(key=lambda row: (row[0], row[3].name))
-    chosen = rows[::4] if split == "test" else [row for i, row in enumerate(rows) if i % 4]
+    # The study: a quarter of the age-sorted images, evenly spaced from the third to the third-last.
+    test = set(np.round(np.linspace(2, len(rows) - 3, int(0.25 * len(rows)))).astype(int).tolist())
+    chosen = [row for i, row in enumerate(rows) if (i in test) == (split == "test")]
     ages, genders, races, paths = zip(*chosen) if chosen else ((), (), (), ())
     labels, classes = _encode(ages)
     return _files_images(list(paths), labels, classes, label_gender=np.asarray(genders, dtype=np.int64), label_race=np.asarray(races, dtype=np.int64))
@@ -558,7 +566,7 @@ def utkface(root, split, download, mirror=None):
 
 @register(
     "breakhis",
-    "BreakHis: 8 tumour types x 4 magnifications = 32 classes; the study's stratified 60/40 split, seed 0",
+    "BreakHis: 8 tumour types x 4 magnifications = 32 classes; the study's 60/40 split, seed 0",
     "Far-OOD",
     32,
     "test",
@@ -582,7 +590,8 @@ def breakhis(root, split, download, mirror=None):
         label_magnification=_encode(magnification)[0],
         label_malignant=np.asarray([p.parents[4].name == "malignant" for p in paths], dtype=np.int64),
     )
-    train, test = carve(images.labels, 0.4)
+    # The study's code split BreakHis without stratification (its dataset class exposes no labels).
+    train, test = carve(images.labels, 0.4, stratify=False)
     return images.subset(test if split == "test" else train)
 
 
