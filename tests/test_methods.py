@@ -51,11 +51,46 @@ def test_umap_is_seeded(blobs):
     np.testing.assert_array_equal(a, b)
 
 
-@pytest.mark.parametrize("name", ["kmeans", "agglomerative", "hdbscan"])
-def test_clusterers_recover_separated_blobs(blobs, name):
+@pytest.mark.parametrize(
+    "name, options",
+    [
+        ("kmeans", {}),
+        ("agglomerative", {}),
+        ("agglomerative", {"linkage": "average", "metric": "chebyshev"}),
+        ("agglomerative_threshold", {"distance_threshold": 2.0}),
+        ("agglomerative_threshold", {"distance_threshold": 0.5, "linkage": "average", "metric": "l1"}),
+        ("spectral", {"n_neighbors": 10}),
+        ("affinity_propagation", {}),
+        ("hdbscan", {}),
+    ],
+)
+def test_clusterers_recover_separated_blobs(blobs, name, options):
     X, y = blobs
-    labels = CLUSTERERS.build(spec("clusterers", name), n_clusters=6, n_samples=len(X), seed=1).fit_predict(X)
+    labels = CLUSTERERS.build(spec("clusterers", name, **options), n_clusters=6, n_samples=len(X), seed=1).fit_predict(X)
     assert adjusted_mutual_info_score(y, labels) > 0.95
+
+
+def test_threshold_agglomerative_follows_the_study_scaling(blobs):
+    from sklearn.cluster import AgglomerativeClustering
+
+    X, _ = blobs
+    d = X.shape[1]
+    scaled = (X - X.mean(axis=0)) / X.std(axis=0).mean() / np.sqrt(d)  # azscore2, then the L2 dimension correction
+    reference = AgglomerativeClustering(n_clusters=None, distance_threshold=1.0, linkage="ward").fit_predict(scaled)
+    ours = CLUSTERERS.build(spec("clusterers", "agglomerative_threshold", distance_threshold=1.0), n_clusters=0, n_samples=300, seed=1)
+    np.testing.assert_array_equal(ours.fit_predict(X), reference)
+
+
+def test_spectral_and_affinity_propagation_match_sklearn(blobs):
+    from sklearn.cluster import AffinityPropagation, SpectralClustering
+
+    X, _ = blobs
+    ours = CLUSTERERS.build(spec("clusterers", "spectral", n_neighbors=20), n_clusters=6, n_samples=300, seed=4).fit_predict(X)
+    ref = SpectralClustering(6, affinity="nearest_neighbors", n_neighbors=20, assign_labels="cluster_qr", random_state=4).fit_predict(X)
+    np.testing.assert_array_equal(ours, ref)
+    ours = CLUSTERERS.build(spec("clusterers", "affinity_propagation", damping=0.75), n_clusters=6, n_samples=300, seed=4).fit_predict(X)
+    ref = AffinityPropagation(damping=0.75, convergence_iter=15, max_iter=1000, random_state=4).fit_predict(X)
+    np.testing.assert_array_equal(ours, ref)
 
 
 def test_kmeans_matches_sklearn_reference(blobs):

@@ -21,6 +21,12 @@ _METRIC = {
 }
 
 
+_WARD_NEEDS_EUCLIDEAN = {
+    "if": {"properties": {"linkage": {"const": "ward"}}},
+    "then": {"properties": {"metric": {"const": "euclidean", "description": "linkage 'ward' needs metric 'euclidean'"}}},
+}
+
+
 @CLUSTERERS.add(
     "kmeans",
     "K-Means (k-means++), given the true number of clusters",
@@ -49,15 +55,104 @@ def kmeans(n_init: int, max_iter: int, n_clusters: int, n_samples: int, seed: in
         "metric": _METRIC,
     },
     uses_n_clusters=True,
-    schema={
-        "if": {"properties": {"linkage": {"const": "ward"}}},
-        "then": {"properties": {"metric": {"const": "euclidean", "description": "linkage 'ward' needs metric 'euclidean'"}}},
-    },
+    schema=_WARD_NEEDS_EUCLIDEAN,
 )
 def agglomerative(linkage: str, metric: str, n_clusters: int, n_samples: int, seed: int):
     from sklearn.cluster import AgglomerativeClustering
 
     return AgglomerativeClustering(n_clusters=n_clusters, linkage=linkage, metric=metric)
+
+
+class _AverageZScored:
+    """AC w/o C's input as in the study: subtract the mean, divide by the *mean* per-dimension std,
+    then (dimension correction) divide by sqrt(d) for L2 or d for L1, so one threshold suits any d."""
+
+    def __init__(self, model, metric: str, average_zscore: bool, dimension_correction: bool):
+        self.model, self.metric = model, metric
+        self.average_zscore, self.dimension_correction = average_zscore, dimension_correction
+
+    def fit_predict(self, X):
+        X = np.asarray(X, dtype=np.float64)
+        if self.average_zscore:
+            X = (X - X.mean(axis=0)) / max(float(X.std(axis=0).mean()), np.finfo(float).tiny)
+        if self.dimension_correction:
+            X = X / {"euclidean": np.sqrt(X.shape[1]), "l1": X.shape[1]}.get(self.metric, 1.0)
+        return self.model.fit_predict(X)
+
+
+@CLUSTERERS.add(
+    "agglomerative_threshold",
+    "Agglomerative clustering cut at a distance threshold (the study's AC w/o C): finds n_clusters",
+    options={
+        "distance_threshold": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "description": "Merge distance at which the tree is cut (the study tuned it per encoder: 0.2 to 10).",
+        },
+        "linkage": {
+            "type": "string",
+            "enum": ["ward", "complete", "average", "single"],
+            "default": "ward",
+            "description": "Linkage criterion (ward needs the euclidean metric).",
+        },
+        "metric": _METRIC,
+        "average_zscore": {
+            "type": "boolean",
+            "default": True,
+            "description": "Centre, then divide by the mean per-dimension std first (the study's azscore2).",
+        },
+        "dimension_correction": {
+            "type": "boolean",
+            "default": True,
+            "description": "Then divide by sqrt(d) (euclidean) or d (l1), as the study does.",
+        },
+    },
+    uses_n_clusters=False,
+    schema=_WARD_NEEDS_EUCLIDEAN,
+)
+def agglomerative_threshold(distance_threshold, linkage, metric, average_zscore, dimension_correction, n_clusters, n_samples, seed):
+    from sklearn.cluster import AgglomerativeClustering
+
+    model = AgglomerativeClustering(n_clusters=None, distance_threshold=distance_threshold, linkage=linkage, metric=metric)
+    return _AverageZScored(model, metric, average_zscore, dimension_correction)
+
+
+@CLUSTERERS.add(
+    "spectral",
+    "Spectral clustering on a nearest-neighbour graph, cluster_qr labels, given the true number of clusters",
+    options={
+        "n_neighbors": {"type": "integer", "minimum": 2, "default": 10, "description": "Neighbours of the affinity graph (the study: 10 to 50)."},
+    },
+    uses_n_clusters=True,
+)
+def spectral(n_neighbors, n_clusters, n_samples, seed):
+    from sklearn.cluster import SpectralClustering
+
+    return SpectralClustering(
+        n_clusters=n_clusters, affinity="nearest_neighbors", n_neighbors=n_neighbors, assign_labels="cluster_qr", random_state=seed
+    )
+
+
+@CLUSTERERS.add(
+    "affinity_propagation",
+    "Affinity Propagation (negative squared euclidean affinity, median preference): finds n_clusters",
+    options={
+        "damping": {
+            "type": "number",
+            "minimum": 0.5,
+            "exclusiveMaximum": 1,
+            "default": 0.9,
+            "description": "Damping (the study tuned it per encoder: 0.6 to 0.95).",
+        },
+        "convergence_iter": {"type": "integer", "minimum": 1, "default": 15, "description": "Stable iterations to stop (the study: 15)."},
+        "max_iter": {"type": "integer", "minimum": 1, "default": 1000, "description": "Iteration limit (the study: 1000)."},
+    },
+    uses_n_clusters=False,
+)
+def affinity_propagation(damping, convergence_iter, max_iter, n_clusters, n_samples, seed):
+    from sklearn.cluster import AffinityPropagation
+
+    return AffinityPropagation(damping=damping, convergence_iter=convergence_iter, max_iter=max_iter, random_state=seed)
 
 
 class _HDBSCAN:
