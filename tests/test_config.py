@@ -52,7 +52,7 @@ def test_default_config_file_is_valid(repo):
 @pytest.mark.parametrize(
     "kind, name, value, message",
     [
-        ("clusterers", "kmean", {}, "clusterers.kmean.type: 'kmean' is not one of ['kmeans', 'agglomerative', 'hdbscan']"),
+        ("clusterers", "kmean", {}, "clusterers.kmean.type: 'kmean' is not one of ['kmeans', 'agglomerative', 'agglomerative_threshold', 'spectral', 'affinity_propagation', 'hdbscan']"),
         ("encoders", "vit", {"type": "vitt"}, "encoders.vit.type: 'vitt' is not one of ['raw', 'timm', 'torchvision', 'random_resnet50'"),
         ("datasets", "cifar", {}, "datasets.cifar.type: 'cifar' is not one of ['digits', 'cifar10', 'cifar100', 'mnist'"),
         ("clusterers", "kmeans", {"n_init": "two"}, "clusterers.kmeans.n_init: 'two' is not of type 'integer'"),
@@ -128,3 +128,61 @@ def test_list_datasets_shows_group():
     out = subprocess.run([sys.executable, "-m", "zsc", "list", "datasets"], capture_output=True, text=True, check=True).stdout
     assert "fashionmnist\tFar-OOD\t10 classes\tsplit test\t" in out
     assert "\tIn-domain\t" in out and "cifar100\t" in out and "imagefolder\t" in out
+
+
+PROTOCOL = "config/params/v5.0.yaml"
+
+
+def protocol_config(**extra):
+    return {"protocol": PROTOCOL, "datasets": {"digits": {}}, "encoders": {"raw": {}, "dino_vitb16": {}}, **extra}
+
+
+def test_protocol_runs_each_clusterer_on_its_tuned_reducer(repo, monkeypatch):
+    monkeypatch.chdir(repo)
+    config = cfg.load(protocol_config())
+    runs = {(r["encoder"], r["clusterer"]): r["reducer"] for r in config.runs()}
+    assert len(runs) == 12
+    assert runs[("raw", "kmeans")] == "zpca90" and runs[("raw", "spectral")] == "none"
+    assert runs[("dino_vitb16", "spectral")] == "zpca90" and runs[("dino_vitb16", "hdbscan")] == "umap50"
+    assert config.entry("reducers", "zpca200d")["n_components"] == 200
+    raw_ac = config.clusterer({"dataset": "digits", "encoder": "raw", "clusterer": "ac_without_c"})
+    assert (raw_ac["type"], raw_ac["metric"], raw_ac["linkage"], raw_ac["distance_threshold"]) == ("agglomerative_threshold", "cosine", "average", 0.71)
+    dino_ap = config.clusterer({"dataset": "digits", "encoder": "dino_vitb16", "clusterer": "affinity_propagation"})
+    assert dino_ap["damping"] == 0.85
+    run = next(r for r in config.runs() if r["clusterer"] == "kmeans")
+    assert config.run_hash(run) != config.run_hash({**run, "encoder": "dino_vitb16", "reducer": "umap50"})
+
+
+def test_protocol_dataset_settings_apply_on_top(repo, monkeypatch):
+    monkeypatch.chdir(repo)
+    config = cfg.load(protocol_config(datasets={"celeba": {}, "mnist": {}}))
+    assert config.clusterer({"dataset": "celeba", "encoder": "raw", "clusterer": "hdbscan"})["min_cluster_size"] == 2
+    assert config.clusterer({"dataset": "mnist", "encoder": "raw", "clusterer": "hdbscan"})["min_cluster_size"] == 5
+
+
+def test_protocol_errors_name_the_culprit(repo, monkeypatch, tmp_path):
+    monkeypatch.chdir(repo)
+    with pytest.raises(cfg.ConfigError, match=r"^encoders.mine: the protocol config/params/v5.0.yaml has no settings for it \(it has: raw, "):
+        cfg.load(protocol_config(encoders={"mine": {"type": "timm", "model": "resnet18"}}))
+    with pytest.raises(cfg.ConfigError, match=r"^clusterers: the protocol config/params/v5.0.yaml names the clusterers; leave them out"):
+        cfg.load(protocol_config(clusterers={"kmeans": {}}))
+    with pytest.raises(cfg.ConfigError, match=r"^protocol: cannot read nowhere.yaml"):
+        cfg.load(protocol_config(protocol="nowhere.yaml"))
+    params = yaml.safe_load((repo / PROTOCOL).read_text())
+    params["encoders"]["raw"]["affinity_propagation"]["damping"] = 2
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(params))
+    with pytest.raises(cfg.ConfigError, match=r"^protocol .*bad.yaml: encoders.raw.affinity_propagation.damping: 2 is greater than or equal to the maximum of 1$"):
+        cfg.load(protocol_config(protocol=str(tmp_path / "bad.yaml")))
+    params["encoders"]["raw"]["affinity_propagation"] = {"reducer": "umap5", "damping": 0.8}
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(params))
+    with pytest.raises(cfg.ConfigError, match=r"encoders.raw.affinity_propagation.reducer: 'umap5' is not one of the protocol's reducers"):
+        cfg.load(protocol_config(protocol=str(tmp_path / "bad.yaml")))
+
+
+def test_paper_config_is_the_studys_grid(repo, monkeypatch):
+    monkeypatch.chdir(repo)
+    config = cfg.load(yaml.safe_load((repo / "config" / "paper.yaml").read_text()))
+    runs = list(config.runs())
+    assert len(config["datasets"]) == 26 and len(config["encoders"]) == 18
+    assert len(runs) == 26 * 18 * 6
+    assert config["_protocol"]["paper_clusterers"] == ["kmeans", "spectral", "ac_with_c", "ac_without_c", "affinity_propagation", "hdbscan"]

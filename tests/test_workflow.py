@@ -87,7 +87,7 @@ def test_schema_error_stops_before_any_job(tmp_path):
     result = snakemake(tmp_path, "--configfile", "bad.yaml", "--cores", "1")
     assert result.returncode != 0
     assert result.stderr.strip().splitlines() == [
-        "config error: clusterers.kmean.type: 'kmean' is not one of ['kmeans', 'agglomerative', 'hdbscan']"
+        "config error: clusterers.kmean.type: 'kmean' is not one of ['kmeans', 'agglomerative', 'agglomerative_threshold', 'spectral', 'affinity_propagation', 'hdbscan']"
     ]
     assert not (tmp_path / "results").exists() and not (tmp_path / "resources").exists()
 
@@ -185,3 +185,15 @@ def test_own_image_folders_labelled_and_unlabelled(tmp_path):
     assert np.isnan(runs.loc["flat", "AMI"]) and runs.loc["flat", "n_clusters_pred"] == 3
     assert runs.loc["flat", "silhouette_og"] > 0.5  # label-free metrics still computed
     assert "broken.jpg: empty file" in (tmp_path / "results/logs/prepare_dataset/mine/all.log").read_text()
+
+
+def test_protocol_dry_run_shares_each_reduction(tmp_path):
+    config = {"protocol": str(REPO / "config/params/v5.0.yaml"), "datasets": {"digits": {}}, "encoders": {"raw": {}, "resnet50": {}}}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    result = snakemake(tmp_path, "-n", "--configfile", "config.yaml")
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-2000:]
+    counts = job_counts(output)
+    # raw: zpca90, zpca200d (AC w/ and w/o C share it), zpca80, umap50 (+ none, no file); resnet50: umap50 for five.
+    assert counts["cluster"] == 12 and counts["reduce"] == 5 and counts["fetch_weights"] == 1
+    assert "results/reduced/digits/all/raw/seed1/zpca200d.parquet" in output

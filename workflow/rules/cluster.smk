@@ -11,7 +11,7 @@ rule cluster:
     conda:
         "../../envs/cluster.yaml"
     params:
-        clusterer=entry("clusterer"),
+        clusterer=lambda wildcards: CONFIG.clusterer(wildcards),
         n_clusters=lambda wildcards: CONFIG.entry("datasets", wildcards.dataset)["n_clusters"],
         seed=lambda wildcards: int(wildcards.seed),
     script:

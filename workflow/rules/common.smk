@@ -15,7 +15,7 @@ import zsc.datasets
 import zsc.weights
 
 try:
-    CONFIG = zsc.config.load(config)
+    CONFIG = zsc.config.load(config, search=[workflow.basedir])
 except zsc.config.ConfigError as error:
     sys.exit(f"config error: {error}")
 

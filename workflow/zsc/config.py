@@ -15,6 +15,7 @@ import hashlib
 import itertools
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Iterator
 
 from .registry import Registry
@@ -74,6 +75,13 @@ KIND_DESCRIPTIONS = {
 }
 
 TOP_LEVEL = {
+    "protocol": {
+        "type": ["string", "null"],
+        "default": None,
+        "description": "A params file (e.g. config/params/v5.0.yaml, the study's tuned settings) naming the reducers "
+        "and clusterers and, per encoder and clusterer, the reducer and settings to run; null: the full grid of "
+        "reducers x clusterers below.",
+    },
     "seeds": {
         "type": "array",
         "items": {"type": "integer", "minimum": 0},
@@ -164,17 +172,17 @@ def schema() -> dict:
         "title": "zsc workflow configuration",
         "type": "object",
         "properties": props,
-        "required": list(KINDS),
+        "required": ["datasets", "encoders"],  # reducers and clusterers: here or from the protocol
         "additionalProperties": False,
         "$defs": {kind: _entry_schema(kind, reg) for kind, reg in registries().items()},
     }
 
 
-def _path(error) -> str:
-    return ".".join(str(p) for p in error.absolute_path) or "(top level)"
+def _path(error, prefix: str = "") -> str:
+    return ".".join([prefix] * bool(prefix) + [str(p) for p in error.absolute_path]) or "(top level)"
 
 
-def validate(config: dict, schema_: dict | None = None) -> None:
+def validate(config: dict, schema_: dict | None = None, prefix: str = "") -> None:
     import jsonschema
 
     validator = jsonschema.Draft202012Validator(schema_ or schema())
@@ -185,7 +193,7 @@ def validate(config: dict, schema_: dict | None = None) -> None:
     if error is not None:
         # Cross-option rules carry their reason as the failing subschema's description.
         why = error.schema.get("description") if error.validator == "const" and isinstance(error.schema, dict) else None
-        raise ConfigError(f"{_path(error)}: {error.message}" + (f" ({why})" if why else ""))
+        raise ConfigError(f"{_path(error, prefix)}: {error.message}" + (f" ({why})" if why else ""))
 
 
 def _with_types(config: dict) -> dict:
@@ -228,22 +236,34 @@ class Config:
         return registries()[kind][self.entry(kind, name)["type"]].info
 
     def runs(self) -> Iterator[dict]:
-        """Every (dataset, split, encoder, reducer, clusterer, seed) of the grid, in a stable order."""
-        for dataset, encoder, reducer, clusterer, seed in itertools.product(
-            self.raw["datasets"].values(),
-            self.raw["encoders"],
-            self.raw["reducers"],
-            self.raw["clusterers"],
-            self.raw["seeds"],
-        ):
-            yield {
-                "dataset": dataset["name"],
-                "split": dataset["split"],
-                "encoder": encoder,
-                "reducer": reducer,
-                "clusterer": clusterer,
-                "seed": seed,
-            }
+        """Every (dataset, split, encoder, reducer, clusterer, seed) to run, in a stable order: the
+        full grid, or with a protocol each encoder's clusterers on their own reducers."""
+        protocol = self.raw["_protocol"]
+        for dataset, encoder in itertools.product(self.raw["datasets"].values(), self.raw["encoders"]):
+            if protocol:
+                pairs = [(s["reducer"], clusterer) for clusterer, s in protocol["encoders"][encoder].items()]
+            else:
+                pairs = list(itertools.product(self.raw["reducers"], self.raw["clusterers"]))
+            for (reducer, clusterer), seed in itertools.product(pairs, self.raw["seeds"]):
+                yield {
+                    "dataset": dataset["name"],
+                    "split": dataset["split"],
+                    "encoder": encoder,
+                    "reducer": reducer,
+                    "clusterer": clusterer,
+                    "seed": seed,
+                }
+
+    def clusterer(self, run) -> dict:
+        """The clusterer's settings for one run: its entry, then (with a protocol) the encoder's and
+        the dataset's settings on top."""
+        entry = self.entry("clusterers", run["clusterer"])
+        protocol = self.raw["_protocol"]
+        if not protocol:
+            return entry
+        by_encoder = protocol["encoders"][run["encoder"]][run["clusterer"]]["options"]
+        by_dataset = protocol["datasets"].get(run["dataset"], {}).get(run["clusterer"], {})
+        return {**entry, **by_encoder, **by_dataset}
 
     def run_hash(self, run: dict) -> str:
         """Hash of everything that determines a run's result (the run's provenance key)."""
@@ -251,27 +271,92 @@ class Config:
             "dataset": self.entry("datasets", run["dataset"]),
             "encoder": self.entry("encoders", run["encoder"]),
             "reducer": self.entry("reducers", run["reducer"]),
-            "clusterer": self.entry("clusterers", run["clusterer"]),
+            "clusterer": self.clusterer(run),
             "seed": run["seed"],
             "metrics": self.raw["metrics"],
         }
         return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def load(config: dict) -> Config:
-    """Validate a config as loaded from YAML and fill in its defaults; raises ConfigError."""
+def load(config: dict, search: tuple = ()) -> Config:
+    """Validate a config as loaded from YAML and fill in its defaults; raises ConfigError.
+    A relative protocol path is looked up in the working folder, then in each `search` folder."""
     if not isinstance(config, dict) or not config:
         raise ConfigError("(top level): the config is empty; pass --configfile or use config/config.yaml")
-    config = _with_types(config)
     full_schema = schema()
+    protocol = None
+    if config.get("protocol"):
+        found = [p for p in (Path(config["protocol"]), *(Path(d) / config["protocol"] for d in search)) if p.is_file()]
+        protocol = _read_protocol(str(found[0]) if found else config["protocol"])
+        for kind in ("reducers", "clusterers"):
+            if kind in config:
+                raise ConfigError(f"{kind}: the protocol {config['protocol']} names the {kind}; leave them out of the config")
+            config = {**config, kind: copy.deepcopy(protocol[kind])}
+    else:
+        for kind in ("reducers", "clusterers"):
+            if kind not in config:
+                raise ConfigError(f"(top level): '{kind}' is a required property (or name a protocol)")
+    config = _with_types(config)
     validate(config, full_schema)
     config = _fill_defaults(config)
     validate(config, full_schema)  # cross-option rules see the defaults too
     config["encoders"] = _expand_checkpoint_series(config["encoders"])
+    config["_protocol"] = _resolve_protocol(protocol, config, full_schema) if protocol else None
     for kind in KINDS:
         for name, entry in config[kind].items():
             entry["name"] = name
     return Config(config)
+
+
+def _read_protocol(path: str) -> dict:
+    import yaml
+
+    try:
+        params = yaml.safe_load(open(path))
+    except OSError as err:
+        raise ConfigError(f"protocol: cannot read {path} ({err.strerror})") from None
+    except yaml.YAMLError as err:
+        raise ConfigError(f"protocol: {path} is not valid YAML ({str(err).splitlines()[0]})") from None
+    missing = [key for key in ("reducers", "clusterers", "encoders") if not isinstance(params, dict) or key not in params]
+    if missing:
+        raise ConfigError(f"protocol: {path} has no {', '.join(missing)}")
+    return params
+
+
+def _resolve_protocol(params: dict, config: dict, full_schema: dict) -> dict:
+    """Per encoder and clusterer: the reducer and the merged settings, each checked against the
+    clusterer's schema; per dataset: settings on top (e.g. HDBSCAN's min_cluster_size)."""
+    path = config["protocol"]
+    entry_schema = {"$defs": full_schema["$defs"], "$ref": "#/$defs/clusterers"}
+    datasets = params.get("datasets") or {}
+    table = {"encoders": {}, "datasets": {}, "paper_clusterers": params.get("paper_clusterers", []), "version": params.get("version")}
+    for encoder, spec in config["encoders"].items():
+        base = encoder.split("@")[0]  # a checkpoint series shares its encoder's settings
+        settings = params["encoders"].get(base) or params["encoders"].get(spec["type"])
+        if settings is None:
+            known = ", ".join(params["encoders"])
+            raise ConfigError(f"encoders.{encoder}: the protocol {path} has no settings for it (it has: {known})")
+        table["encoders"][encoder] = {}
+        for clusterer, setting in settings.items():
+            where = f"protocol {path}: encoders.{base}.{clusterer}"
+            if clusterer not in config["clusterers"]:
+                raise ConfigError(f"{where}: {clusterer!r} is not one of the protocol's clusterers {list(config['clusterers'])}")
+            setting = dict(setting or {})
+            reducer = setting.pop("reducer", None)
+            if reducer not in config["reducers"]:
+                raise ConfigError(f"{where}.reducer: {reducer!r} is not one of the protocol's reducers {list(config['reducers'])}")
+            entry = {**config["clusterers"][clusterer], **setting}
+            validate(entry, entry_schema, where)
+            table["encoders"][encoder][clusterer] = {"reducer": reducer, "options": setting}
+    for name, spec in config["datasets"].items():
+        overrides = datasets.get(name) or datasets.get(spec["type"]) or {}
+        for clusterer, setting in overrides.items():
+            for encoder in table["encoders"]:
+                if clusterer in table["encoders"][encoder]:
+                    entry = {**config["clusterers"][clusterer], **table["encoders"][encoder][clusterer]["options"], **setting}
+                    validate(entry, entry_schema, f"protocol {path}: datasets.{name}.{clusterer}")
+        table["datasets"][name] = overrides
+    return table
 
 
 def _expand_checkpoint_series(encoders: dict) -> dict:
