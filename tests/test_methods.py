@@ -118,21 +118,38 @@ def test_hdbscan_max_cluster_size_is_a_fraction_of_n():
 def test_ami_keeps_noise_as_one_label():
     y_true = np.array([0, 0, 0, 1, 1, 1, 2, 2])
     y_pred = np.array([5, 5, -1, 7, 7, 7, -1, -1])
-    scores = metrics.score(y_true, y_pred, np.zeros((8, 2)), np.zeros((8, 2)), None, 1)
+    X = np.arange(16, dtype=float).reshape(8, 2)
+    scores = metrics.score(y_true, y_pred, {"og": X, "reduced": X}, None, 1)
     assert scores["AMI"] == pytest.approx(adjusted_mutual_info_score(y_true, y_pred))
+    clustered = y_pred != -1
+    assert scores["AMI_clus"] == pytest.approx(adjusted_mutual_info_score(y_true[clustered], y_pred[clustered]))
     assert scores["n_clusters_pred"] == 2  # noise is not a cluster
     assert scores["n_clusters_true"] == 3
     assert scores["ratio_clustered"] == pytest.approx(5 / 8)
+    for name in ("ARI", "FMS", "homogeneity", "completeness", "calinski_harabasz", "davies_bouldin", "silhouette_og_true"):
+        assert np.isfinite(scores[name])
 
 
-def test_silhouette_exact_subsampled_and_undefined(blobs):
+def test_unlabelled_data_gets_label_free_metrics_only():
+    X = np.random.default_rng(0).standard_normal((20, 3))
+    scores = metrics.score(np.full(20, -1), np.repeat([0, 1], 10), {"og": X, "reduced": X}, None, 1)
+    assert np.isnan(scores["AMI"]) and np.isnan(scores["silhouette_og_true"]) and np.isfinite(scores["silhouette_og"])
+
+
+def test_silhouettes_equal_sklearn_exact_subsampled_and_undefined(blobs):
     X, y = blobs
-    assert metrics.silhouette(X, y, None, 1) == pytest.approx(silhouette_score(X, y))
-    sub = metrics.silhouette(X, y, 100, 1)
-    assert sub == metrics.silhouette(X, y, 100, 1) != metrics.silhouette(X, y, None, 1)
-    assert abs(sub - silhouette_score(X, y)) < 0.05
-    assert np.isnan(metrics.silhouette(X, np.zeros(300, dtype=int), None, 1))
-    assert np.isnan(metrics.silhouette(X, np.arange(300), None, 1))
+    rng = np.random.default_rng(1)
+    noisy = np.where(rng.random(300) < 0.1, -1, y)  # HDBSCAN-like noise as one more label
+    singleton = y.copy()
+    singleton[0] = 99  # a cluster of one point scores 0 for that point, as in sklearn
+    ours = metrics.silhouettes(X, {"y": y, "noisy": noisy, "singleton": singleton}, None, 1)
+    for name, labels in (("y", y), ("noisy", noisy), ("singleton", singleton)):
+        assert ours[name] == pytest.approx(silhouette_score(X, labels), abs=1e-6)  # sklearn sums float32 here, we float64
+    sub = metrics.silhouettes(X, {"y": y}, 100, 1)["y"]
+    assert sub == metrics.silhouettes(X, {"y": y}, 100, 1)["y"] != ours["y"]
+    assert abs(sub - ours["y"]) < 0.05
+    undefined = metrics.silhouettes(X, {"one": np.zeros(300, dtype=int), "all": np.arange(300)}, None, 1)
+    assert np.isnan(undefined["one"]) and np.isnan(undefined["all"])
 
 
 def test_tables_roundtrip_is_deterministic_and_atomic(tmp_path):

@@ -41,8 +41,12 @@ def test_tables_and_figures(workdir):
     runs = pd.read_parquet(workdir / "results/tables/runs.parquet")
     assert len(runs) == 1 * 2 * 3 * 3  # datasets x encoders x reducers x clusterers (1 seed)
     for column in ["dataset", "group", "split", "encoder", "reducer", "clusterer", "seed", "config_hash", "AMI", "ARI",
-                   "n_clusters_true", "n_clusters_pred", "ratio_clustered", "silhouette_og", "silhouette_reduced"]:
+                   "n_clusters_true", "n_clusters_pred", "ratio_clustered", "silhouette_og", "silhouette_reduced",
+                   "AMI_clus", "FMS", "homogeneity", "completeness", "silhouette_umap", "silhouette_og_true",
+                   "silhouette_umap_true", "calinski_harabasz", "davies_bouldin"]:
         assert column in runs.columns
+    # One shared UMAP-50 space per embeddings: every run of an encoder has the same true-label silhouette there.
+    assert runs.groupby("encoder")["silhouette_umap_true"].nunique().eq(1).all()
     assert runs["n_clusters_true"].eq(10).all() and runs["n_samples"].eq(300).all()
     by_run = runs.set_index(["encoder", "reducer", "clusterer"])
     assert by_run.loc[("raw", "umap5", "kmeans"), "AMI"] > 0.7  # measured 0.81
@@ -56,7 +60,7 @@ def test_tables_and_figures(workdir):
     assert len(summary) == 6
     assert "| dataset" in (workdir / "results/tables/ami_summary.md").read_text()
     times = pd.read_csv(workdir / "results/tables/stage_times.csv")
-    assert times["stage"].value_counts().to_dict() == {"cluster": 18, "evaluate": 18, "reduce": 4, "embed": 2}
+    assert times["stage"].value_counts().to_dict() == {"cluster": 18, "evaluate": 18, "reduce": 6, "embed": 2}  # 2 shared UMAP spaces
     assert (workdir / "results/figures/ami_heatmap.png").read_bytes()[:4] == b"\x89PNG"
     assert (workdir / "results/figures/ami_heatmap.pdf").read_bytes()[:4] == b"%PDF"
     assert (workdir / "results/logs/embed/digits/all/random_tiny.log").read_text().count("images/s") >= 1

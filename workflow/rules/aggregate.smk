@@ -6,7 +6,7 @@ rule aggregate:
     input:
         metrics=run_files(METRICS),
         embed=run_files(benchmark_file("embed")),
-        reduce=run_files(benchmark_file("reduce"), skip_identity=True),
+        reduce=run_files(benchmark_file("reduce"), skip_identity=True, with_umap_space=True),
         cluster=run_files(benchmark_file("cluster")),
         evaluate=run_files(benchmark_file("evaluate")),
     output:

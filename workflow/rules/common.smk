@@ -72,6 +72,12 @@ def reduced_input(wildcards):
     return REDUCED.format(**wildcards)
 
 
+def umap_space_input(wildcards):
+    """The shared UMAP-50 reduction the evaluate job scores silhouettes in (none if turned off)."""
+    name = CONFIG["metrics"]["umap_reducer"]
+    return [REDUCED.format(**{**dict(wildcards.items()), "reducer": name})] if name else []
+
+
 def weights_source(encoder):
     """Where the encoder's weights are downloaded from (None: random init or a local file)."""
     return CONFIG.info("encoders", encoder)["weights"](CONFIG.entry("encoders", encoder))
@@ -105,7 +111,10 @@ def run_of(wildcards):
     return {**run, "max_samples": max_samples, "config_hash": CONFIG.run_hash(run)}
 
 
-def run_files(pattern, skip_identity=False):
-    """`pattern` filled in for every run of the grid, each distinct path once, in grid order."""
-    paths = (pattern.format(**run) for run in RUNS if not (skip_identity and is_identity(run["reducer"])))
-    return list(dict.fromkeys(paths))
+def run_files(pattern, skip_identity=False, with_umap_space=False):
+    """`pattern` filled in for every run of the grid, each distinct path once, in grid order; with
+    `with_umap_space`, also for the shared UMAP space of the metrics."""
+    runs = [run for run in RUNS if not (skip_identity and is_identity(run["reducer"]))]
+    if with_umap_space and CONFIG["metrics"]["umap_reducer"]:
+        runs += [{**run, "reducer": CONFIG["metrics"]["umap_reducer"]} for run in RUNS]
+    return list(dict.fromkeys(pattern.format(**run) for run in runs))

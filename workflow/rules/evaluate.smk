@@ -3,6 +3,7 @@ rule evaluate:
         embeddings=EMBEDDINGS,
         reduced=reduced_input,
         clusters=CLUSTERS,
+        umap=umap_space_input,
     output:
         METRICS,
     log:

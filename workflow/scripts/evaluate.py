@@ -11,4 +11,5 @@ run_logged(
     out_path=snakemake.output[0],
     run=snakemake.params.run,
     metrics=snakemake.params.metrics,
+    umap_path=snakemake.input.umap[0] if snakemake.input.umap else None,
 )

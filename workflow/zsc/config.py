@@ -132,7 +132,13 @@ TOP_LEVEL = {
                 "minimum": 2,
                 "default": None,
                 "description": "Compute silhouettes on a seeded subsample of this many points (null: exact, O(N^2)).",
-            }
+            },
+            "umap_silhouette": {
+                "type": "boolean",
+                "default": True,
+                "description": "Also score every run's silhouettes in one UMAP-50 space (n_neighbors 30, min_dist 0) per "
+                "embeddings and seed, shared by all runs: a U50 reducer's own space when the config has one.",
+            },
         },
     },
 }
@@ -229,7 +235,7 @@ class Config:
         return self.raw[key]
 
     def entry(self, kind: str, name: str) -> dict:
-        return self.raw[kind][name]
+        return self.raw[kind][name] if name in self.raw[kind] else self.raw["_metric_reducers"][name]
 
     def info(self, kind: str, name: str) -> dict:
         """Facts of the registry entry behind a config entry (a dataset's group, ...)."""
@@ -302,10 +308,27 @@ def load(config: dict, search: tuple = ()) -> Config:
     validate(config, full_schema)  # cross-option rules see the defaults too
     config["encoders"] = _expand_checkpoint_series(config["encoders"])
     config["_protocol"] = _resolve_protocol(protocol, config, full_schema) if protocol else None
+    config["_metric_reducers"] = _metric_reducers(config)
     for kind in KINDS:
         for name, entry in config[kind].items():
             entry["name"] = name
     return Config(config)
+
+
+UMAP_SPACE = {"type": "umap", "n_components": 50, "n_neighbors": 30, "min_dist": 0.0, "metric": "euclidean"}
+
+
+def _metric_reducers(config: dict) -> dict:
+    """The reduction the UMAP silhouettes use: a U50 reducer of the config, else one of its own."""
+    config["metrics"]["umap_reducer"] = None
+    if not config["metrics"]["umap_silhouette"]:
+        return {}
+    for name, entry in config["reducers"].items():
+        if entry == UMAP_SPACE:
+            config["metrics"]["umap_reducer"] = name
+            return {}
+    config["metrics"]["umap_reducer"] = "umap_space"
+    return {"umap_space": {**UMAP_SPACE, "name": "umap_space"}}
 
 
 def _read_protocol(path: str) -> dict:

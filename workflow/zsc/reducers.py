@@ -6,9 +6,13 @@ clusterer and by the silhouette-in-reduced-space metric.
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 
 from .registry import Registry
+
+log = logging.getLogger(__name__)
 
 REDUCERS = Registry("reducers")
 
@@ -77,9 +81,24 @@ def pca(n_components, zscore: bool, seed: int):
     identity=False,
 )
 def umap(n_components: int, n_neighbors: int, min_dist: float, metric: str, seed: int):
-    from umap import UMAP
+    return SeededUMAP(n_components=n_components, n_neighbors=n_neighbors, min_dist=min_dist, metric=metric, random_state=seed)
 
-    return UMAP(n_components=n_components, n_neighbors=n_neighbors, min_dist=min_dist, metric=metric, random_state=seed)
+
+class SeededUMAP:
+    """umap-learn's UMAP, also for tiny datasets: with fewer points than n_components + 2 its spectral
+    initialisation cannot run, so those few get a random (seeded) one and at most N - 1 neighbours."""
+
+    def __init__(self, **kwargs):
+        self.kwargs = kwargs
+
+    def fit_transform(self, X):
+        from umap import UMAP
+
+        kwargs = dict(self.kwargs)
+        if len(X) < kwargs["n_components"] + 2:
+            log.warning("UMAP of only %d points into %d dimensions: random initialisation", len(X), kwargs["n_components"])
+            kwargs.update(init="random", n_neighbors=min(kwargs["n_neighbors"], len(X) - 1))
+        return UMAP(**kwargs).fit_transform(X)
 
 
 def reduce(embeddings_path, out_path, reducer: dict, seed: int) -> None:
