@@ -170,3 +170,61 @@ def test_failed_write_leaves_nothing(tmp_path):
     with pytest.raises(Exception):
         tables.write(tmp_path / "x.parquet", {"index": np.arange(3), "label": np.arange(4)})
     assert list(tmp_path.iterdir()) == []
+
+
+def test_memory_guard_names_method_n_estimate_and_options():
+    from zsc.clusterers import too_big
+
+    ap = spec("clusterers", "affinity_propagation")
+    reason = too_big({**ap, "name": "ap"}, 50_000, 50, limit=8 * 2**30)
+    assert reason == (
+        "ap (affinity_propagation) on N=50000 needs about 74.5 GiB, over the limit of 8.0 GiB (limits.memory_gb): "
+        "subsample with the dataset's max_samples or use another reducer or clusterer"
+    )
+    assert too_big({**ap, "name": "ap"}, 5_000, 50, limit=8 * 2**30) is None
+    assert too_big({**spec("clusterers", "spectral"), "name": "s"}, 100_000, 50, limit=8 * 2**30) is None  # sparse graph
+    brute = {**spec("clusterers", "hdbscan", algorithm="brute"), "name": "h"}
+    assert too_big(brute, 50_000, 50, limit=8 * 2**30).startswith("h (hdbscan) on N=50000 needs about 37.3 GiB")
+    auto = {**spec("clusterers", "hdbscan"), "name": "h"}  # brute force only while N x N stays small, else trees
+    assert too_big(auto, 50_000, 2048, limit=8 * 2**30) is None
+
+
+def test_skipped_cell_is_recorded_with_its_reason(tmp_path, blobs):
+    from zsc.clusterers import cluster
+
+    X, y = blobs
+    emb = tmp_path / "emb.parquet"
+    tables.write(emb, {"index": np.arange(len(y)), "label": y, tables.VECTOR: X})
+    out, row_path = tmp_path / "c.parquet", tmp_path / "row.parquet"
+    cluster(emb, emb, out, {**spec("clusterers", "affinity_propagation"), "name": "ap"}, seed=1, memory_gb=1e-4)
+    metrics.evaluate(emb, emb, out, row_path, {"dataset": "d", "clusterer": "ap", "seed": 1}, {"silhouette_max_samples": None})
+    row, _ = tables.read(row_path)
+    assert row["skipped"][0].startswith("ap (affinity_propagation) on N=300 needs about 0.0 GiB, over the limit of 0.0 GiB")
+    assert "AMI" not in row
+
+
+def test_aggregate_writes_rows_with_mixed_and_missing_values(tmp_path):
+    from zsc import aggregate
+
+    rows = [
+        {"dataset": "digits", "split": "all", "encoder": "raw", "reducer": "none", "clusterer": "kmeans", "seed": 1,
+         "max_samples": None, "skipped": "", "AMI": 0.5},
+        {"dataset": "fmnist", "split": "test", "encoder": "raw", "reducer": "none", "clusterer": "kmeans", "seed": 1,
+         "max_samples": 5000, "skipped": "", "AMI": 1.0},
+        {"dataset": "fmnist", "split": "test", "encoder": "raw", "reducer": "none", "clusterer": "ap", "seed": 1,
+         "max_samples": 5000, "skipped": "ap (affinity_propagation) on N=5000 needs ..."},
+    ]
+    paths = []
+    for i, row in enumerate(rows):
+        paths.append(tmp_path / f"{i}.parquet")
+        tables.write(paths[-1], {key: [value] for key, value in row.items()})
+    runs = aggregate.collect_runs([str(p) for p in paths], {"digits": "Other", "fmnist": "Far-OOD"})
+    out = {name: str(tmp_path / f"out.{name}") for name in ("runs", "summary_csv", "summary_md", "stage_times")}
+    aggregate.write_tables(runs, aggregate.stage_times({}), out)
+    import pandas as pd
+
+    back = pd.read_parquet(out["runs"])  # sorted by the run keys: digits/kmeans, fmnist/ap, fmnist/kmeans
+    assert back["clusterer"].tolist() == ["kmeans", "ap", "kmeans"]
+    assert back["AMI"].fillna(-1).tolist() == [0.5, -1, 1.0]
+    assert back["skipped"].tolist()[1].startswith("ap (affinity_propagation)")
+    assert back["max_samples"].isna().tolist() == [True, False, False]

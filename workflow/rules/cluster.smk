@@ -13,6 +13,7 @@ rule cluster:
     params:
         clusterer=lambda wildcards: CONFIG.clusterer(wildcards),
         n_clusters=lambda wildcards: CONFIG.entry("datasets", wildcards.dataset)["n_clusters"],
+        memory_gb=CONFIG["limits"]["memory_gb"],
         seed=lambda wildcards: int(wildcards.seed),
     script:
         "../scripts/cluster.py"

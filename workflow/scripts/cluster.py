@@ -10,5 +10,6 @@ run_logged(
     out_path=snakemake.output[0],
     clusterer=snakemake.params.clusterer,
     n_clusters=snakemake.params.n_clusters,
+    memory_gb=snakemake.params.memory_gb,
     seed=snakemake.params.seed,
 )

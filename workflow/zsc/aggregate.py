@@ -43,8 +43,7 @@ def write_tables(runs: pd.DataFrame, times: pd.DataFrame, out: dict[str, str]) -
 
     runs_path = Path(out["runs"])
     runs_path.parent.mkdir(parents=True, exist_ok=True)
-    # Through tables.write: deterministic bytes, atomic rename.
-    tables.write(runs_path, {col: runs[col].to_numpy() for col in runs.columns})
+    tables.write_frame(runs_path, runs)  # deterministic bytes, atomic rename
     summary = ami_summary(runs)
     summary.to_csv(out["summary_csv"], index=False)
     Path(out["summary_md"]).write_text(summary.to_markdown(index=False) + "\n")

@@ -7,9 +7,14 @@ split, given to the methods that need it), `n_samples` and `seed`, and returns a
 
 from __future__ import annotations
 
+import logging
+import os
+
 import numpy as np
 
 from .registry import Registry
+
+log = logging.getLogger(__name__)
 
 CLUSTERERS = Registry("clusterers")
 
@@ -35,6 +40,7 @@ _WARD_NEEDS_EUCLIDEAN = {
         "max_iter": {"type": "integer", "minimum": 1, "default": 1000, "description": "Iterations per restart."},
     },
     uses_n_clusters=True,
+    memory=lambda n, d, spec: 16 * n * d,  # a float64 copy of the data and its distances to the centres
 )
 def kmeans(n_init: int, max_iter: int, n_clusters: int, n_samples: int, seed: int):
     from sklearn.cluster import KMeans
@@ -55,6 +61,7 @@ def kmeans(n_init: int, max_iter: int, n_clusters: int, n_samples: int, seed: in
         "metric": _METRIC,
     },
     uses_n_clusters=True,
+    memory=lambda n, d, spec: 8 * n * n,  # condensed pairwise distances (4 n^2) and the linkage's working copy
     schema=_WARD_NEEDS_EUCLIDEAN,
 )
 def agglomerative(linkage: str, metric: str, n_clusters: int, n_samples: int, seed: int):
@@ -108,6 +115,7 @@ class _AverageZScored:
         },
     },
     uses_n_clusters=False,
+    memory=lambda n, d, spec: 8 * n * n,
     schema=_WARD_NEEDS_EUCLIDEAN,
 )
 def agglomerative_threshold(distance_threshold, linkage, metric, average_zscore, dimension_correction, n_clusters, n_samples, seed):
@@ -124,6 +132,7 @@ def agglomerative_threshold(distance_threshold, linkage, metric, average_zscore,
         "n_neighbors": {"type": "integer", "minimum": 2, "default": 10, "description": "Neighbours of the affinity graph (the study: 10 to 50)."},
     },
     uses_n_clusters=True,
+    memory=lambda n, d, spec: n * (48 * spec["n_neighbors"] + 8 * d),  # a sparse k-NN graph, not N x N
 )
 def spectral(n_neighbors, n_clusters, n_samples, seed):
     from sklearn.cluster import SpectralClustering
@@ -148,6 +157,7 @@ def spectral(n_neighbors, n_clusters, n_samples, seed):
         "max_iter": {"type": "integer", "minimum": 1, "default": 1000, "description": "Iteration limit (the study: 1000)."},
     },
     uses_n_clusters=False,
+    memory=lambda n, d, spec: 32 * n * n,  # similarity, availability, responsibility and a temporary: N x N float64 each
 )
 def affinity_propagation(damping, convergence_iter, max_iter, n_clusters, n_samples, seed):
     from sklearn.cluster import AffinityPropagation
@@ -159,19 +169,26 @@ class _HDBSCAN:
     """sklearn's HDBSCAN, choosing the exact neighbour search that is fast for the dimension."""
 
     # sklearn's "auto" picks a KD-tree whatever the dimension; above a few dozen dimensions the
-    # tree degenerates (83 s vs 1.5 s brute force for 5k x 2352 here). Both are exact.
+    # tree degenerates (83 s vs 1.5 s brute force for 5k x 2352 here). Both are exact, but brute
+    # force holds N x N distances, so it is only chosen while that stays small.
     TREE_MAX_DIM = 32
+    BRUTE_MAX_N = 20_000  # 16 N^2 bytes: 6.4 GB
 
     def __init__(self, **kwargs):
         self.kwargs = kwargs
 
+    @classmethod
+    def search(cls, algorithm: str, n: int, d: int) -> str:
+        if algorithm == "auto" and d > cls.TREE_MAX_DIM and n <= cls.BRUTE_MAX_N:
+            return "brute"
+        return algorithm
+
     def fit_predict(self, X):
         from sklearn.cluster import HDBSCAN
 
-        algorithm = self.kwargs.pop("algorithm")
-        if algorithm == "auto":
-            algorithm = "brute" if X.shape[1] > self.TREE_MAX_DIM else "auto"
-        return HDBSCAN(algorithm=algorithm, copy=True, **self.kwargs).fit_predict(X)
+        kwargs = dict(self.kwargs)
+        algorithm = self.search(kwargs.pop("algorithm"), *X.shape)
+        return HDBSCAN(algorithm=algorithm, copy=True, **kwargs).fit_predict(X)
 
 
 @CLUSTERERS.add(
@@ -208,10 +225,11 @@ class _HDBSCAN:
             "type": "string",
             "enum": ["auto", "brute", "kd_tree", "ball_tree"],
             "default": "auto",
-            "description": "Neighbour search; auto = brute force above 32 dimensions, else trees (same result).",
+            "description": "Neighbour search; auto = brute force above 32 dimensions up to 20,000 points, else trees (same result).",
         },
     },
     uses_n_clusters=False,
+    memory=lambda n, d, spec: 16 * n * n if _HDBSCAN.search(spec["algorithm"], n, d) == "brute" else 32 * n * d,
 )
 def hdbscan(
     min_cluster_size, min_samples, max_cluster_size_fraction, metric, cluster_selection_method, algorithm, n_clusters, n_samples, seed
@@ -227,12 +245,38 @@ def hdbscan(
     )
 
 
-def cluster(reduced_path, embeddings_path, out_path, clusterer: dict, seed: int, n_clusters: int | None = None) -> None:
-    """Cluster one reduction; `n_clusters` defaults to the number of classes present (the study)."""
+def memory_limit(limit_gb: float | None) -> int:
+    """The memory a clusterer may plan to use, in bytes: the configured limit, else 90% of this
+    machine's physical memory."""
+    if limit_gb is not None:
+        return int(limit_gb * 2**30)
+    return int(0.9 * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+
+
+def too_big(clusterer: dict, n: int, d: int, limit: int) -> str | None:
+    """Why a clusterer should not start on n points of d dimensions (None if it fits)."""
+    need = CLUSTERERS[clusterer["type"]].info["memory"](n, d, clusterer)
+    if need <= limit:
+        return None
+    return (
+        f"{clusterer['name']} ({clusterer['type']}) on N={n} needs about {need / 2**30:.1f} GiB, over the limit of "
+        f"{limit / 2**30:.1f} GiB (limits.memory_gb): subsample with the dataset's max_samples or use another reducer or clusterer"
+    )
+
+
+def cluster(reduced_path, embeddings_path, out_path, clusterer: dict, seed: int, n_clusters: int | None = None, memory_gb=None) -> None:
+    """Cluster one reduction; `n_clusters` defaults to the number of classes present (the study).
+    A clusterer whose memory estimate is over the limit does not start: the output records why."""
     from . import tables
 
     X = tables.read_vectors(reduced_path)
     columns, _ = tables.read(embeddings_path, columns=["index", "label"])
+    reason = too_big(clusterer, X.shape[0], X.shape[1], memory_limit(memory_gb))
+    if reason:
+        log.warning("skipped: %s", reason)
+        empty = np.zeros(0, dtype=np.int64)
+        tables.write(out_path, {"index": empty, "label_pred": empty}, {"clusterer": clusterer, "seed": seed, "skipped": reason})
+        return
     labels = columns["label"]
     if n_clusters is None:
         n_clusters = len(np.unique(labels[labels >= 0]))

@@ -90,6 +90,22 @@ TOP_LEVEL = {
         "default": [1],
         "description": "Seeds of the reducers and clusterers; every run is repeated per seed (the study's test runs: 1).",
     },
+    "limits": {
+        "type": "object",
+        "additionalProperties": False,
+        "default": {},
+        "description": "Resource limits.",
+        "properties": {
+            "memory_gb": {
+                "type": ["number", "null"],
+                "exclusiveMinimum": 0,
+                "default": None,
+                "description": "Memory a clusterer may plan to use (GiB). One whose estimate for N points is larger "
+                "(Affinity Propagation and agglomerative grow as N^2) is not started; its row is recorded as skipped "
+                "with the reason. null: 90% of the memory of the machine running the job.",
+            }
+        },
+    },
     "embedding": {
         "type": "object",
         "additionalProperties": False,
@@ -292,6 +308,8 @@ def load(config: dict, search: tuple = ()) -> Config:
     full_schema = schema()
     protocol = None
     if config.get("protocol"):
+        if not isinstance(config["protocol"], str):
+            raise ConfigError(f"protocol: {config['protocol']!r} is not of type 'string'")
         found = [p for p in (Path(config["protocol"]), *(Path(d) / config["protocol"] for d in search)) if p.is_file()]
         protocol = _read_protocol(str(found[0]) if found else config["protocol"])
         for kind in ("reducers", "clusterers"):

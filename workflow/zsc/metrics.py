@@ -103,15 +103,20 @@ def evaluate(embeddings_path, reduced_path, clusters_path, out_path, run: dict, 
     with the clusterer's (the same file) are scored once."""
     from . import tables
 
+    pred, pred_meta = tables.read(clusters_path)
+    if pred_meta.get("skipped"):  # the clusterer did not start: the row says why
+        row = {**run, "skipped": pred_meta["skipped"]}
+        log.warning("skipped: %s", row["skipped"])
+        tables.write(out_path, {key: [value] for key, value in row.items()})
+        return
     emb, _ = tables.read(embeddings_path, columns=["index", "label", tables.VECTOR])
-    pred, _ = tables.read(clusters_path)
     if not np.array_equal(emb["index"], pred["index"]):
         raise ValueError(f"{clusters_path}: sample order differs from {embeddings_path}")
     spaces = {"og": emb[tables.VECTOR]}
     spaces["reduced"] = spaces["og"] if reduced_path == embeddings_path else tables.read_vectors(reduced_path)
     if umap_path:
         spaces["umap"] = spaces["reduced"] if umap_path == reduced_path else tables.read_vectors(umap_path)
-    row = dict(run)
+    row = {**run, "skipped": ""}
     row.update(score(emb["label"], pred["label_pred"], spaces, metrics["silhouette_max_samples"], run["seed"]))
     log.info("%s", row)
     tables.write(out_path, {key: [value] for key, value in row.items()})

@@ -36,7 +36,15 @@ def write(path: str | os.PathLike, columns: dict[str, Any], meta: dict[str, Any]
         name: _vector_array(values) if name == VECTOR else pa.array(values)
         for name, values in columns.items()
     }
-    table = pa.table(arrays)
+    _write_table(path, pa.table(arrays), meta)
+
+
+def write_frame(path: str | os.PathLike, frame, meta: dict[str, Any] | None = None) -> None:
+    """Write a pandas DataFrame (pyarrow's conversion copes with missing values in any column)."""
+    _write_table(path, pa.Table.from_pandas(frame, preserve_index=False), meta)
+
+
+def _write_table(path, table: pa.Table, meta: dict[str, Any] | None) -> None:
     meta = {"zsc_version": __version__, **(meta or {})}
     table = table.replace_schema_metadata({META_KEY: json.dumps(meta, sort_keys=True, default=_json_default)})
     path = Path(path)
