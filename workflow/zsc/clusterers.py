@@ -26,6 +26,12 @@ _METRIC = {
 }
 
 
+_LINKAGE = {
+    "type": "string",
+    "enum": ["ward", "complete", "average", "single"],
+    "default": "ward",
+    "description": "Linkage criterion (ward needs the euclidean metric).",
+}
 _WARD_NEEDS_EUCLIDEAN = {
     "if": {"properties": {"linkage": {"const": "ward"}}},
     "then": {"properties": {"metric": {"const": "euclidean", "description": "linkage 'ward' needs metric 'euclidean'"}}},
@@ -52,12 +58,7 @@ def kmeans(n_init: int, max_iter: int, n_clusters: int, n_samples: int, seed: in
     "agglomerative",
     "Agglomerative clustering given the true number of clusters (the study's AC w/ C)",
     options={
-        "linkage": {
-            "type": "string",
-            "enum": ["ward", "complete", "average", "single"],
-            "default": "ward",
-            "description": "Linkage criterion (ward needs the euclidean metric).",
-        },
+        "linkage": _LINKAGE,
         "metric": _METRIC,
     },
     uses_n_clusters=True,
@@ -96,12 +97,7 @@ class _AverageZScored:
             "exclusiveMinimum": 0,
             "description": "Merge distance at which the tree is cut (the study tuned it per encoder: 0.2 to 10).",
         },
-        "linkage": {
-            "type": "string",
-            "enum": ["ward", "complete", "average", "single"],
-            "default": "ward",
-            "description": "Linkage criterion (ward needs the euclidean metric).",
-        },
+        "linkage": _LINKAGE,
         "metric": _METRIC,
         "average_zscore": {
             "type": "boolean",

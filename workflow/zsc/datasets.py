@@ -322,7 +322,6 @@ CELEBA_ATTRIBUTES_PREFIX = "attr_"
     "test",
     ["test", "valid", "train"],
     "celeba/identity_CelebA.txt",
-    min_cluster_size=2,
 )
 def celeba(root, split, download, mirror=None):
     ds = _torchvision("CelebA")(root, download, mirror, split=split, target_type="identity")
@@ -543,7 +542,6 @@ UTKFACE_FIELDS = ("age", "gender", "race")
     "test",
     ["test", "train"],
     "UTKFace",
-    min_cluster_size=2,
 )
 def utkface(root, split, download, mirror=None):
     folder = _require(Path(root) / "UTKFace", "utkface")
@@ -659,7 +657,6 @@ def bioscan_taxonomy(metadata):
     "test",
     ["test", "val", "train"],
     "BIOSCAN_Insect_Dataset_metadata.tsv",
-    min_cluster_size=2,
 )
 def bioscan1m(root, split, download, mirror=None):
     import pandas as pd
