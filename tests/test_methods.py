@@ -42,6 +42,16 @@ def test_pca_by_components_and_by_variance(blobs):
     assert ratios.sum() >= 0.9 and ratios[:-1].sum() < 0.9 and Z.shape[1] == len(ratios)
 
 
+def test_l2norm_and_tsne(blobs):
+    from sklearn.manifold import TSNE
+
+    X, _ = blobs
+    Z = REDUCERS.build(spec("reducers", "l2norm"), seed=1).fit_transform(X)
+    np.testing.assert_allclose(np.linalg.norm(Z, axis=1), 1.0)
+    ours = REDUCERS.build(spec("reducers", "tsne"), seed=3).fit_transform(X)
+    np.testing.assert_array_equal(ours, TSNE(2, perplexity=30.0, init="pca", random_state=3).fit_transform(X))
+
+
 def test_umap_is_seeded(blobs):
     X, _ = blobs
     reducer = spec("reducers", "umap", n_components=3, n_neighbors=10)
@@ -62,6 +72,8 @@ def test_umap_is_seeded(blobs):
         ("spectral", {"n_neighbors": 10}),
         ("affinity_propagation", {}),
         ("hdbscan", {}),
+        ("optics", {"min_samples": 10}),
+        ("louvain", {"n_neighbors": 10}),
     ],
 )
 def test_clusterers_recover_separated_blobs(blobs, name, options):

@@ -161,6 +161,59 @@ def affinity_propagation(damping, convergence_iter, max_iter, n_clusters, n_samp
     return AffinityPropagation(damping=damping, convergence_iter=convergence_iter, max_iter=max_iter, random_state=seed)
 
 
+@CLUSTERERS.add(
+    "optics",
+    "OPTICS (label -1 is noise): finds n_clusters",
+    options={
+        "min_samples": {"type": "integer", "minimum": 2, "default": 5, "description": "Neighbours of a core point."},
+        "metric": {**_METRIC, "enum": ["euclidean", "l1", "chebyshev", "cosine"]},
+        "cluster_method": {"type": "string", "enum": ["xi", "dbscan"], "default": "xi", "description": "How clusters are extracted."},
+        "xi": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1, "default": 0.05, "description": "Steepness for the xi method."},
+    },
+    uses_n_clusters=False,
+    memory=lambda n, d, spec: 32 * n * d,  # neighbour searches, no N x N matrix
+)
+def optics(min_samples, metric, cluster_method, xi, n_clusters, n_samples, seed):
+    from sklearn.cluster import OPTICS
+
+    return OPTICS(min_samples=min_samples, metric={"l1": "manhattan"}.get(metric, metric), cluster_method=cluster_method, xi=xi)
+
+
+class _Louvain:
+    """Louvain communities of a symmetric k-nearest-neighbour graph (sparse: O(N k), not the N x N
+    affinity of the study's code)."""
+
+    def __init__(self, n_neighbors, metric, resolution, seed):
+        self.n_neighbors, self.metric, self.resolution, self.seed = n_neighbors, metric, resolution, seed
+
+    def fit_predict(self, X):
+        import networkx as nx
+        from sklearn.neighbors import kneighbors_graph
+
+        graph = kneighbors_graph(X, n_neighbors=min(self.n_neighbors, len(X) - 1), metric=self.metric, mode="connectivity")
+        graph = graph.maximum(graph.T)
+        communities = nx.community.louvain_communities(nx.from_scipy_sparse_array(graph), resolution=self.resolution, seed=self.seed)
+        labels = np.empty(len(X), dtype=np.int64)
+        for label, members in enumerate(sorted(communities, key=min)):
+            labels[list(members)] = label
+        return labels
+
+
+@CLUSTERERS.add(
+    "louvain",
+    "Louvain community detection on a k-nearest-neighbour graph: finds n_clusters",
+    options={
+        "n_neighbors": {"type": "integer", "minimum": 2, "default": 15, "description": "Neighbours per point in the graph."},
+        "metric": {**_METRIC, "enum": ["euclidean", "l1", "chebyshev", "cosine"]},
+        "resolution": {"type": "number", "exclusiveMinimum": 0, "default": 1.0, "description": "Higher gives more, smaller communities (the study: 1 to 3)."},
+    },
+    uses_n_clusters=False,
+    memory=lambda n, d, spec: n * (200 * spec["n_neighbors"] + 8 * d),  # networkx holds the k-NN graph as Python objects
+)
+def louvain(n_neighbors, metric, resolution, n_clusters, n_samples, seed):
+    return _Louvain(n_neighbors, {"l1": "manhattan"}.get(metric, metric), resolution, seed)
+
+
 class _HDBSCAN:
     """sklearn's HDBSCAN, choosing the exact neighbour search that is fast for the dimension."""
 

@@ -101,6 +101,33 @@ class SeededUMAP:
         return UMAP(**kwargs).fit_transform(X)
 
 
+class L2Normalise:
+    def fit_transform(self, X):
+        X = np.asarray(X, dtype=np.float64)
+        return X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), np.finfo(float).tiny)
+
+
+@REDUCERS.add("l2norm", "Each embedding scaled to unit L2 norm (euclidean distances then order as cosine ones)", identity=False)
+def l2norm(seed: int):
+    return L2Normalise()
+
+
+@REDUCERS.add(
+    "tsne",
+    "t-SNE (scikit-learn, seeded; Barnes-Hut below 4 dimensions, else exact)",
+    options={
+        "n_components": {"type": "integer", "minimum": 1, "default": 2, "description": "Output dimensions."},
+        "perplexity": {"type": "number", "exclusiveMinimum": 0, "default": 30.0, "description": "Effective number of neighbours."},
+    },
+    identity=False,
+)
+def tsne(n_components: int, perplexity: float, seed: int):
+    from sklearn.manifold import TSNE
+
+    method = "barnes_hut" if n_components < 4 else "exact"
+    return TSNE(n_components=n_components, perplexity=perplexity, init="pca", method=method, random_state=seed)
+
+
 def reduce(embeddings_path, out_path, reducer: dict, seed: int) -> None:
     from . import tables
 
