@@ -1,14 +1,11 @@
 """Datasets through their real loading code: sklearn's digits, torchvision's classes downloading from
 a server on 127.0.0.1 (archives built here, or Debian's real Fashion-MNIST files), image folders."""
 
-import functools
-import http.server
 import io
 import logging
 import pickle
 import shutil
 import tarfile
-import threading
 import warnings
 from pathlib import Path
 
@@ -27,18 +24,6 @@ needs_debian = pytest.mark.skipif(not DEBIAN.is_dir(), reason="Debian's dataset-
 def dataset_spec(name, **options):
     base = {"encoders": {"raw": {}}, "reducers": {"none": {}}, "clusterers": {"kmeans": {}}}
     return cfg.load({**base, "datasets": {name: options}}).entry("datasets", name)
-
-
-@pytest.fixture
-def server(tmp_path):
-    """A folder served over HTTP on 127.0.0.1: (folder, base URL)."""
-    served = tmp_path / "served"
-    served.mkdir()
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield served, f"http://127.0.0.1:{httpd.server_address[1]}/"
-    httpd.shutdown()
 
 
 def test_digits_split():

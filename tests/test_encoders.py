@@ -1,11 +1,8 @@
 """Encoders through the real loading code: timm's pretrained path from a local file, checkpoint files
 with key mapping, torch.hub's download + hash check from a server on 127.0.0.1, the embeddings file."""
 
-import functools
 import hashlib
-import http.server
 import json
-import threading
 
 import numpy as np
 import pytest
@@ -222,23 +219,12 @@ def test_checkpoint_series_becomes_one_encoder_per_file():
     assert [r["encoder"] for r in config.runs()] == ["run@ep10", "run@ep20"]
 
 
-@pytest.fixture
-def weights_server(tmp_path):
-    served = tmp_path / "served"
-    served.mkdir()
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield served, f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-
-
-def test_fetch_downloads_and_verifies_the_hash(weights_server, saved_timm, tmp_path):
-    served, url = weights_server
+def test_fetch_downloads_and_verifies_the_hash(server, saved_timm, tmp_path):
+    served, url = server
     path, _ = saved_timm
     (served / "resnet10t.pth").write_bytes(path.read_bytes())
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    source = {"kind": "url", "url": f"{url}/resnet10t.pth", "sha256_prefix": digest[:8]}
+    source = {"kind": "url", "url": f"{url}resnet10t.pth", "sha256_prefix": digest[:8]}
     receipt = tmp_path / "weights" / (weights.source_id(source) + ".json")
     weights.fetch(source, str(receipt), weights_dir=str(tmp_path / "weights"))
     record = json.loads(receipt.read_text())

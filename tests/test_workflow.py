@@ -1,11 +1,8 @@
 """The whole workflow end to end on tests/configs/tiny.yaml (about a minute on 2 cores)."""
 
-import functools
 import hashlib
-import http.server
 import re
 import shutil
-import threading
 
 import numpy as np
 import pandas as pd
@@ -115,23 +112,17 @@ def small_config(encoders: dict) -> dict:
     }
 
 
-def test_downloaded_weights_are_fetched_by_a_local_rule_then_loaded(tmp_path):
+def test_downloaded_weights_are_fetched_by_a_local_rule_then_loaded(tmp_path, server):
     torch.manual_seed(11)
-    served = tmp_path / "served"
-    served.mkdir()
+    served, base_url = server
     torch.save(timm.create_model("resnet10t", num_classes=0).state_dict(), served / "r10t.pth")
     digest = hashlib.sha256((served / "r10t.pth").read_bytes()).hexdigest()
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}/r10t.pth"
+    url = f"{base_url}r10t.pth"
     base = {"type": "timm", "model": "resnet10t", "image_size": 32}
     config = small_config({"fetched": {**base, "weights_url": url, "weights_sha256": digest[:16]},
                            "local": {**base, "weights_file": str(served / "r10t.pth")}})
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
-    try:
-        result = snakemake(tmp_path, "--configfile", "config.yaml", "--cores", "2")
-    finally:
-        server.shutdown()
+    result = snakemake(tmp_path, "--configfile", "config.yaml", "--cores", "2")
     assert result.returncode == 0, result.stderr[-4000:]
     assert "localrule fetch_weights" in result.stdout + result.stderr
     assert (tmp_path / "resources/weights/url/r10t.pth").read_bytes() == (served / "r10t.pth").read_bytes()

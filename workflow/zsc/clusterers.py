@@ -26,6 +26,11 @@ _METRIC = {
 }
 
 
+def _sklearn_metric(metric: str) -> str:
+    """scikit-learn's neighbour searches call L1 'manhattan'."""
+    return {"l1": "manhattan"}.get(metric, metric)
+
+
 _LINKAGE = {
     "type": "string",
     "enum": ["ward", "complete", "average", "single"],
@@ -166,7 +171,7 @@ def affinity_propagation(damping, convergence_iter, max_iter, n_clusters, n_samp
     "OPTICS (label -1 is noise): finds n_clusters",
     options={
         "min_samples": {"type": "integer", "minimum": 2, "default": 5, "description": "Neighbours of a core point."},
-        "metric": {**_METRIC, "enum": ["euclidean", "l1", "chebyshev", "cosine"]},
+        "metric": _METRIC,
         "cluster_method": {"type": "string", "enum": ["xi", "dbscan"], "default": "xi", "description": "How clusters are extracted."},
         "xi": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1, "default": 0.05, "description": "Steepness for the xi method."},
     },
@@ -176,7 +181,7 @@ def affinity_propagation(damping, convergence_iter, max_iter, n_clusters, n_samp
 def optics(min_samples, metric, cluster_method, xi, n_clusters, n_samples, seed):
     from sklearn.cluster import OPTICS
 
-    return OPTICS(min_samples=min_samples, metric={"l1": "manhattan"}.get(metric, metric), cluster_method=cluster_method, xi=xi)
+    return OPTICS(min_samples=min_samples, metric=_sklearn_metric(metric), cluster_method=cluster_method, xi=xi)
 
 
 class _Louvain:
@@ -204,14 +209,14 @@ class _Louvain:
     "Louvain community detection on a k-nearest-neighbour graph: finds n_clusters",
     options={
         "n_neighbors": {"type": "integer", "minimum": 2, "default": 15, "description": "Neighbours per point in the graph."},
-        "metric": {**_METRIC, "enum": ["euclidean", "l1", "chebyshev", "cosine"]},
+        "metric": _METRIC,
         "resolution": {"type": "number", "exclusiveMinimum": 0, "default": 1.0, "description": "Higher gives more, smaller communities (the study: 1 to 3)."},
     },
     uses_n_clusters=False,
     memory=lambda n, d, spec: n * (200 * spec["n_neighbors"] + 8 * d),  # networkx holds the k-NN graph as Python objects
 )
 def louvain(n_neighbors, metric, resolution, n_clusters, n_samples, seed):
-    return _Louvain(n_neighbors, {"l1": "manhattan"}.get(metric, metric), resolution, seed)
+    return _Louvain(n_neighbors, _sklearn_metric(metric), resolution, seed)
 
 
 class _HDBSCAN:
@@ -283,7 +288,7 @@ class _HDBSCAN:
 def hdbscan(
     min_cluster_size, min_samples, max_cluster_size_fraction, metric, cluster_selection_method, algorithm, n_clusters, n_samples, seed
 ):
-    metric = {"l1": "manhattan"}.get(metric, metric)
+    metric = _sklearn_metric(metric)
     return _HDBSCAN(
         min_cluster_size=min_cluster_size,
         min_samples=min_samples,
