@@ -16,6 +16,7 @@ report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/resources.smk"
 
 
 wildcard_constraints:
@@ -35,9 +36,11 @@ include: "workflow/rules/cluster.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/search.smk"
 
 
 rule all:
     input:
-        TABLES.values(),
-        FIGURES,
+        # a config may only search (its datasets all search datasets): then there are no run tables
+        [*TABLES.values(), *FIGURES] if RUNS else [],
+        [SEARCH_PARAMS] if SEARCH else [],

@@ -2,7 +2,8 @@
 # Sets this workflow up on a fresh machine (Python 3.11 + pip; Debian for the optional extras):
 # a virtual environment in .venv holding the zsc package and every dependency. With --test, also
 # what the test suite needs. As root on Debian it installs Debian's dataset-fashion-mnist (the real
-# Fashion-MNIST files, so the default config runs offline); elsewhere torchvision downloads them.
+# Fashion-MNIST files, so the default config runs offline; elsewhere torchvision downloads them) and,
+# with --test, slurm-wlm and munge for the SLURM test.
 # Safe to run again: it only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -10,8 +11,11 @@ extras=""
 [ "${1:-}" = "--test" ] && extras="[test]"
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  pkgs="dataset-fashion-mnist"
+  # tests/test_slurm.py runs the SLURM profile on a real single-node SLURM (its fixture starts the daemons)
+  [ -n "$extras" ] && pkgs="$pkgs slurm-wlm munge"
   missing=""
-  for pkg in dataset-fashion-mnist; do dpkg -s "$pkg" >/dev/null 2>&1 || missing="$missing $pkg"; done
+  for pkg in $pkgs; do dpkg -s "$pkg" >/dev/null 2>&1 || missing="$missing $pkg"; done
   if [ -n "$missing" ]; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -q >/dev/null && apt-get install -y -q $missing >/dev/null

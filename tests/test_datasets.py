@@ -157,6 +157,8 @@ def test_fashionmnist_from_debian_through_torchvision(tmp_path):
     data, meta = tables.read(path)
     assert np.all(np.bincount(data["label"]) == 1000)
     assert meta["classes"][0] == "T-shirt/top"
+    datasets.prepare(dataset_spec("fashionmnist", split="all"), tmp_path / "root", tmp_path / "all.parquet")
+    assert np.all(np.bincount(tables.read(tmp_path / "all.parquet")[0]["label"]) == 7000)  # train + test
 
 
 @needs_debian

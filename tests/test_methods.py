@@ -61,6 +61,56 @@ def test_umap_is_seeded(blobs):
     np.testing.assert_array_equal(a, b)
 
 
+def test_pacmap_is_seeded_and_separates_blobs(blobs):
+    X, y = blobs
+    reducer = spec("reducers", "pacmap", n_components=4)
+    a = REDUCERS.build(reducer, seed=2).fit_transform(X)
+    np.testing.assert_array_equal(a, REDUCERS.build(reducer, seed=2).fit_transform(X))
+    assert a.shape == (300, 4) and silhouette_score(a, y) > 0.5
+
+
+def test_umap_code_is_compiled_once_into_the_numba_cache(tmp_path, repo):
+    import subprocess
+    import sys
+
+    script = "from zsc.reducers import import_umap; import_umap()"
+    env = {"NUMBA_CACHE_DIR": str(tmp_path), "PYTHONPATH": str(repo / "workflow"), "PATH": "/usr/bin:/bin"}
+    subprocess.run([sys.executable, "-c", script], env=env, check=True, timeout=300)
+    cached = {p.name for p in tmp_path.rglob("*.nbi")}
+    assert any("umap" in str(p) for p in tmp_path.iterdir()) and any("pynndescent" in str(p) for p in tmp_path.iterdir())
+    assert len(cached) > 20  # index files of compiled functions, found again by the next process
+
+
+def test_arccos_distances_are_angles():
+    from zsc.clusterers import arccos_distances
+
+    X = np.array([[1.0, 0.0], [0.0, 2.0], [-3.0, 0.0], [1.0, 1.0]])
+    D = arccos_distances(X)
+    np.testing.assert_allclose(D[0], [0, np.pi / 2, np.pi, np.pi / 4], atol=1e-7)
+    np.testing.assert_allclose(D, D.T)
+
+
+def test_arccos_agglomerative_equals_sklearn_on_the_precomputed_angles(blobs):
+    from sklearn.cluster import AgglomerativeClustering
+
+    from zsc.clusterers import arccos_distances
+
+    X, _ = blobs
+    ours = CLUSTERERS.build(spec("clusterers", "agglomerative", linkage="complete", metric="arccos"), n_clusters=6, n_samples=300, seed=1)
+    ref = AgglomerativeClustering(6, metric="precomputed", linkage="complete").fit_predict(arccos_distances(X))
+    np.testing.assert_array_equal(ours.fit_predict(X), ref)
+
+
+def test_leiden_finds_planted_communities_and_is_seeded(blobs):
+    X, y = blobs
+    model = spec("clusterers", "leiden", n_neighbors=10, resolution=1.0)
+    a = CLUSTERERS.build(model, n_clusters=6, n_samples=300, seed=5).fit_predict(X)
+    np.testing.assert_array_equal(a, CLUSTERERS.build(model, n_clusters=6, n_samples=300, seed=5).fit_predict(X))
+    assert adjusted_mutual_info_score(y, a) > 0.95
+    more = CLUSTERERS.build(spec("clusterers", "leiden", n_neighbors=10, resolution=5.0), n_clusters=6, n_samples=300, seed=5)
+    assert len(np.unique(more.fit_predict(X))) > 6  # a higher resolution splits communities
+
+
 @pytest.mark.parametrize(
     "name, options",
     [
@@ -74,6 +124,9 @@ def test_umap_is_seeded(blobs):
         ("hdbscan", {}),
         ("optics", {"min_samples": 10}),
         ("louvain", {"n_neighbors": 10}),
+        ("leiden", {"n_neighbors": 10}),
+        ("agglomerative", {"linkage": "average", "metric": "arccos"}),
+        ("hdbscan", {"metric": "arccos"}),
     ],
 )
 def test_clusterers_recover_separated_blobs(blobs, name, options):

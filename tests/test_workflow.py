@@ -192,3 +192,27 @@ def test_protocol_dry_run_shares_each_reduction(tmp_path):
     # raw: zpca90, zpca200d (AC w/ and w/o C share it), zpca80, umap50 (+ none, no file); resnet50: umap50 for five.
     assert counts["cluster"] == 12 and counts["reduce"] == 5 and counts["fetch_weights"] == 1
     assert "results/reduced/digits/all/raw/seed1/zpca200d.parquet" in output
+
+
+def test_search_stage_writes_a_params_file_that_a_later_config_runs(tmp_path):
+    shutil.copy(REPO / "tests/configs/search.yaml", tmp_path / "search.yaml")
+    result = snakemake(tmp_path, "--configfile", "search.yaml", "--cores", "2")
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert job_counts(result.stderr) == {"prepare_dataset": 2, "embed": 2, "search": 1, "search_params": 1, "all": 1}
+    params = yaml.safe_load((tmp_path / "results/search/params.yaml").read_text())
+    # the planted grid's known best: 10-d over 1-d PCA, ward (single linkage chains), the middle threshold
+    assert params["encoders"]["raw"] == {
+        "kmeans": {"reducer": "zpca10"},
+        "ac_c": {"reducer": "zpca10", "linkage": "ward", "metric": "euclidean"},
+        "ac_t": {"reducer": "zpca10", "linkage": "ward", "metric": "euclidean", "distance_threshold": 0.5},
+    }
+    trace = pd.read_csv(tmp_path / "results/search/encoders/raw-trace.csv")
+    assert len(trace) == 2 + 2 + 4 + 3 and trace["skipped"].notna().sum() == 1  # ward with l1 is not allowed
+
+    (tmp_path / "use.yaml").write_text(
+        yaml.safe_dump({"protocol": "results/search/params.yaml", "datasets": {"digits": {"max_samples": 150}}, "encoders": {"raw": {}}})
+    )
+    result = snakemake(tmp_path, "--configfile", "use.yaml", "--cores", "2")
+    assert result.returncode == 0, result.stderr[-4000:]
+    runs = pd.read_parquet(tmp_path / "results/tables/runs.parquet")
+    assert sorted(zip(runs["clusterer"], runs["reducer"])) == [("ac_c", "zpca10"), ("ac_t", "zpca10"), ("kmeans", "zpca10")]

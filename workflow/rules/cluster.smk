@@ -10,6 +10,9 @@ rule cluster:
         benchmark_file("cluster")
     conda:
         "../../envs/cluster.yaml"
+    resources:
+        mem_mb=cluster_mem_mb,
+        runtime=cluster_runtime,
     params:
         clusterer=lambda wildcards: CONFIG.clusterer(wildcards),
         n_clusters=lambda wildcards: CONFIG.entry("datasets", wildcards.dataset)["n_clusters"],

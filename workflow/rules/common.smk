@@ -9,6 +9,10 @@ from pathlib import Path
 ZSC_PATH = str(Path(workflow.basedir) / "workflow")
 sys.path.insert(0, ZSC_PATH)
 os.environ.update(PYTHONPATH=os.pathsep.join([ZSC_PATH, *filter(None, [os.environ.get("PYTHONPATH")])]))
+# numba's compiled code (UMAP, PaCMAP) is kept on disk and reused by every later job instead of being
+# compiled again in each new process (zsc.reducers.import_umap); absolute, so it is the same folder for
+# jobs that run elsewhere on a shared file system. A user's own NUMBA_CACHE_DIR wins.
+os.environ.setdefault("NUMBA_CACHE_DIR", os.path.abspath("resources/cache/numba"))
 
 import zsc.config
 import zsc.datasets
@@ -118,3 +122,15 @@ def run_files(pattern, skip_identity=False, with_umap_space=False):
     if with_umap_space and CONFIG["metrics"]["umap_reducer"]:
         runs += [{**run, "reducer": CONFIG["metrics"]["umap_reducer"]} for run in RUNS]
     return list(dict.fromkeys(pattern.format(**run) for run in runs))
+
+
+# The hyper-parameter search's files (rules in search.smk).
+SEARCH = CONFIG["search"] or {}
+SEARCH_CHOICES = "results/search/encoders/{encoder}.yaml"
+SEARCH_PARAMS = "results/search/params.yaml"
+
+
+def search_embeddings(wildcards):
+    """input: the embeddings of each search dataset by this encoder, named by dataset."""
+    splits = {name: CONFIG.entry("datasets", name)["split"] for name in SEARCH["datasets"]}
+    return {name: EMBEDDINGS.format(dataset=name, split=split, encoder=wildcards.encoder) for name, split in splits.items()}

@@ -13,6 +13,8 @@ rule embed:
         "../../envs/embed.yaml"
     resources:
         gpu=encoder_gpus,
+        mem_mb=embed_mem_mb,
+        runtime=embed_runtime,
     params:
         dataset=entry("dataset"),
         encoder=entry("encoder"),

@@ -12,6 +12,9 @@ rule evaluate:
         benchmark_file("evaluate")
     conda:
         "../../envs/cluster.yaml"
+    resources:
+        mem_mb=evaluate_mem_mb,
+        runtime=evaluate_runtime,
     params:
         run=run_of,
         metrics=CONFIG["metrics"],

@@ -9,6 +9,9 @@ rule reduce:
         benchmark_file("reduce")
     conda:
         "../../envs/cluster.yaml"
+    resources:
+        mem_mb=reduce_mem_mb,
+        runtime=reduce_runtime,
     params:
         reducer=entry("reducer"),
         seed=lambda wildcards: int(wildcards.seed),

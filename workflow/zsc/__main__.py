@@ -63,6 +63,16 @@ def _describe(prop: dict) -> str:
     return f"{kind}{extra} | {default} | {prop.get('description', '')}"
 
 
+def _nested(properties: dict, prefix: str = ""):
+    """(dotted key, schema) of every option, also inside objects and maps (`<name>` stands for a map's keys)."""
+    for key, prop in properties.items():
+        yield prefix + key, prop
+        yield from _nested(prop.get("properties", {}), f"{prefix}{key}.")
+        values = prop.get("additionalProperties")
+        if isinstance(values, dict) and "properties" in values:
+            yield from _nested(values["properties"], f"{prefix}{key}.<name>.")
+
+
 def docs_text() -> str:
     """config/README.md: every option of the schema, generated so that it cannot fall behind."""
     out = [
@@ -77,10 +87,7 @@ def docs_text() -> str:
         "| key | type | default | meaning |",
         "|---|---|---|---|",
     ]
-    for key, prop in cfg.TOP_LEVEL.items():
-        out.append(f"| `{key}` | {_describe(prop)} |")
-        for sub, subprop in prop.get("properties", {}).items():
-            out.append(f"| `{key}.{sub}` | {_describe(subprop)} |")
+    out += [f"| `{key}` | {_describe(prop)} |" for key, prop in _nested(cfg.TOP_LEVEL)]
     for kind, registry in cfg.registries().items():
         out += ["", f"## `{kind}`", "", cfg.KIND_DESCRIPTIONS[kind], ""]
         out += ["Options of every entry:", "", "| option | type | default | meaning |", "|---|---|---|---|"]

@@ -20,15 +20,43 @@ CLUSTERERS = Registry("clusterers")
 
 _METRIC = {
     "type": "string",
-    "enum": ["euclidean", "l1", "chebyshev", "cosine"],
+    "enum": ["euclidean", "l1", "chebyshev", "cosine", "arccos"],
     "default": "euclidean",
-    "description": "Distance between points.",
+    "description": "Distance between points; arccos is the angle between them in radians (a true metric, unlike cosine).",
 }
 
 
 def _sklearn_metric(metric: str) -> str:
-    """scikit-learn's neighbour searches call L1 'manhattan'."""
-    return {"l1": "manhattan"}.get(metric, metric)
+    """scikit-learn's neighbour searches call L1 'manhattan'; arccos is given to them as a precomputed matrix."""
+    return {"l1": "manhattan", "arccos": "precomputed"}.get(metric, metric)
+
+
+def arccos_distances(X) -> np.ndarray:
+    """Pairwise angles (radians) between the rows of X; a zero row is at pi/2 from everything."""
+    X = np.asarray(X, dtype=np.float64)
+    unit = X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), np.finfo(float).tiny)
+    distances = np.arccos(np.clip(unit @ unit.T, -1.0, 1.0))
+    np.fill_diagonal(distances, 0.0)
+    return distances
+
+
+class _Arccos:
+    """Gives a model configured with metric='precomputed' the arccos distance matrix of X."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def fit_predict(self, X):
+        return self.model.fit_predict(arccos_distances(X))
+
+
+def _arccos_aware(model, metric: str):
+    return _Arccos(model) if metric == "arccos" else model
+
+
+def _matrix_bytes(n: int, spec: dict) -> int:
+    """The N x N float64 distance matrix an arccos metric adds (plus its float64 Gram matrix)."""
+    return 16 * n * n if spec.get("metric") == "arccos" else 0
 
 
 _LINKAGE = {
@@ -67,13 +95,14 @@ def kmeans(n_init: int, max_iter: int, n_clusters: int, n_samples: int, seed: in
         "metric": _METRIC,
     },
     uses_n_clusters=True,
-    memory=lambda n, d, spec: 8 * n * n,  # condensed pairwise distances (4 n^2) and the linkage's working copy
+    memory=lambda n, d, spec: 8 * n * n + _matrix_bytes(n, spec),  # condensed distances (4 n^2) and the linkage's copy
     schema=_WARD_NEEDS_EUCLIDEAN,
 )
 def agglomerative(linkage: str, metric: str, n_clusters: int, n_samples: int, seed: int):
     from sklearn.cluster import AgglomerativeClustering
 
-    return AgglomerativeClustering(n_clusters=n_clusters, linkage=linkage, metric=metric)
+    model = AgglomerativeClustering(n_clusters=n_clusters, linkage=linkage, metric=_sklearn_metric(metric))
+    return _arccos_aware(model, metric)
 
 
 class _AverageZScored:
@@ -116,14 +145,16 @@ class _AverageZScored:
         },
     },
     uses_n_clusters=False,
-    memory=lambda n, d, spec: 8 * n * n,
+    memory=lambda n, d, spec: 8 * n * n + _matrix_bytes(n, spec),
     schema=_WARD_NEEDS_EUCLIDEAN,
 )
 def agglomerative_threshold(distance_threshold, linkage, metric, average_zscore, dimension_correction, n_clusters, n_samples, seed):
     from sklearn.cluster import AgglomerativeClustering
 
-    model = AgglomerativeClustering(n_clusters=None, distance_threshold=distance_threshold, linkage=linkage, metric=metric)
-    return _AverageZScored(model, metric, average_zscore, dimension_correction)
+    model = AgglomerativeClustering(
+        n_clusters=None, distance_threshold=distance_threshold, linkage=linkage, metric=_sklearn_metric(metric)
+    )
+    return _AverageZScored(_arccos_aware(model, metric), metric, average_zscore, dimension_correction)
 
 
 @CLUSTERERS.add(
@@ -176,47 +207,83 @@ def affinity_propagation(damping, convergence_iter, max_iter, n_clusters, n_samp
         "xi": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1, "default": 0.05, "description": "Steepness for the xi method."},
     },
     uses_n_clusters=False,
-    memory=lambda n, d, spec: 32 * n * d,  # neighbour searches, no N x N matrix
+    memory=lambda n, d, spec: 32 * n * d + _matrix_bytes(n, spec),  # neighbour searches, no N x N matrix but arccos's
 )
 def optics(min_samples, metric, cluster_method, xi, n_clusters, n_samples, seed):
     from sklearn.cluster import OPTICS
 
-    return OPTICS(min_samples=min_samples, metric=_sklearn_metric(metric), cluster_method=cluster_method, xi=xi)
+    model = OPTICS(min_samples=min_samples, metric=_sklearn_metric(metric), cluster_method=cluster_method, xi=xi)
+    return _arccos_aware(model, metric)
 
 
-class _Louvain:
-    """Louvain communities of a symmetric k-nearest-neighbour graph (sparse: O(N k), not the N x N
-    affinity of the study's code)."""
+def _louvain(graph, resolution: float, seed: int) -> np.ndarray:
+    import networkx as nx
 
-    def __init__(self, n_neighbors, metric, resolution, seed):
-        self.n_neighbors, self.metric, self.resolution, self.seed = n_neighbors, metric, resolution, seed
+    communities = nx.community.louvain_communities(nx.from_scipy_sparse_array(graph), resolution=resolution, seed=seed)
+    labels = np.empty(graph.shape[0], dtype=np.int64)
+    for label, members in enumerate(sorted(communities, key=min)):
+        labels[list(members)] = label
+    return labels
+
+
+def _leiden(graph, resolution: float, seed: int) -> np.ndarray:
+    import igraph
+    import leidenalg
+
+    rows, cols = graph.nonzero()
+    upper = rows < cols  # the graph is symmetric: each undirected edge once
+    network = igraph.Graph(n=graph.shape[0], edges=list(zip(rows[upper].tolist(), cols[upper].tolist())))
+    partition = leidenalg.find_partition(network, leidenalg.RBConfigurationVertexPartition, resolution_parameter=resolution, seed=seed)
+    return np.asarray(partition.membership, dtype=np.int64)
+
+
+class _Communities:
+    """Communities of a symmetric k-nearest-neighbour graph (sparse: O(N k), not the N x N affinity of
+    the study's code). Angles order neighbours as cosine distances do, so arccos uses cosine here."""
+
+    def __init__(self, find, n_neighbors, metric, resolution, seed):
+        self.find, self.n_neighbors, self.resolution, self.seed = find, n_neighbors, resolution, seed
+        self.metric = _sklearn_metric("cosine" if metric == "arccos" else metric)
 
     def fit_predict(self, X):
-        import networkx as nx
         from sklearn.neighbors import kneighbors_graph
 
         graph = kneighbors_graph(X, n_neighbors=min(self.n_neighbors, len(X) - 1), metric=self.metric, mode="connectivity")
-        graph = graph.maximum(graph.T)
-        communities = nx.community.louvain_communities(nx.from_scipy_sparse_array(graph), resolution=self.resolution, seed=self.seed)
-        labels = np.empty(len(X), dtype=np.int64)
-        for label, members in enumerate(sorted(communities, key=min)):
-            labels[list(members)] = label
-        return labels
+        return self.find(graph.maximum(graph.T), self.resolution, self.seed)
+
+
+_COMMUNITY_OPTIONS = {
+    "n_neighbors": {"type": "integer", "minimum": 2, "default": 15, "description": "Neighbours per point in the graph."},
+    "metric": _METRIC,
+    "resolution": {
+        "type": "number",
+        "exclusiveMinimum": 0,
+        "default": 1.0,
+        "description": "Higher gives more, smaller communities (the study: 1 to 3).",
+    },
+}
 
 
 @CLUSTERERS.add(
     "louvain",
-    "Louvain community detection on a k-nearest-neighbour graph: finds n_clusters",
-    options={
-        "n_neighbors": {"type": "integer", "minimum": 2, "default": 15, "description": "Neighbours per point in the graph."},
-        "metric": _METRIC,
-        "resolution": {"type": "number", "exclusiveMinimum": 0, "default": 1.0, "description": "Higher gives more, smaller communities (the study: 1 to 3)."},
-    },
+    "Louvain community detection (networkx) on a k-nearest-neighbour graph: finds n_clusters",
+    options=_COMMUNITY_OPTIONS,
     uses_n_clusters=False,
     memory=lambda n, d, spec: n * (200 * spec["n_neighbors"] + 8 * d),  # networkx holds the k-NN graph as Python objects
 )
 def louvain(n_neighbors, metric, resolution, n_clusters, n_samples, seed):
-    return _Louvain(n_neighbors, _sklearn_metric(metric), resolution, seed)
+    return _Communities(_louvain, n_neighbors, metric, resolution, seed)
+
+
+@CLUSTERERS.add(
+    "leiden",
+    "Leiden community detection (leidenalg, modularity with a resolution) on a k-nearest-neighbour graph: finds n_clusters",
+    options=_COMMUNITY_OPTIONS,
+    uses_n_clusters=False,
+    memory=lambda n, d, spec: n * (64 * spec["n_neighbors"] + 8 * d),  # igraph's compact edge list
+)
+def leiden(n_neighbors, metric, resolution, n_clusters, n_samples, seed):
+    return _Communities(_leiden, n_neighbors, metric, resolution, seed)
 
 
 class _HDBSCAN:
@@ -242,6 +309,8 @@ class _HDBSCAN:
 
         kwargs = dict(self.kwargs)
         algorithm = self.search(kwargs.pop("algorithm"), *X.shape)
+        if kwargs["metric"] == "precomputed":  # arccos
+            return HDBSCAN(copy=True, **kwargs).fit_predict(arccos_distances(X))
         return HDBSCAN(algorithm=algorithm, copy=True, **kwargs).fit_predict(X)
 
 
@@ -268,7 +337,7 @@ class _HDBSCAN:
             "default": 0.2,
             "description": "Largest cluster as a fraction of N (the study: 0.2).",
         },
-        "metric": {**_METRIC, "enum": ["euclidean", "l1", "chebyshev"]},
+        "metric": _METRIC,
         "cluster_selection_method": {
             "type": "string",
             "enum": ["eom", "leaf"],
@@ -283,7 +352,9 @@ class _HDBSCAN:
         },
     },
     uses_n_clusters=False,
-    memory=lambda n, d, spec: 16 * n * n if _HDBSCAN.search(spec["algorithm"], n, d) == "brute" else 32 * n * d,
+    memory=lambda n, d, spec: (
+        16 * n * n if spec["metric"] == "arccos" or _HDBSCAN.search(spec["algorithm"], n, d) == "brute" else 32 * n * d
+    ),
 )
 def hdbscan(
     min_cluster_size, min_samples, max_cluster_size_fraction, metric, cluster_selection_method, algorithm, n_clusters, n_samples, seed

@@ -137,6 +137,71 @@ TOP_LEVEL = {
             },
         },
     },
+    "search": {
+        "type": ["object", "null"],
+        "additionalProperties": False,
+        "required": ["datasets", "clusterers"],
+        "default": None,
+        "description": "A hyper-parameter search (the study's, STUDY.md 3.3): per encoder and clusterer, greedy steps "
+        "over grids of settings, each keeping the candidate with the best weighted mean AMI on the search datasets. "
+        "Writes results/search/params.yaml, a params file in the format of config/params/v5.0.yaml that a later "
+        "config names as its `protocol`. null: no search.",
+        "properties": {
+            "datasets": {
+                "type": "object",
+                "minProperties": 1,
+                "additionalProperties": {"type": "number", "exclusiveMinimum": 0},
+                "description": "Datasets searched on (names in `datasets`, e.g. a val split) and each one's weight in the "
+                "objective (the study: ImageNet 2, Imagenette 1, Imagewoof 1). They are not part of the run grid.",
+            },
+            "seed": {"type": "integer", "minimum": 0, "default": 100, "description": "Seed of the search's reducers and clusterers (the study: 100)."},
+            "reducers": {
+                "type": ["array", "null"],
+                "items": {"type": "string"},
+                "default": None,
+                "description": "Candidates of the reduction step (names in `reducers`); null: every reducer of the config.",
+            },
+            "version": {"type": "string", "default": "search", "description": "The `version` written into the params file."},
+            "clusterers": {
+                "type": "object",
+                "minProperties": 1,
+                "description": "Clusterers to tune (names in `clusterers`), in this order; their config entries are the starting settings.",
+                "additionalProperties": {
+                    "type": ["object", "null"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "after": {
+                            "type": ["string", "null"],
+                            "default": None,
+                            "description": "Start from this (earlier) clusterer's result: its reducer and the settings both "
+                            "clusterers have, with no reduction step (the study's AC w/o C starts from AC w/ C).",
+                        },
+                        "reducers": {
+                            "type": ["array", "null"],
+                            "items": {"type": "string"},
+                            "default": None,
+                            "description": "This clusterer's reduction candidates; null: search.reducers.",
+                        },
+                        "steps": {
+                            "type": "array",
+                            "default": [],
+                            "items": {"type": "object", "minProperties": 1, "additionalProperties": {"type": "array", "minItems": 1}},
+                            "description": "Greedy steps, in order: each maps settings to candidate values; every combination is "
+                            "tried and the best is kept for the next step (ties: the first listed). `reducer` may be one of "
+                            "the settings; without it (and without `after`) a reduction step comes first.",
+                        },
+                        "skip_datasets": {
+                            "type": "array",
+                            "items": {"type": "string"},
+                            "default": [],
+                            "description": "Search datasets this clusterer is not scored on (the study: Affinity Propagation and "
+                            "Spectral skip ImageNet, too large for them).",
+                        },
+                    },
+                },
+            },
+        },
+    },
     "metrics": {
         "type": "object",
         "additionalProperties": False,
@@ -261,7 +326,9 @@ class Config:
         """Every (dataset, split, encoder, reducer, clusterer, seed) to run, in a stable order: the
         full grid, or with a protocol each encoder's clusterers on their own reducers."""
         protocol = self.raw["_protocol"]
-        for dataset, encoder in itertools.product(self.raw["datasets"].values(), self.raw["encoders"]):
+        searched = (self.raw["search"] or {}).get("datasets", {})
+        tested = [dataset for dataset in self.raw["datasets"].values() if dataset["name"] not in searched]
+        for dataset, encoder in itertools.product(tested, self.raw["encoders"]):
             if protocol:
                 pairs = [(s["reducer"], clusterer) for clusterer, s in protocol["encoders"][encoder].items()]
             else:
@@ -330,7 +397,55 @@ def load(config: dict, search: tuple = ()) -> Config:
     for kind in KINDS:
         for name, entry in config[kind].items():
             entry["name"] = name
+    config["search"] = _resolve_search(config)
     return Config(config)
+
+
+def _resolve_search(config: dict) -> dict | None:
+    """The search section with its defaults, every name it uses checked and every candidate setting
+    validated against its clusterer's schema (so a bad grid stops at parse time, not mid-search)."""
+    search = copy.deepcopy(config.get("search"))
+    if not search:
+        return None
+    props = TOP_LEVEL["search"]["properties"]
+    search = {**{k: p["default"] for k, p in props.items() if "default" in p}, **search}
+
+    def known(kind, names, where):
+        for name in names:
+            if name not in config[kind]:
+                raise ConfigError(f"{where}: {name!r} is not one of the config's {kind} {list(config[kind])}")
+
+    known("datasets", search["datasets"], "search.datasets")
+    search["reducers"] = search["reducers"] or list(config["reducers"])
+    known("reducers", search["reducers"], "search.reducers")
+    known("clusterers", search["clusterers"], "search.clusterers")
+    clusterer_props = props["clusterers"]["additionalProperties"]["properties"]
+    done = []
+    for name, plan in list(search["clusterers"].items()):
+        where = f"search.clusterers.{name}"
+        plan = {**{k: copy.deepcopy(p["default"]) for k, p in clusterer_props.items()}, **(plan or {})}
+        if plan["after"] is not None and plan["after"] not in done:
+            raise ConfigError(f"{where}.after: {plan['after']!r} is not a clusterer searched before it {done}")
+        plan["reducers"] = plan["reducers"] or search["reducers"]
+        known("reducers", plan["reducers"], f"{where}.reducers")
+        known("datasets", plan["skip_datasets"], f"{where}.skip_datasets")
+        if not set(search["datasets"]) - set(plan["skip_datasets"]):
+            raise ConfigError(f"{where}.skip_datasets: skips every search dataset")
+        for i, grid in enumerate(plan["steps"]):
+            known("reducers", grid.get("reducer", []), f"{where}.steps.{i}.reducer")
+            # each value must be valid for its setting; combinations that break a cross-option rule (ward
+            # with l1, ...) are skipped during the search and listed in its trace
+            options = registries()["clusterers"][config["clusterers"][name]["type"]].options
+            for key, values in grid.items():
+                if key == "reducer":
+                    continue
+                if key not in options:
+                    raise ConfigError(f"{where}.steps.{i}: {key!r} is not a setting of {name} (it has: {', '.join(options)})")
+                for value in values:
+                    validate(value, options[key], f"{where}.steps.{i}.{key}")
+        search["clusterers"][name] = plan
+        done.append(name)
+    return search
 
 
 UMAP_SPACE = {"type": "umap", "n_components": 50, "n_neighbors": 30, "min_dist": 0.0, "metric": "euclidean"}

@@ -229,7 +229,7 @@ def fashion_mnist_class(md5s: dict[str, str] | None = None, mirrors: list[str] |
     "Far-OOD",
     10,
     "test",
-    ["test", "train"],
+    ["test", "train", "all"],
     "FashionMNIST/raw/t10k-images-idx3-ubyte",
 )
 def fashionmnist(root: Path, split: str, download: bool, mirror=None) -> SplitImages:
@@ -245,14 +245,20 @@ def fashionmnist(root: Path, split: str, download: bool, mirror=None) -> SplitIm
         cls = fashion_mnist_class(md5s=DEBIAN_FASHION_MNIST_MD5)
     try:
         with _clean_on_failure(root) if download else contextlib.nullcontext():
-            ds = cls(str(root), train=(split == "train"), download=download and not extracted)
+            # 'all': the 70,000 images, train then test (for scaling measurements)
+            parts = [cls(str(root), train=(part == "train"), download=download and not extracted) for part in _parts(split)]
     except Exception as err:  # torchvision raises RuntimeError/URLError/OSError depending on the cause
         raise DatasetError(
             f"fashionmnist: could not obtain the files ({err}); install Debian's dataset-fashion-mnist, "
             f"allow network access, or place the four idx files (gunzipped) in {raw}/"
         ) from err
-    data = ds.data.numpy()
-    return SplitImages(ds.targets.numpy().astype(np.int64), list(ds.classes), lambda i: Image.fromarray(data[i], mode="L"))
+    data = np.concatenate([ds.data.numpy() for ds in parts])
+    labels = np.concatenate([ds.targets.numpy() for ds in parts]).astype(np.int64)
+    return SplitImages(labels, list(parts[0].classes), lambda i: Image.fromarray(data[i], mode="L"))
+
+
+def _parts(split: str) -> list[str]:
+    return ["train", "test"] if split == "all" else [split]
 
 
 @register("svhn", "SVHN cropped digits (torchvision; the extra split is unused)", "Far-OOD", 10, "test", ["test", "train"], "test_32x32.mat")

@@ -9,6 +9,7 @@ killed job never leaves a half-written file where a finished one is expected.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -47,11 +48,18 @@ def write_frame(path: str | os.PathLike, frame, meta: dict[str, Any] | None = No
 def _write_table(path, table: pa.Table, meta: dict[str, Any] | None) -> None:
     meta = {"zsc_version": __version__, **(meta or {})}
     table = table.replace_schema_metadata({META_KEY: json.dumps(meta, sort_keys=True, default=_json_default)})
+    with atomic(path) as tmp:
+        pq.write_table(table, tmp, compression="zstd")
+
+
+@contextlib.contextmanager
+def atomic(path: str | os.PathLike):
+    """A temporary name beside `path` to write to; renamed to `path` only if the block succeeds."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
-        pq.write_table(table, tmp, compression="zstd")
+        yield tmp
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

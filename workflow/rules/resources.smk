@@ -1,0 +1,73 @@
+# Memory (mem_mb) and wall time (runtime, minutes) of the compute rules, scaled by the data each job
+# reads (zsc.resources). On SLURM they become sbatch's --mem and --time; a workstation ignores them
+# unless `--resources mem_mb=...` caps the total. A job retried after a failure (an out-of-memory
+# kill, a time-out: --retries, set in profiles/slurm) asks for `attempt` times as much.
+#
+# N always comes from the embeddings (or the manifest) the job reads. A reduction made by an earlier
+# job of the same SLURM group job does not exist when the group is submitted: until it does, its
+# dimension is taken as the embeddings' (a reduction never has more), so the group's request stays
+# an upper bound instead of leaving the job out.
+import zsc.clusterers
+import zsc.resources
+
+
+def _shape_or(path, fallback):
+    """(rows, dim) of `path`, or `fallback` while it is not written yet."""
+    return zsc.resources.table_shape(path) if os.path.exists(path) else fallback
+
+
+def embed_size(wildcards, input):
+    encoder = CONFIG.entry("encoders", wildcards.encoder)
+    info = CONFIG.info("encoders", wildcards.encoder)
+    n, _ = zsc.resources.table_shape(input.manifest)
+    return n, zsc.resources.embedding_dim(encoder, info), info["neural"]
+
+
+def embed_mem_mb(wildcards, input, attempt):
+    return attempt * zsc.resources.embed_mem_mb(*embed_size(wildcards, input))
+
+
+def embed_runtime(wildcards, input, attempt):
+    return attempt * zsc.resources.embed_runtime(embed_size(wildcards, input)[0])
+
+
+def reduce_mem_mb(wildcards, input, attempt):
+    return attempt * zsc.resources.reduce_mem_mb(*zsc.resources.table_shape(input.embeddings))
+
+
+def reduce_runtime(wildcards, input, attempt):
+    return attempt * zsc.resources.reduce_runtime(*zsc.resources.table_shape(input.embeddings))
+
+
+def cluster_need(wildcards, input):
+    """(bytes the clusterer plans to use, N, d of the reduction it clusters)."""
+    n, d = _shape_or(input.reduced, zsc.resources.table_shape(input.embeddings))
+    clusterer = CONFIG.clusterer(wildcards)
+    memory = zsc.clusterers.CLUSTERERS[clusterer["type"]].info["memory"]
+    limit_gb = CONFIG["limits"]["memory_gb"]
+    limit = None if limit_gb is None else zsc.clusterers.memory_limit(limit_gb)
+    return zsc.resources.cluster_need(memory, n, d, clusterer, limit), n, d
+
+
+def cluster_mem_mb(wildcards, input, attempt):
+    return attempt * zsc.resources.cluster_mem_mb(*cluster_need(wildcards, input))
+
+
+def cluster_runtime(wildcards, input, attempt):
+    need, n, _ = cluster_need(wildcards, input)
+    return attempt * zsc.resources.cluster_runtime(need, n)
+
+
+def evaluate_size(wildcards, input):
+    """(N, dimensions of every space scored in)."""
+    n, dim = zsc.resources.table_shape(input.embeddings)
+    spaces = [input.reduced, *input.umap]
+    return n, [dim] + [_shape_or(path, (n, dim))[1] for path in spaces]
+
+
+def evaluate_mem_mb(wildcards, input, attempt):
+    return attempt * zsc.resources.evaluate_mem_mb(*evaluate_size(wildcards, input))
+
+
+def evaluate_runtime(wildcards, input, attempt):
+    return attempt * zsc.resources.evaluate_runtime(*evaluate_size(wildcards, input))

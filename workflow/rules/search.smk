@@ -1,0 +1,46 @@
+# The hyper-parameter search (config key `search`): one job per encoder tunes every searched clusterer
+# on the search datasets' embeddings; a local job gathers the choices into one params file.
+
+
+rule search:
+    input:
+        unpack(search_embeddings),
+    output:
+        choices=SEARCH_CHOICES,
+        trace="results/search/encoders/{encoder}-trace.csv",
+    log:
+        "results/logs/search/{encoder}.log",
+    benchmark:
+        "results/benchmarks/search/{encoder}.tsv"
+    conda:
+        "../../envs/cluster.yaml"
+    params:
+        search=SEARCH,
+        reducers={name: CONFIG.entry("reducers", name) for name in CONFIG["reducers"]},
+        clusterers={name: CONFIG.entry("clusterers", name) for name in SEARCH.get("clusterers", {})},
+        n_clusters={name: CONFIG.entry("datasets", name)["n_clusters"] for name in SEARCH.get("datasets", {})},
+        memory_gb=CONFIG["limits"]["memory_gb"],
+    script:
+        "../scripts/search.py"
+
+
+localrules:
+    search_params,
+
+
+rule search_params:
+    input:
+        expand(SEARCH_CHOICES, encoder=CONFIG["encoders"]),
+    output:
+        SEARCH_PARAMS,
+    log:
+        "results/logs/search/params.log",
+    conda:
+        "../../envs/cluster.yaml"
+    params:
+        encoders=list(CONFIG["encoders"]),
+        search=SEARCH,
+        reducers={name: CONFIG.entry("reducers", name) for name in CONFIG["reducers"]},
+        clusterers={name: CONFIG.entry("clusterers", name) for name in SEARCH.get("clusterers", {})},
+    script:
+        "../scripts/search_params.py"
