@@ -85,7 +85,7 @@ class Search:
 
     def tune(self, name: str, plan: dict, chosen: dict) -> dict:
         """Greedy steps for one clusterer; returns {reducer, options, score}."""
-        base = {k: v for k, v in self.clusterers[name].items()}
+        base = dict(self.clusterers[name])
         reducer, options = None, {}
         if plan["after"]:
             earlier = chosen[plan["after"]]
