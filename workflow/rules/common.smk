@@ -128,6 +128,8 @@ def run_files(pattern, skip_identity=False, with_umap_space=False):
 SEARCH = CONFIG["search"] or {}
 SEARCH_CHOICES = "results/search/encoders/{encoder}.yaml"
 SEARCH_PARAMS = "results/search/params.yaml"
+SEARCH_REDUCERS = {name: CONFIG.entry("reducers", name) for name in CONFIG["reducers"]}
+SEARCH_CLUSTERERS = {name: CONFIG.entry("clusterers", name) for name in SEARCH.get("clusterers", {})}
 
 
 def search_embeddings(wildcards):

@@ -16,8 +16,8 @@ rule search:
         "../../envs/cluster.yaml"
     params:
         search=SEARCH,
-        reducers={name: CONFIG.entry("reducers", name) for name in CONFIG["reducers"]},
-        clusterers={name: CONFIG.entry("clusterers", name) for name in SEARCH.get("clusterers", {})},
+        reducers=SEARCH_REDUCERS,
+        clusterers=SEARCH_CLUSTERERS,
         n_clusters={name: CONFIG.entry("datasets", name)["n_clusters"] for name in SEARCH.get("datasets", {})},
         memory_gb=CONFIG["limits"]["memory_gb"],
     script:
@@ -40,7 +40,7 @@ rule search_params:
     params:
         encoders=list(CONFIG["encoders"]),
         search=SEARCH,
-        reducers={name: CONFIG.entry("reducers", name) for name in CONFIG["reducers"]},
-        clusterers={name: CONFIG.entry("clusterers", name) for name in SEARCH.get("clusterers", {})},
+        reducers=SEARCH_REDUCERS,
+        clusterers=SEARCH_CLUSTERERS,
     script:
         "../scripts/search_params.py"

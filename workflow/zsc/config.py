@@ -11,6 +11,7 @@ registry entry and defaults to the entry's own name, so `kmeans: {}` is a valid 
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import itertools
 import json
@@ -265,6 +266,12 @@ def schema() -> dict:
     }
 
 
+@functools.cache
+def entry_schema(kind: str) -> dict:
+    """The schema of one entry of `kind` (e.g. a clusterer's settings), built once per process."""
+    return {"$defs": schema()["$defs"], "$ref": f"#/$defs/{kind}"}
+
+
 def _path(error, prefix: str = "") -> str:
     return ".".join([prefix] * bool(prefix) + [str(p) for p in error.absolute_path]) or "(top level)"
 
@@ -392,7 +399,7 @@ def load(config: dict, search: tuple = ()) -> Config:
     config = _fill_defaults(config)
     validate(config, full_schema)  # cross-option rules see the defaults too
     config["encoders"] = _expand_checkpoint_series(config["encoders"])
-    config["_protocol"] = _resolve_protocol(protocol, config, full_schema) if protocol else None
+    config["_protocol"] = _resolve_protocol(protocol, config) if protocol else None
     config["_metric_reducers"] = _metric_reducers(config)
     for kind in KINDS:
         for name, entry in config[kind].items():
@@ -479,11 +486,10 @@ def _read_protocol(path: str) -> dict:
     return params
 
 
-def _resolve_protocol(params: dict, config: dict, full_schema: dict) -> dict:
+def _resolve_protocol(params: dict, config: dict) -> dict:
     """Per encoder and clusterer: the reducer and the merged settings, each checked against the
     clusterer's schema; per dataset: settings on top (e.g. HDBSCAN's min_cluster_size)."""
     path = config["protocol"]
-    entry_schema = {"$defs": full_schema["$defs"], "$ref": "#/$defs/clusterers"}
     datasets = params.get("datasets") or {}
     table = {"encoders": {}, "datasets": {}, "paper_clusterers": params.get("paper_clusterers", []), "version": params.get("version")}
     for encoder, spec in config["encoders"].items():
@@ -502,7 +508,7 @@ def _resolve_protocol(params: dict, config: dict, full_schema: dict) -> dict:
             if reducer not in config["reducers"]:
                 raise ConfigError(f"{where}.reducer: {reducer!r} is not one of the protocol's reducers {list(config['reducers'])}")
             entry = {**config["clusterers"][clusterer], **setting}
-            validate(entry, entry_schema, where)
+            validate(entry, entry_schema("clusterers"), where)
             table["encoders"][encoder][clusterer] = {"reducer": reducer, "options": setting}
     for name, spec in config["datasets"].items():
         overrides = datasets.get(name) or datasets.get(spec["type"]) or {}
@@ -510,7 +516,7 @@ def _resolve_protocol(params: dict, config: dict, full_schema: dict) -> dict:
             for encoder in table["encoders"]:
                 if clusterer in table["encoders"][encoder]:
                     entry = {**config["clusterers"][clusterer], **table["encoders"][encoder][clusterer]["options"], **setting}
-                    validate(entry, entry_schema, f"protocol {path}: datasets.{name}.{clusterer}")
+                    validate(entry, entry_schema("clusterers"), f"protocol {path}: datasets.{name}.{clusterer}")
         table["datasets"][name] = overrides
     return table
 

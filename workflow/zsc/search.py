@@ -39,10 +39,10 @@ def _steps(plan: dict) -> list[dict]:
 
 def _valid(entry: dict) -> str | None:
     """Why a combination of settings is not allowed (a cross-option rule such as ward needing euclidean)."""
-    from .config import ConfigError, schema, validate
+    from .config import ConfigError, entry_schema, validate
 
     try:
-        validate({k: v for k, v in entry.items() if k != "name"}, {"$defs": schema()["$defs"], "$ref": "#/$defs/clusterers"})
+        validate({k: v for k, v in entry.items() if k != "name"}, entry_schema("clusterers"))
     except ConfigError as err:
         return str(err)
     return None

@@ -84,10 +84,10 @@ def fetch(source: dict, receipt: str, weights_dir: str = WEIGHTS_DIR) -> None:
     else:
         raise ValueError(f"unknown weight source kind {source['kind']!r}")
     record = {"source": source, "files": [{"path": str(p), "sha256": sha256(p)} for p in files]}
-    Path(receipt).parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(f"{receipt}.tmp")
-    tmp.write_text(json.dumps(record, indent=1, sort_keys=True))
-    os.replace(tmp, receipt)
+    from . import tables  # not at import: the Snakefile imports this module at parse time
+
+    with tables.atomic(receipt) as tmp:
+        tmp.write_text(json.dumps(record, indent=1, sort_keys=True))
 
 
 def local_file(receipt: str) -> str | None:
