@@ -81,6 +81,28 @@ def test_umap_code_is_compiled_once_into_the_numba_cache(tmp_path, repo):
     assert len(cached) > 20  # index files of compiled functions, found again by the next process
 
 
+def test_nn_descent_is_cached_and_finds_the_same_neighbours(tmp_path, repo):
+    """UMAP's k-NN graph from 4,096 points on: pynndescent's nn_descent, made cacheable by import_umap."""
+    import subprocess
+    import sys
+
+    graph = (
+        "import sys, numpy as np; from pynndescent import NNDescent; "
+        "X = np.random.default_rng(0).normal(size=(600, 8)).astype('float32'); "
+        "np.save(sys.argv[1], NNDescent(X, n_neighbors=10, random_state=0, n_jobs=1, compressed=False).neighbor_graph[0])"
+    )
+    env = {"PYTHONPATH": str(repo / "workflow"), "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1"}
+    for name, setup in [("ours", "from zsc.reducers import import_umap; import_umap(); "), ("plain", "")]:
+        cache = tmp_path / f"cache-{name}"
+        done = subprocess.run([sys.executable, "-W", "always", "-c", setup + graph, str(tmp_path / f"{name}.npy")],
+                              env={**env, "NUMBA_CACHE_DIR": str(cache)}, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-2000:]
+        if name == "ours":
+            assert 'Cannot cache compiled function "nn_descent' not in done.stderr
+            assert any(p.name.startswith("pynndescent_.nn_descent-") for p in cache.rglob("*.nbi"))
+    np.testing.assert_array_equal(np.load(tmp_path / "ours.npy"), np.load(tmp_path / "plain.npy"))
+
+
 def test_arccos_distances_are_angles():
     from zsc.clusterers import arccos_distances
 
@@ -156,6 +178,39 @@ def test_spectral_and_affinity_propagation_match_sklearn(blobs):
     ours = CLUSTERERS.build(spec("clusterers", "affinity_propagation", damping=0.75), n_clusters=6, n_samples=300, seed=4).fit_predict(X)
     ref = AffinityPropagation(damping=0.75, convergence_iter=15, max_iter=1000, random_state=4).fit_predict(X)
     np.testing.assert_array_equal(ours, ref)
+
+
+@pytest.mark.parametrize(
+    "n, dtype, options",
+    [
+        (300, np.float64, {"damping": 0.5}),
+        (300, np.float32, {"damping": 0.9}),
+        (1100, np.float64, {"damping": 0.8}),  # over 512 rows: the seeded noise is drawn in row chunks
+        (300, np.float64, {"damping": 0.95, "max_iter": 20}),  # stops unconverged
+        (300, np.float64, {"damping": 0.7, "duplicates": True}),  # tied similarities: argmax takes the first
+        (40, np.float64, {"damping": 0.7, "identical": True}),  # all equal: scikit-learn's degenerate answer
+    ],
+)
+def test_affinity_propagation_gives_sklearns_labels_bit_for_bit(n, dtype, options):
+    import warnings
+
+    from sklearn.cluster import AffinityPropagation
+
+    from zsc.affinity import affinity_propagation
+
+    options = {"convergence_iter": 15, "max_iter": 1000, **options}
+    duplicates, identical = options.pop("duplicates", False), options.pop("identical", False)
+    X = make_blobs(n, n_features=5, centers=8, random_state=n)[0].astype(dtype)
+    if duplicates:
+        X[1::2] = X[::2][: len(X[1::2])]
+    if identical:
+        X[:] = 1.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # unconverged and degenerate runs warn in scikit-learn
+        reference = AffinityPropagation(**options, random_state=7).fit_predict(X)
+        ours = affinity_propagation(X, **options, random_state=7)
+    np.testing.assert_array_equal(ours, reference)
+    assert len(np.unique(reference)) > 1 or identical or options["max_iter"] == 20
 
 
 def test_kmeans_matches_sklearn_reference(blobs):
@@ -243,7 +298,7 @@ def test_memory_guard_names_method_n_estimate_and_options():
     ap = spec("clusterers", "affinity_propagation")
     reason = too_big({**ap, "name": "ap"}, 50_000, 50, limit=8 * 2**30)
     assert reason == (
-        "ap (affinity_propagation) on N=50000 needs about 74.5 GiB, over the limit of 8.0 GiB (limits.memory_gb): "
+        "ap (affinity_propagation) on N=50000 needs about 55.9 GiB, over the limit of 8.0 GiB (limits.memory_gb): "
         "subsample with the dataset's max_samples or use another reducer or clusterer"
     )
     assert too_big({**ap, "name": "ap"}, 5_000, 50, limit=8 * 2**30) is None
@@ -262,10 +317,38 @@ def test_skipped_cell_is_recorded_with_its_reason(tmp_path, blobs):
     tables.write(emb, {"index": np.arange(len(y)), "label": y, tables.VECTOR: X})
     out, row_path = tmp_path / "c.parquet", tmp_path / "row.parquet"
     cluster(emb, emb, out, {**spec("clusterers", "affinity_propagation"), "name": "ap"}, seed=1, memory_gb=1e-4)
-    metrics.evaluate(emb, emb, out, row_path, {"dataset": "d", "clusterer": "ap", "seed": 1}, {"silhouette_max_samples": None})
+    run = {"run": {"dataset": "d", "clusterer": "ap", "seed": 1}, "reduced": emb, "clusters": out}
+    metrics.evaluate(emb, [run], row_path, {"silhouette_max_samples": None})
     row, _ = tables.read(row_path)
     assert row["skipped"][0].startswith("ap (affinity_propagation) on N=300 needs about 0.0 GiB, over the limit of 0.0 GiB")
     assert "AMI" not in row
+
+
+def test_one_evaluation_of_all_runs_equals_each_run_scored_alone(tmp_path, blobs):
+    """The evaluate job shares each space's distance pass between runs; the rows must not change."""
+    import pandas as pd
+
+    from zsc.clusterers import cluster
+
+    X, y = blobs
+    emb, reduced, umap = tmp_path / "emb.parquet", tmp_path / "pca.parquet", tmp_path / "umap.parquet"
+    tables.write(emb, {"index": np.arange(len(y)), "label": y, tables.VECTOR: X})
+    tables.write(reduced, {"index": np.arange(len(y)), tables.VECTOR: X[:, :5] * 2})
+    tables.write(umap, {"index": np.arange(len(y)), tables.VECTOR: X[:, 5:8]})
+    runs = []
+    for name, source in [("kmeans", emb), ("kmeans", reduced), ("hdbscan", reduced), ("agglomerative", umap), ("affinity_propagation", emb)]:
+        out = tmp_path / f"{name}-{source.stem}.parquet"
+        limit = 1e-4 if name == "affinity_propagation" else None  # one skipped run among them
+        cluster(source, emb, out, {**spec("clusterers", name), "name": name}, seed=1, memory_gb=limit)
+        runs.append({"run": {"clusterer": name, "reducer": source.stem, "seed": 2}, "reduced": source, "clusters": out})
+    metrics.evaluate(emb, runs, tmp_path / "rows.parquet", {"silhouette_max_samples": 200}, umap_path=umap)
+    rows = pd.read_parquet(tmp_path / "rows.parquet")
+    assert rows["skipped"].tolist() == ["", "", "", "", rows["skipped"][4]] and rows["skipped"][4].startswith("affinity_propagation")
+    spaces = {"og": X, "umap": tables.read_vectors(umap)}
+    for i, job in enumerate(runs[:4]):
+        alone = metrics.score(y, tables.read(job["clusters"])[0]["label_pred"], {**spaces, "reduced": tables.read_vectors(job["reduced"])}, 200, 2)
+        assert rows.iloc[i][list(alone)].to_dict() == pytest.approx(alone, abs=0, rel=0, nan_ok=True)
+    assert rows["silhouette_og_true"].nunique() == 1 and rows.loc[0, "silhouette_reduced"] != rows.loc[1, "silhouette_reduced"]
 
 
 def test_aggregate_writes_rows_with_mixed_and_missing_values(tmp_path):

@@ -24,6 +24,10 @@ except zsc.config.ConfigError as error:
     sys.exit(f"config error: {error}")
 
 RUNS = list(CONFIG.runs())
+# The runs of each (dataset, split, encoder, seed): one evaluate job scores them together.
+RUNS_OF_EMBEDDINGS = {}
+for _run in RUNS:
+    RUNS_OF_EMBEDDINGS.setdefault((_run["dataset"], _run["split"], _run["encoder"], str(_run["seed"])), []).append(_run)
 
 
 # The key of each stage's jobs; outputs, logs and benchmarks of a stage share it.
@@ -32,7 +36,7 @@ KEY = {
     "embed": "{dataset}/{split}/{encoder}",
     "reduce": "{dataset}/{split}/{encoder}/seed{seed}/{reducer}",
     "cluster": "{dataset}/{split}/{encoder}/seed{seed}/{reducer}/{clusterer}",
-    "evaluate": "{dataset}/{split}/{encoder}/seed{seed}/{reducer}/{clusterer}",
+    "evaluate": "{dataset}/{split}/{encoder}/seed{seed}",
 }
 MANIFEST = "resources/datasets/{dataset}/manifest-{split}.parquet"
 EMBEDDINGS = f"results/embeddings/{KEY['embed']}.parquet"
@@ -71,9 +75,30 @@ def is_identity(reducer):
 
 def reduced_input(wildcards):
     """An identity reducer ('none') writes no file: its clusterers read the embeddings."""
-    if is_identity(wildcards.reducer):
+    if is_identity(wildcards["reducer"]):
         return EMBEDDINGS.format(**wildcards)
     return REDUCED.format(**wildcards)
+
+
+def evaluated_runs(wildcards):
+    """The runs an evaluate job scores: all of its embeddings and seed."""
+    return RUNS_OF_EMBEDDINGS[(wildcards.dataset, wildcards.split, wildcards.encoder, wildcards.seed)]
+
+
+def evaluated_clusters(wildcards):
+    return [CLUSTERS.format(**run) for run in evaluated_runs(wildcards)]
+
+
+def evaluated_reductions(wildcards):
+    return list(dict.fromkeys(reduced_input(run) for run in evaluated_runs(wildcards)))
+
+
+def evaluated_jobs(wildcards):
+    """params: per run, its keys (run_of) and the files of its clusters and of the space clustered."""
+    return [
+        {"run": run_of(run), "reduced": reduced_input(run), "clusters": CLUSTERS.format(**run)}
+        for run in evaluated_runs(wildcards)
+    ]
 
 
 def umap_space_input(wildcards):

@@ -1,8 +1,11 @@
+# One job per (embeddings, seed) scores all its runs: the silhouettes' pass over all pairwise
+# distances of a space (the embeddings, a reduction, the UMAP space) is then made once for every
+# run in that space instead of once per run. Clustering stays one job per run.
 rule evaluate:
     input:
         embeddings=EMBEDDINGS,
-        reduced=reduced_input,
-        clusters=CLUSTERS,
+        clusters=evaluated_clusters,
+        reduced=evaluated_reductions,
         umap=umap_space_input,
     output:
         METRICS,
@@ -16,7 +19,7 @@ rule evaluate:
         mem_mb=evaluate_mem_mb,
         runtime=evaluate_runtime,
     params:
-        run=run_of,
+        runs=evaluated_jobs,
         metrics=CONFIG["metrics"],
     script:
         "../scripts/evaluate.py"

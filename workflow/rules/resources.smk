@@ -59,10 +59,10 @@ def cluster_runtime(wildcards, input, attempt):
 
 
 def evaluate_size(wildcards, input):
-    """(N, dimensions of every space scored in)."""
+    """(N, dimensions of every space scored in: the embeddings, each reduction, the UMAP space)."""
     n, dim = zsc.resources.table_shape(input.embeddings)
-    spaces = [input.reduced, *input.umap]
-    return n, [dim] + [_shape_or(path, (n, dim))[1] for path in spaces]
+    spaces = dict.fromkeys([*input.reduced, *input.umap])
+    return n, [dim] + [_shape_or(path, (n, dim))[1] for path in spaces if path != input.embeddings]
 
 
 def evaluate_mem_mb(wildcards, input, attempt):

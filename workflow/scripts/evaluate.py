@@ -1,4 +1,4 @@
-"""Rule evaluate: score one run and write its result row (zsc.metrics.evaluate)."""
+"""Rule evaluate: score every run of one (embeddings, seed) and write their rows (zsc.metrics.evaluate)."""
 from zsc.logs import run_logged
 from zsc.metrics import evaluate
 
@@ -6,10 +6,8 @@ run_logged(
     snakemake.log[0],
     evaluate,
     embeddings_path=snakemake.input.embeddings,
-    reduced_path=snakemake.input.reduced,
-    clusters_path=snakemake.input.clusters,
+    runs=snakemake.params.runs,
     out_path=snakemake.output[0],
-    run=snakemake.params.run,
     metrics=snakemake.params.metrics,
     umap_path=snakemake.input.umap[0] if snakemake.input.umap else None,
 )

@@ -112,6 +112,17 @@ def import_umap():
             import umap  # noqa: F401  (pynndescent is imported by it)
         finally:
             numba.njit, numba.jit = originals
+        # nn_descent (UMAP's k-NN graph from 4,096 points on) calls numba.get_num_threads, which makes it
+        # uncacheable: pynndescent's jitted code sees numba with a cacheable one in its place
+        import types
+
+        import pynndescent.pynndescent_ as nndescent
+
+        from .numba_threads import get_num_threads
+
+        numba_seen = types.ModuleType("numba")
+        numba_seen.__dict__.update(vars(numba), get_num_threads=get_num_threads)
+        nndescent.numba = numba_seen
     from umap import UMAP
 
     return UMAP
