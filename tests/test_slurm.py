@@ -50,6 +50,9 @@ def slurm():
     yield
     if not was_up:
         subprocess.run(["timeout", "-k", "10", "120", "bash", str(SLURM / "stop-slurm-local.sh")], capture_output=True)
+        # its config is gone with it: client commands (snakemake's SLURM plugin runs scontrol at every
+        # start) fail at once instead of waiting ~9 s for the stopped controller
+        assert subprocess.run(["scontrol", "show", "config"], capture_output=True, timeout=5).returncode != 0
 
 
 def new_workdir(tmp_path_factory, name):

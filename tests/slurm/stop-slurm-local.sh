@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Stop the single-node SLURM started by setup-slurm-local.sh: cancel what is queued or running,
-# then stop each daemon named in its own pid file (nothing else is touched).
+# then stop each daemon named in its own pid file, and remove the config it wrote.
 set -uo pipefail
 log() { echo "[slurm-local] $*"; }
 stop_pidfile() {  # name pidfile
@@ -22,3 +22,11 @@ fi
 stop_pidfile slurmd /run/slurm/slurmd.pid
 stop_pidfile slurmctld /run/slurm/slurmctld.pid
 stop_pidfile munged /run/munge/munged.pid
+# Remove the config setup-slurm-local.sh rendered (recognised by its first line). Left behind, it
+# sends every SLURM client command to a controller that is gone, and each waits ~9 s before failing;
+# snakemake's SLURM plugin runs `scontrol show config` whenever snakemake starts, local runs
+# included. Without a config the commands fail at once.
+if head -1 /etc/slurm/slurm.conf 2>/dev/null | grep -q "for tests/test_slurm.py and CI"; then
+  log "removing /etc/slurm/slurm.conf and gres.conf"
+  rm -f /etc/slurm/slurm.conf /etc/slurm/gres.conf
+fi
