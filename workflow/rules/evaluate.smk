@@ -15,6 +15,7 @@ rule evaluate:
         benchmark_file("evaluate")
     conda:
         "../../envs/cluster.yaml"
+    threads: 4  # the distance products (BLAS): the same result on any thread count
     resources:
         mem_mb=evaluate_mem_mb,
         runtime=evaluate_runtime,

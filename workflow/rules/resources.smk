@@ -7,6 +7,10 @@
 # job of the same SLURM group job does not exist when the group is submitted: until it does, its
 # dimension is taken as the embeddings' (a reduction never has more), so the group's request stays
 # an upper bound instead of leaving the job out.
+#
+# Threads: one per job, so a workstation runs as many jobs side by side as it has cores, except
+# evaluate: it is the last job of each (embeddings, seed), often alone, and its distance products
+# (BLAS) give the same result on any thread count. Snakemake gives a job at most --cores.
 import zsc.clusterers
 import zsc.resources
 

@@ -1,7 +1,7 @@
 """Benchmark: the six-clusterer grid through this workflow against the original per-run pipeline.
 
     python -m zsc.bench_cluster [--dataset fashionmnist] [--n 10000 ...] [--encoder raw]
-                                [--settings-of resnet50] [--cores 2] [--no-baseline] [--warm] [--workdir DIR]
+                                [--settings-of resnet50] [--without spectral] [--cores 2] [--no-baseline] [--warm] [--workdir DIR]
 
 On one (encoder, dataset) and with the study's settings of one encoder row of config/params/v5.0.yaml
 (`--settings-of`; resnet50's row: UMAP-50 for five clusterers, none for Spectral), it times, on the
@@ -51,7 +51,8 @@ def _snakemake(workdir: Path, *args: str, env: dict) -> None:
 
 def _write_config(workdir: Path, args, n: int) -> None:
     params = yaml.safe_load((REPO / "config/params/v5.0.yaml").read_text())
-    params["encoders"] = {args.encoder: params["encoders"][args.settings_of]}
+    row = params["encoders"][args.settings_of]
+    params["encoders"] = {args.encoder: {name: entry for name, entry in row.items() if name not in args.without}}
     (workdir / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     encoder = json.loads(args.encoder_spec) if args.encoder_spec else {}
     config = {
@@ -150,7 +151,8 @@ def bench(args, n: int) -> None:
         return time.perf_counter() - start
 
     workflow_s = timed_workflow()
-    print(f"\n## {args.dataset} N={n}, encoder {args.encoder}, settings of {args.settings_of}, {args.cores} cores")
+    without = f" without {', '.join(args.without)}" if args.without else ""
+    print(f"\n## {args.dataset} N={n}, encoder {args.encoder}, settings of {args.settings_of}{without}, {args.cores} cores")
     print(f"workflow: {workflow_s:.1f} s (reductions once each, numba cache from empty, all metrics)")
     if args.warm:
         # as every job after the first of a larger run finds it: the same work with the numba cache filled
@@ -194,6 +196,7 @@ def main(argv=None) -> None:
     parser.add_argument("--encoder", default="raw", help="encoder name in the config")
     parser.add_argument("--encoder-spec", default=None, help='its config entry as JSON, e.g. \'{"type": "timm", "model": "resnet50"}\'')
     parser.add_argument("--settings-of", default="resnet50", help="whose row of config/params/v5.0.yaml to run")
+    parser.add_argument("--without", nargs="+", default=[], metavar="CLUSTERER", help="leave these clusterers of the row out")
     parser.add_argument("--silhouette-max-samples", type=int, default=None)
     parser.add_argument("--cores", type=int, default=os.cpu_count())
     parser.add_argument("--no-baseline", action="store_true", help="only the workflow and its per-job times")

@@ -85,47 +85,11 @@ def umap(n_components: int, n_neighbors: int, min_dist: float, metric: str, seed
 
 
 def import_umap():
-    """umap-learn's UMAP class, its numba functions compiled with numba's on-disk cache.
+    """umap-learn's UMAP class, its and pynndescent's numba code compiled once, then loaded from
+    NUMBA_CACHE_DIR (the workflow sets resources/cache/numba): see zsc.numba_cache."""
+    from .numba_cache import import_umap
 
-    umap-learn and pynndescent compile ~20 s of numba code in every new process (their functions do not
-    ask for caching), more than the work itself on small data. Importing them while `numba.njit`/`jit`
-    default to cache=True makes later processes load the machine code from NUMBA_CACHE_DIR (the workflow
-    sets it to resources/cache/numba): 22 s -> 3 s for a 1,000-point UMAP. Same code, same results.
-    """
-    import sys
-
-    if "umap" not in sys.modules:
-        import numba
-
-        originals = numba.njit, numba.jit
-
-        def caching(decorator):
-            def wrapper(*args, **kwargs):
-                if args and callable(args[0]) and not kwargs:  # bare @numba.njit
-                    return decorator(cache=True)(args[0])
-                return decorator(*args, **{"cache": True, **kwargs})
-
-            return wrapper
-
-        numba.njit, numba.jit = caching(numba.njit), caching(numba.jit)
-        try:
-            import umap  # noqa: F401  (pynndescent is imported by it)
-        finally:
-            numba.njit, numba.jit = originals
-        # nn_descent (UMAP's k-NN graph from 4,096 points on) calls numba.get_num_threads, which makes it
-        # uncacheable: pynndescent's jitted code sees numba with a cacheable one in its place
-        import types
-
-        import pynndescent.pynndescent_ as nndescent
-
-        from .numba_threads import get_num_threads
-
-        numba_seen = types.ModuleType("numba")
-        numba_seen.__dict__.update(vars(numba), get_num_threads=get_num_threads)
-        nndescent.numba = numba_seen
-    from umap import UMAP
-
-    return UMAP
+    return import_umap()
 
 
 class SeededUMAP:
