@@ -73,7 +73,7 @@ def test_umap_code_is_compiled_once_into_the_numba_cache(tmp_path, repo):
     import subprocess
     import sys
 
-    script = "from zsc.reducers import import_umap; import_umap()"
+    script = "from zsc.numba_cache import import_umap; import_umap()"
     env = {"NUMBA_CACHE_DIR": str(tmp_path), "PYTHONPATH": str(repo / "workflow"), "PATH": "/usr/bin:/bin"}
     subprocess.run([sys.executable, "-c", script], env=env, check=True, timeout=300)
     cached = {p.name for p in tmp_path.rglob("*.nbi")}
@@ -93,7 +93,7 @@ def test_nn_descent_is_loaded_from_the_cache_and_finds_the_same_neighbours(tmp_p
         "np.save(sys.argv[1], NNDescent(X, n_neighbors=10, random_state=0, n_jobs=1, compressed=False).neighbor_graph[0])"
     )
     env = {"PYTHONPATH": str(repo / "workflow"), "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1", "NUMBA_DEBUG_CACHE": "1"}
-    ours = "from zsc.reducers import import_umap; import_umap(); "
+    ours = "from zsc.numba_cache import import_umap; import_umap(); "
     logs = {}
     for name, setup, cache in [("first", ours, "ours"), ("second", ours, "ours"), ("plain", "", "plain")]:
         done = subprocess.run([sys.executable, "-W", "always", "-c", setup + graph, str(tmp_path / f"{name}.npy")],

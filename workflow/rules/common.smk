@@ -10,7 +10,7 @@ ZSC_PATH = str(Path(workflow.basedir) / "workflow")
 sys.path.insert(0, ZSC_PATH)
 os.environ.update(PYTHONPATH=os.pathsep.join([ZSC_PATH, *filter(None, [os.environ.get("PYTHONPATH")])]))
 # numba's compiled code (UMAP, PaCMAP) is kept on disk and reused by every later job instead of being
-# compiled again in each new process (zsc.reducers.import_umap); absolute, so it is the same folder for
+# compiled again in each new process (zsc.numba_cache); absolute, so it is the same folder for
 # jobs that run elsewhere on a shared file system. A user's own NUMBA_CACHE_DIR wins.
 os.environ.setdefault("NUMBA_CACHE_DIR", os.path.abspath("resources/cache/numba"))
 

@@ -84,14 +84,6 @@ def umap(n_components: int, n_neighbors: int, min_dist: float, metric: str, seed
     return SeededUMAP(n_components=n_components, n_neighbors=n_neighbors, min_dist=min_dist, metric=metric, random_state=seed)
 
 
-def import_umap():
-    """umap-learn's UMAP class, its and pynndescent's numba code compiled once, then loaded from
-    NUMBA_CACHE_DIR (the workflow sets resources/cache/numba): see zsc.numba_cache."""
-    from .numba_cache import import_umap
-
-    return import_umap()
-
-
 class SeededUMAP:
     """umap-learn's UMAP, also for tiny datasets: with fewer points than n_components + 2 its spectral
     initialisation cannot run, so those few get a random (seeded) one and at most N - 1 neighbours."""
@@ -100,6 +92,8 @@ class SeededUMAP:
         self.kwargs = kwargs
 
     def fit_transform(self, X):
+        from .numba_cache import import_umap  # numba, only when a UMAP runs: this module is read at parse time
+
         UMAP = import_umap()
         kwargs = dict(self.kwargs)
         if len(X) < kwargs["n_components"] + 2:
