@@ -34,13 +34,14 @@ include: "workflow/rules/embed.smk"
 include: "workflow/rules/reduce.smk"
 include: "workflow/rules/cluster.smk"
 include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/labelfree.smk"
 include: "workflow/rules/aggregate.smk"
-include: "workflow/rules/figures.smk"
+include: "workflow/rules/outputs.smk"
 include: "workflow/rules/search.smk"
 
 
 rule all:
     input:
         # a config may only search (its datasets all search datasets): then there are no run tables
-        [*TABLES.values(), *FIGURES] if RUNS else [],
+        [*TABLES.values(), *OUTPUT_DIRS] if RUNS else [],
         [SEARCH_PARAMS] if SEARCH else [],

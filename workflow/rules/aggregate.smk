@@ -4,14 +4,17 @@ localrules:
 
 rule aggregate:
     input:
+        **benchmarks(),
         metrics=run_files(METRICS),
-        embed=run_files(benchmark_file("embed")),
-        reduce=run_files(benchmark_file("reduce"), skip_identity=True, with_umap_space=True),
-        cluster=run_files(benchmark_file("cluster")),
-        evaluate=run_files(benchmark_file("evaluate")),
+        levels=run_files(LEVELS),
+        labelfree=labelfree_files(LABELFREE),
+        probes=probes_files(PROBES),
     output:
         runs=TABLES["runs"],
-        summary_csv=report(TABLES["summary_csv"], caption="../report/ami_summary.rst", category="Tables"),
+        labels=TABLES["labels"],
+        labelfree=TABLES["labelfree"],
+        probes=TABLES["probes"],
+        summary_csv=TABLES["summary_csv"],
         summary_md=TABLES["summary_md"],
         stage_times=TABLES["stage_times"],
     log:

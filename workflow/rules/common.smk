@@ -16,6 +16,8 @@ os.environ.setdefault("NUMBA_CACHE_DIR", os.path.abspath("resources/cache/numba"
 
 import zsc.config
 import zsc.datasets
+import zsc.labelfree
+import zsc.outputs
 import zsc.weights
 
 try:
@@ -37,19 +39,26 @@ KEY = {
     "reduce": "{dataset}/{split}/{encoder}/seed{seed}/{reducer}",
     "cluster": "{dataset}/{split}/{encoder}/seed{seed}/{reducer}/{clusterer}",
     "evaluate": "{dataset}/{split}/{encoder}/seed{seed}",
+    "labelfree": "{dataset}/{split}/{encoder}/seed{seed}",
+    "probes": "{dataset}/{split}/{encoder}",
 }
 MANIFEST = "resources/datasets/{dataset}/manifest-{split}.parquet"
 EMBEDDINGS = f"results/embeddings/{KEY['embed']}.parquet"
 REDUCED = f"results/reduced/{KEY['reduce']}.parquet"
 CLUSTERS = f"results/clusters/{KEY['cluster']}.parquet"
 METRICS = f"results/metrics/{KEY['evaluate']}.parquet"
+LEVELS = f"results/metrics/{KEY['evaluate']}-levels.parquet"  # AMI against every label level
+LABELFREE = f"results/labelfree/{KEY['labelfree']}.parquet"
+PROBES = f"results/probes/{KEY['probes']}.parquet"
 TABLES = {
     "runs": "results/tables/runs.parquet",
+    "labels": "results/tables/labels.parquet",
+    "labelfree": "results/tables/labelfree.parquet",
+    "probes": "results/tables/probes.parquet",
     "summary_csv": "results/tables/ami_summary.csv",
     "summary_md": "results/tables/ami_summary.md",
     "stage_times": "results/tables/stage_times.csv",
 }
-FIGURES = ["results/figures/ami_heatmap.png", "results/figures/ami_heatmap.pdf"]
 
 
 def log_file(stage):
@@ -142,10 +151,18 @@ def run_of(wildcards):
 
 def run_files(pattern, skip_identity=False, with_umap_space=False):
     """`pattern` filled in for every run of the grid, each distinct path once, in grid order; with
-    `with_umap_space`, also for the shared UMAP space of the metrics."""
+    `with_umap_space`, also for the workflow's own reductions (the shared UMAP space of the metrics,
+    the 2-D maps)."""
     runs = [run for run in RUNS if not (skip_identity and is_identity(run["reducer"]))]
-    if with_umap_space and CONFIG["metrics"]["umap_reducer"]:
-        runs += [{**run, "reducer": CONFIG["metrics"]["umap_reducer"]} for run in RUNS]
+    if with_umap_space:
+        first_seed = [run for run in RUNS if run["seed"] == CONFIG["seeds"][0]]  # the maps are drawn for one seed
+        runs += [
+            {**run, "reducer": zsc.outputs.MAP_REDUCER}
+            for run in first_seed
+            if zsc.outputs.MAP_REDUCER in CONFIG["_metric_reducers"]
+        ]
+        if CONFIG["metrics"]["umap_reducer"]:
+            runs += [{**run, "reducer": CONFIG["metrics"]["umap_reducer"]} for run in RUNS]
     return list(dict.fromkeys(pattern.format(**run) for run in runs))
 
 
@@ -161,3 +178,87 @@ def search_embeddings(wildcards):
     """input: the embeddings of each search dataset by this encoder, named by dataset."""
     splits = {name: CONFIG.entry("datasets", name)["split"] for name in SEARCH["datasets"]}
     return {name: EMBEDDINGS.format(dataset=name, split=split, encoder=wildcards.encoder) for name, split in splits.items()}
+
+
+# The study's tables and figures (outputs.smk): what they need to know of the config, and the
+# outputs this config can provide (the others are listed, with the reason, by outputs_index).
+try:
+    OUTPUT_FACTS = zsc.outputs.facts(CONFIG, {"embeddings": EMBEDDINGS, "reduced": REDUCED, "clusters": CLUSTERS})
+except zsc.config.ConfigError as error:
+    sys.exit(f"config error: {error}")
+OUTPUT_DIRS = [
+    zsc.outputs.OUTPUT_DIR.format(name=e.name) for e in zsc.outputs.OUTPUTS if e.name not in OUTPUT_FACTS["not_produced"]
+]
+
+
+def output_inputs(wildcards):
+    return zsc.outputs.inputs(wildcards.name, TABLES, OUTPUT_FACTS)
+
+
+def output_category(wildcards):
+    kind = zsc.outputs.OUTPUTS[wildcards.name].info["kind"]
+    return "Index" if wildcards.name == "outputs_index" else f"{kind.capitalize()}s"
+
+
+def output_labels(wildcards):
+    return {"output": wildcards.name, "file": wildcards.file}
+
+
+# Where each dataset's probes train (zsc.labelfree.probe_plan): a split of its own, a carve of the
+# clustered split, or nowhere (with the reason, recorded in probes.parquet).
+def _splits(name):
+    return zsc.datasets.DATASETS[CONFIG.entry("datasets", name)["type"]].options["split"]["enum"]
+
+
+try:
+    PROBE_PLANS = {
+        name: zsc.labelfree.probe_plan(CONFIG.entry("datasets", name), _splits(name))
+        for name in dict.fromkeys(run["dataset"] for run in RUNS)
+        if CONFIG["probes"]["enabled"]
+    }
+except zsc.config.ConfigError as error:
+    sys.exit(f"config error: {error}")
+
+
+def split_entry(wildcards):
+    """params: the dataset's entry for the job's split: as configured, or its probe split (sampled
+    to probe_max_samples)."""
+    spec = CONFIG.entry("datasets", wildcards.dataset)
+    if wildcards.split == spec["split"]:
+        return spec
+    return {**spec, "split": wildcards.split, "max_samples": spec["probe_max_samples"]}
+
+
+def probe_train_input(wildcards):
+    """The probe split's embeddings, when the dataset's probes train on a split of their own."""
+    plan = PROBE_PLANS[wildcards.dataset]
+    return [EMBEDDINGS.format(**{**dict(wildcards.items()), "split": plan["split"]})] if plan["mode"] == "split" else []
+
+
+def probe_files(pattern):
+    """`pattern` filled in for the probe-split embeddings of every (dataset, encoder) of the grid."""
+    pairs = dict.fromkeys(
+        (run["dataset"], run["encoder"]) for run in RUNS if PROBE_PLANS.get(run["dataset"], {}).get("mode") == "split"
+    )
+    return [pattern.format(dataset=d, split=PROBE_PLANS[d]["split"], encoder=e) for d, e in pairs]
+
+
+def labelfree_files(pattern):
+    return run_files(pattern) if CONFIG["labelfree"]["enabled"] else []
+
+
+def probes_files(pattern):
+    return run_files(pattern) if CONFIG["probes"]["enabled"] else []
+
+
+def benchmarks():
+    """input: the benchmark files of every job of each compute stage (of KEY), as times_<stage>."""
+    files = {
+        "embed": run_files(benchmark_file("embed")) + probe_files(benchmark_file("embed")),
+        "reduce": run_files(benchmark_file("reduce"), skip_identity=True, with_umap_space=True),
+        "cluster": run_files(benchmark_file("cluster")),
+        "evaluate": run_files(benchmark_file("evaluate")),
+        "labelfree": labelfree_files(benchmark_file("labelfree")),
+        "probes": probes_files(benchmark_file("probes")),
+    }
+    return {f"times_{stage}": files[stage] for stage in KEY if stage in files}

@@ -12,7 +12,7 @@ rule prepare_dataset:
     conda:
         "../../envs/datasets.yaml"
     params:
-        dataset=entry("dataset"),
+        dataset=split_entry,
         root=dataset_root,
     script:
         "../scripts/prepare_dataset.py"

@@ -16,7 +16,7 @@ rule embed:
         mem_mb=embed_mem_mb,
         runtime=embed_runtime,
     params:
-        dataset=entry("dataset"),
+        dataset=split_entry,
         encoder=entry("encoder"),
         root=dataset_root,
         embedding=CONFIG["embedding"],

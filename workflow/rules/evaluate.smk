@@ -8,7 +8,8 @@ rule evaluate:
         reduced=evaluated_reductions,
         umap=umap_space_input,
     output:
-        METRICS,
+        metrics=METRICS,
+        levels=LEVELS,
     log:
         log_file("evaluate"),
     benchmark:

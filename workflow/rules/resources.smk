@@ -75,3 +75,26 @@ def evaluate_mem_mb(wildcards, input, attempt):
 
 def evaluate_runtime(wildcards, input, attempt):
     return attempt * zsc.resources.evaluate_runtime(*evaluate_size(wildcards, input))
+
+
+def labelfree_mem_mb(wildcards, input, attempt):
+    return attempt * zsc.resources.labelfree_mem_mb(*zsc.resources.table_shape(input.embeddings))
+
+
+def labelfree_runtime(wildcards, input, attempt):
+    n, d = zsc.resources.table_shape(input.embeddings)
+    return attempt * zsc.resources.labelfree_runtime(n, d, CONFIG["labelfree"]["agreement_seeds"])
+
+
+def probes_size(wildcards, input):
+    """(train points, query points, dimension); a carve splits the clustered split."""
+    n, d = zsc.resources.table_shape(input.queries)
+    return (zsc.resources.table_shape(input.train[0])[0] if input.train else n), n, d
+
+
+def probes_mem_mb(wildcards, input, attempt):
+    return attempt * zsc.resources.probes_mem_mb(*probes_size(wildcards, input))
+
+
+def probes_runtime(wildcards, input, attempt):
+    return attempt * zsc.resources.probes_runtime(*probes_size(wildcards, input), len(CONFIG["probes"]["Cs"]))

@@ -5,8 +5,11 @@ from zsc.logs import run_logged
 
 def main(inputs, outputs, groups):
     runs = aggregate.collect_runs(list(inputs.metrics), groups)
-    stages = {stage: list(inputs[stage]) for stage in ("embed", "reduce", "cluster", "evaluate")}
-    aggregate.write_tables(runs, aggregate.stage_times(stages), dict(outputs.items()))
+    levels = aggregate.collect(list(inputs.levels), aggregate.LEVEL_KEYS)
+    labelfree = aggregate.labelfree_table(list(inputs.labelfree), runs)
+    probes = aggregate.collect(list(inputs.probes), aggregate.PROBE_KEYS)
+    times = aggregate.stage_times({name.removeprefix("times_"): list(files) for name, files in inputs.items() if name.startswith("times_")})
+    aggregate.write_tables({"runs": runs, "labels": levels, "labelfree": labelfree, "probes": probes}, times, dict(outputs.items()))
 
 
 run_logged(snakemake.log[0], main, inputs=snakemake.input, outputs=snakemake.output, groups=snakemake.params.groups)

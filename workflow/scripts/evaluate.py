@@ -7,7 +7,8 @@ run_logged(
     evaluate,
     embeddings_path=snakemake.input.embeddings,
     runs=snakemake.params.runs,
-    out_path=snakemake.output[0],
+    out_path=snakemake.output.metrics,
+    levels_path=snakemake.output.levels,
     metrics=snakemake.params.metrics,
     umap_path=snakemake.input.umap[0] if snakemake.input.umap else None,
 )

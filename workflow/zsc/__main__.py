@@ -1,7 +1,8 @@
-"""Command line: `python -m zsc list datasets|encoders|reducers|clusterers`, `schema`, `docs`.
+"""Command line: `python -m zsc list datasets|encoders|reducers|clusterers|outputs`, `schema`, `docs`.
 
 `list KIND` prints one registered name per line, then tab-separated facts (a dataset's group and
-class count, whether an encoder is neural, the description).
+class count, whether an encoder is neural, the description; an output's kind, what it needs and
+its caption).
 """
 
 from __future__ import annotations
@@ -21,6 +22,10 @@ DOCS_FILE = ROOT / "config" / "README.md"
 
 
 def list_lines(kind: str) -> list[str]:
+    if kind == "outputs":
+        from .outputs import list_lines as output_lines
+
+        return output_lines()
     lines = []
     for entry in cfg.registries()[kind]:
         facts = []
@@ -107,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m zsc", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p_list = sub.add_parser("list", help="print the registered names of one kind")
-    p_list.add_argument("kind", choices=cfg.KINDS)
+    p_list.add_argument("kind", choices=[*cfg.KINDS, "outputs"])
     for name, target in (("schema", SCHEMA_FILE), ("docs", DOCS_FILE)):
         p = sub.add_parser(name, help=f"print (or --write to {target.relative_to(ROOT)}) the generated file")
         p.add_argument("--write", action="store_true")

@@ -62,6 +62,19 @@ COMMON_OPTIONS = {
             "default": None,
             "description": "Clusters asked of the methods given a number (K-Means, ...); null: the classes present in the split. Needed without labels.",
         },
+        "probe_split": {
+            "type": ["string", "null"],
+            "default": None,
+            "description": "Where the kNN and linear probes train: a split of the dataset (embedded too), `carve` (a stratified, "
+            "seeded part of the clustered split; the rest are the queries) or `none`; null: `train` if the dataset has one, "
+            "`carve` for digits and image folders, else none (the study skips ImageNet-R/-Sketch/-O and ImageNet-v2).",
+        },
+        "probe_max_samples": {
+            "type": ["integer", "null"],
+            "minimum": 2,
+            "default": 10000,
+            "description": "Embed a stratified, seeded subsample of at most this many images of the probe split (null: all).",
+        },
     },
     "encoders": {},
     "reducers": {},
@@ -200,6 +213,122 @@ TOP_LEVEL = {
                         },
                     },
                 },
+            },
+        },
+    },
+    "labelfree": {
+        "type": "object",
+        "additionalProperties": False,
+        "default": {},
+        "description": "Label-free scores per (dataset, split, encoder, seed): K-Means agreement across seeds, agreement "
+        "between the clusterers, embedding entropies (zsc.labelfree; docs/labelfree.md). They never read a label.",
+        "properties": {
+            "enabled": {"type": "boolean", "default": True, "description": "Compute the label-free scores (the labelfree stage)."},
+            "agreement_seeds": {
+                "type": "integer",
+                "minimum": 2,
+                "default": 5,
+                "description": "K-Means fits (seeds seed, seed+1, ...) whose pairwise AMI/ARI give the agreement scores.",
+            },
+            "entropy_knn_k": {"type": "integer", "minimum": 1, "default": 5, "description": "k of the Kozachenko-Leonenko entropy estimate."},
+            "entropy_max_samples": {
+                "type": ["integer", "null"],
+                "minimum": 10,
+                "default": 5000,
+                "description": "The k-NN entropy on a seeded subsample of this many points (null: all; exact k-NN search).",
+            },
+        },
+    },
+    "probes": {
+        "type": "object",
+        "additionalProperties": False,
+        "default": {},
+        "description": "Labelled references per (dataset, encoder): DINO's weighted kNN and a linear probe, trained on the "
+        "dataset's probe split (datasets' probe_split) and scored on the clustered split.",
+        "properties": {
+            "enabled": {"type": "boolean", "default": True, "description": "Compute the probes (the probes stage)."},
+            "knn_k": {
+                "type": "array",
+                "items": {"type": "integer", "minimum": 1},
+                "minItems": 1,
+                "default": [1, 10, 20, 100, 200],
+                "description": "Neighbours of the weighted kNN classifier (the study: 1, 10, 20, 100, 200).",
+            },
+            "temperature": {"type": "number", "exclusiveMinimum": 0, "default": 0.07, "description": "Temperature of the kNN vote weights exp(similarity / T)."},
+            "Cs": {
+                "type": "array",
+                "items": {"type": "number", "exclusiveMinimum": 0},
+                "minItems": 1,
+                "default": [0.01, 0.1, 1, 10, 100],
+                "description": "Inverse regularisation strengths tried by the linear probe (logistic regression).",
+            },
+            "val_fraction": {
+                "type": "number",
+                "exclusiveMinimum": 0,
+                "exclusiveMaximum": 1,
+                "default": 0.2,
+                "description": "Stratified part of the probe-train data held out to choose C.",
+            },
+            "carve_fraction": {
+                "type": "number",
+                "exclusiveMinimum": 0,
+                "exclusiveMaximum": 1,
+                "default": 0.5,
+                "description": "With probe_split `carve`: the part of the clustered split the probes train on.",
+            },
+            "seed": {"type": "integer", "minimum": 0, "default": 0, "description": "Seed of the carve and of the probe's validation split."},
+        },
+    },
+    "outputs": {
+        "type": "object",
+        "additionalProperties": False,
+        "default": {},
+        "description": "The study's tables and figures (`python -m zsc list outputs`): how they name and show things.",
+        "properties": {
+            "encoders": {
+                "type": "object",
+                "default": {},
+                "description": "Per encoder (its name in `encoders`): how tables and figures show it; the study's encoders "
+                "know theirs. Needed for the comparisons with the supervised encoder of the same architecture.",
+                "additionalProperties": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        "label": {"type": "string", "description": "Display name (default: the study's, else the entry's name)."},
+                        "architecture": {
+                            "type": "string",
+                            "description": "Architecture group, e.g. ResNet-50 or ViT-B/16 (default: from the model name).",
+                        },
+                        "training": {
+                            "enum": ["supervised", "self-supervised", "fine-tuned", "random", "none", "unknown"],
+                            "description": "How it was trained; `supervised` makes it its architecture's reference (default: "
+                            "the study's; random for a random-init model; else unknown).",
+                        },
+                    },
+                },
+            },
+            "example_images": {
+                "type": "array",
+                "default": [],
+                "items": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["dataset", "encoder", "clusterer"],
+                    "properties": {
+                        "dataset": {"type": "string"},
+                        "encoder": {"type": "string"},
+                        "clusterer": {"type": "string"},
+                    },
+                },
+                "description": "Runs (dataset, encoder, clusterer) whose predicted clusters the example-images figure shows; "
+                "[]: the first run of the first neural encoder.",
+            },
+            "clusters_shown": {"type": "integer", "minimum": 1, "default": 6, "description": "Clusters (rows) in each example-images figure."},
+            "images_per_cluster": {"type": "integer", "minimum": 1, "default": 8, "description": "Images per cluster in the example-images figure."},
+            "embedding_maps": {
+                "type": "boolean",
+                "default": True,
+                "description": "Draw a 2-D UMAP map of each (dataset, encoder), coloured by true label (one extra UMAP reduction each).",
             },
         },
     },
@@ -459,16 +588,20 @@ UMAP_SPACE = {"type": "umap", "n_components": 50, "n_neighbors": 30, "min_dist":
 
 
 def _metric_reducers(config: dict) -> dict:
-    """The reduction the UMAP silhouettes use: a U50 reducer of the config, else one of its own."""
+    """Reductions of the workflow's own: the UMAP-50 space of the silhouettes (a U50 reducer of the
+    config if it has one) and, for the embedding maps, a 2-D UMAP."""
+    from .outputs import MAP_REDUCER, MAP_SPACE
+
+    own = {MAP_REDUCER: {**MAP_SPACE, "name": MAP_REDUCER}} if config["outputs"]["embedding_maps"] else {}
     config["metrics"]["umap_reducer"] = None
     if not config["metrics"]["umap_silhouette"]:
-        return {}
+        return own
     for name, entry in config["reducers"].items():
         if entry == UMAP_SPACE:
             config["metrics"]["umap_reducer"] = name
-            return {}
+            return own
     config["metrics"]["umap_reducer"] = "umap_space"
-    return {"umap_space": {**UMAP_SPACE, "name": "umap_space"}}
+    return {**own, "umap_space": {**UMAP_SPACE, "name": "umap_space"}}
 
 
 def _read_protocol(path: str) -> dict:

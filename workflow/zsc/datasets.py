@@ -290,6 +290,7 @@ AIRCRAFT_LEVELS = ("variant", "family", "manufacturer")
     "test",
     ["test", "val", "train", "trainval"],
     "fgvc-aircraft-2013b/data/images_variant_test.txt",
+    levels=("label_manufacturer", "label_family"),
 )
 def aircraft(root, split, download, mirror=None):
     open_level = _torchvision("FGVCAircraft", ("_URL",))
@@ -328,6 +329,7 @@ CELEBA_ATTRIBUTES_PREFIX = "attr_"
     "test",
     ["test", "valid", "train"],
     "celeba/identity_CelebA.txt",
+    extra_labels=True,
 )
 def celeba(root, split, download, mirror=None):
     ds = _torchvision("CelebA")(root, download, mirror, split=split, target_type="identity")
@@ -348,6 +350,7 @@ INATURALIST_LEVELS = ("kingdom", "phylum", "class", "order", "family", "genus")
     "val",
     ["val"],
     "2021_valid",
+    levels=tuple(f"label_{level}" for level in INATURALIST_LEVELS),
 )
 def inaturalist(root, split, download, mirror=None):
     ds = _torchvision("INaturalist")(root, download, mirror, version="2021_valid", target_type="full")
@@ -500,6 +503,7 @@ IMAGENET_R_ARTFORMS = "art cartoon deviantart embroidery graffiti graphic misc o
     "all",
     ["all"],
     "imagenet-r",
+    extra_labels=True,
 )
 def imagenet_r(root, split, download, mirror=None):
     folder = _image_folder(Path(root) / "imagenet-r", "imagenet-r")
@@ -548,6 +552,7 @@ UTKFACE_FIELDS = ("age", "gender", "race")
     "test",
     ["test", "train"],
     "UTKFace",
+    extra_labels=True,
 )
 def utkface(root, split, download, mirror=None):
     folder = _require(Path(root) / "UTKFace", "utkface")
@@ -576,6 +581,7 @@ def utkface(root, split, download, mirror=None):
     "test",
     ["test", "train"],
     "BreaKHis_v1",
+    extra_labels=True,
 )
 def breakhis(root, split, download, mirror=None):
     slides = _require(Path(root) / "BreaKHis_v1" / "histology_slides" / "breast", "breakhis")
@@ -663,6 +669,7 @@ def bioscan_taxonomy(metadata):
     "test",
     ["test", "val", "train"],
     "BIOSCAN_Insect_Dataset_metadata.tsv",
+    levels=tuple(f"label_{level}" for level in BIOSCAN_LEVELS[:-1]),
 )
 def bioscan1m(root, split, download, mirror=None):
     import pandas as pd

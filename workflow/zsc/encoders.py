@@ -357,8 +357,12 @@ def _run_options(options):
 # architecture: "timm" = timm's own pretrained path, a dict = weights.load_into's mapping.
 _FB = "https://dl.fbaipublicfiles.com"
 STUDY_ENCODERS = {
-    "random_resnet50": dict(arch="torchvision:resnet50", method="random init", output="average pool", dim=2048),
+    "random_resnet50": dict(
+        label="Rand.", training="random", arch="torchvision:resnet50", method="random init", output="average pool", dim=2048
+    ),
     "resnet50": dict(
+        label="X-Ent.",
+        training="supervised",
         arch="torchvision:resnet50",
         method="supervised cross-entropy (torchvision IMAGENET1K_V2)",
         output="average pool",
@@ -367,6 +371,8 @@ STUDY_ENCODERS = {
         load={"ignore_keys": [r"^fc\."]},
     ),
     "mocov3_resnet50": dict(
+        label="MoCo-v3",
+        training="self-supervised",
         arch="torchvision:resnet50",
         method="MoCo-v3 (1000 epochs)",
         output="average pool",
@@ -375,6 +381,8 @@ STUDY_ENCODERS = {
         load={"checkpoint_key": "state_dict", "key_prefixes": {"module.base_encoder.": ""}, "ignore_keys": [r"^fc\."]},
     ),
     "dino_resnet50": dict(
+        label="DINO",
+        training="self-supervised",
         arch="torchvision:resnet50",
         method="DINO",
         output="average pool",
@@ -383,6 +391,8 @@ STUDY_ENCODERS = {
         load={},
     ),
     "vicreg_resnet50": dict(
+        label="VICReg",
+        training="self-supervised",
         arch="torchvision:resnet50",
         method="VICReg",
         output="average pool",
@@ -390,8 +400,17 @@ STUDY_ENCODERS = {
         source={"kind": "url", "url": f"{_FB}/vicreg/resnet50.pth"},
         load={},
     ),
-    "random_vitb16": dict(arch="torchvision:vit_b_16", method="random init", output="CLS token after the final LayerNorm", dim=768),
+    "random_vitb16": dict(
+        label="Rand.",
+        training="random",
+        arch="torchvision:vit_b_16",
+        method="random init",
+        output="CLS token after the final LayerNorm",
+        dim=768,
+    ),
     "vitb16": dict(
+        label="X-Ent.",
+        training="supervised",
         arch="torchvision:vit_b_16",
         method="supervised cross-entropy (torchvision IMAGENET1K_V1)",
         output="CLS token after the final LayerNorm",
@@ -400,6 +419,8 @@ STUDY_ENCODERS = {
         load={"ignore_keys": [r"^heads\."]},
     ),
     "mocov3_vit_base": dict(
+        label="MoCo-v3",
+        training="self-supervised",
         arch="timm:vit_base_patch16_224",
         method="MoCo-v3 (300 epochs; fixed 2-D sin-cos position embedding, stored in the checkpoint)",
         output="CLS token after the final norm",
@@ -408,6 +429,8 @@ STUDY_ENCODERS = {
         load={"checkpoint_key": "state_dict", "key_prefixes": {"module.base_encoder.": ""}, "ignore_keys": [r"^head\."]},
     ),
     "dino_vitb16": dict(
+        label="DINO",
+        training="self-supervised",
         arch="timm:vit_base_patch16_224.dino",
         method="DINO",
         output="CLS token after the final norm",
@@ -416,6 +439,8 @@ STUDY_ENCODERS = {
         load="timm",
     ),
     "mae_vit_base_cls": dict(
+        label="MAE (CLS)",
+        training="self-supervised",
         arch="timm:vit_base_patch16_224.mae",
         method="MAE (the study's timm_vit_base_patch16_224.mae)",
         output="CLS token after the final norm",
@@ -424,6 +449,8 @@ STUDY_ENCODERS = {
         load="timm",
     ),
     "mae_pretrain_vit_base_global": dict(
+        label="MAE (avg)",
+        training="self-supervised",
         arch="timm:vit_base_patch16_224.mae",
         arch_kwargs={"global_pool": "avg"},
         method="MAE (average pooling)",
@@ -435,6 +462,8 @@ STUDY_ENCODERS = {
         load={"checkpoint_key": "model", "ignore_keys": [r"^norm\."], "allow_missing": [r"^fc_norm\."]},
     ),
     "mae_finetuned_vit_base_global": dict(
+        label="MAE (avg) [FT]",
+        training="fine-tuned",
         arch="timm:vit_base_patch16_224",
         arch_kwargs={"global_pool": "avg"},
         method="MAE, official supervised fine-tune",
@@ -446,16 +475,18 @@ STUDY_ENCODERS = {
 }
 # The authors' fine-tuned checkpoints were never published: these take the user's file.
 for _name, _arch, _method in [
-    ("ft_mocov3_resnet50", "torchvision:resnet50", "MoCo-v3, then supervised fine-tune"),
-    ("ft_dino_resnet50", "torchvision:resnet50", "DINO, then supervised fine-tune"),
-    ("ft_vicreg_resnet50", "torchvision:resnet50", "VICReg, then supervised fine-tune"),
-    ("ft_mocov3_vit_base", "timm:vit_base_patch16_224", "MoCo-v3, then supervised fine-tune"),
-    ("ft_dino_vitb16", "timm:vit_base_patch16_224", "DINO, then supervised fine-tune"),
+    ("ft_mocov3_resnet50", "torchvision:resnet50", "MoCo-v3"),
+    ("ft_dino_resnet50", "torchvision:resnet50", "DINO"),
+    ("ft_vicreg_resnet50", "torchvision:resnet50", "VICReg"),
+    ("ft_mocov3_vit_base", "timm:vit_base_patch16_224", "MoCo-v3"),
+    ("ft_dino_vitb16", "timm:vit_base_patch16_224", "DINO"),
 ]:
     resnet = _arch.startswith("torchvision")
     STUDY_ENCODERS[_name] = dict(
+        label=f"{_method} [FT]",
+        training="fine-tuned",
         arch=_arch,
-        method=_method,
+        method=f"{_method}, then supervised fine-tune",
         output="average pool" if resnet else "CLS token after the final norm",
         dim=2048 if resnet else 768,
         load={"ignore_keys": [r"^fc\." if resnet else r"^head\."]},

@@ -128,17 +128,39 @@ def score(y_true, y_pred, spaces: dict[str, np.ndarray], silhouette_max_samples,
     return row
 
 
-def evaluate(embeddings_path, runs: list[dict], out_path, metrics: dict, umap_path=None) -> None:
+def label_levels(embeddings_path) -> dict[str, np.ndarray]:
+    """The label columns of an embeddings file: `label` and every extra level (taxonomy levels,
+    attributes, ...: the columns named label_* or attr_*), levels without any label left out."""
+    import pyarrow.parquet as pq
+
+    names = [c for c in pq.read_schema(embeddings_path).names if c == "label" or c.startswith(("label_", "attr_"))]
+    from . import tables
+
+    columns, _ = tables.read(embeddings_path, columns=names)
+    return {name: values for name, values in columns.items() if _labelled(values)}
+
+
+def level_rows(run: dict, levels: dict[str, np.ndarray], y_pred: np.ndarray) -> list[dict]:
+    """AMI of one run's predicted clusters against each label level (noise kept as one label)."""
+    from sklearn.metrics import adjusted_mutual_info_score
+
+    return [{**run, "level": name, "AMI": float(adjusted_mutual_info_score(y, y_pred))} for name, y in levels.items()]
+
+
+def evaluate(embeddings_path, runs: list[dict], out_path, metrics: dict, umap_path=None, levels_path=None) -> None:
     """Score every run of one (embeddings, seed) and write their rows (run keys, provenance and
     metrics; a skipped run's row says why). `runs`: {run, reduced, clusters} per run, `run` being
     its keys. Silhouettes cost all pairwise distances of a space; each space (the embeddings, each
-    reduction, the UMAP space) is read and passed over once for the labels of all runs in it."""
+    reduction, the UMAP space) is read and passed over once for the labels of all runs in it.
+    With `levels_path`, also the AMI of each run against every label level (label_levels)."""
     import pandas as pd
 
     from . import tables
 
     emb, _ = tables.read(embeddings_path, columns=["index", "label", tables.VECTOR])
     y_true = emb["label"]
+    levels = label_levels(embeddings_path) if levels_path else {}
+    level_table = []
     loaded = {str(embeddings_path): emb[tables.VECTOR]}
 
     def points(path):
@@ -157,6 +179,7 @@ def evaluate(embeddings_path, runs: list[dict], out_path, metrics: dict, umap_pa
             raise ValueError(f"{job['clusters']}: sample order differs from {embeddings_path}")
         y_pred = pred["label_pred"]
         rows.append({**job["run"], "skipped": "", **run_scores(y_true, y_pred, points(job["reduced"]))})
+        level_table += level_rows(job["run"], levels, y_pred)
         for space, path in {"og": embeddings_path, "reduced": job["reduced"], "umap": umap_path}.items():
             if path:
                 in_space.setdefault(str(path), {})[i] = y_pred
@@ -172,3 +195,6 @@ def evaluate(embeddings_path, runs: list[dict], out_path, metrics: dict, umap_pa
     for row in rows:
         log.info("%s", row)
     tables.write_frame(out_path, pd.DataFrame.from_records(rows))
+    if levels_path:
+        level_columns = [*runs[0]["run"], "level", "AMI"] if runs else ["level", "AMI"]
+        tables.write_frame(levels_path, pd.DataFrame.from_records(level_table, columns=level_columns))

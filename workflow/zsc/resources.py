@@ -115,3 +115,23 @@ def evaluate_mem_mb(n: int, dims: list[int]) -> int:
 def evaluate_runtime(n: int, dims: list[int]) -> int:
     # silhouettes need all pairwise distances in every space: 2 n^2 d flops each (3 for the sums)
     return _minutes(3 * n * n * sum(dims) / FLOPS)
+
+
+def labelfree_mem_mb(n: int, d: int) -> int:
+    # the float32 embeddings, two float64 copies (standardised, K-Means) and the d x d correlation
+    return BASE_MB + _mb(n * 20 * d + 16 * d * d)
+
+
+def labelfree_runtime(n: int, d: int, seeds: int) -> int:
+    # K-Means per seed (iterations over n d k values) and the correlation product (n d^2)
+    return _minutes(seeds * 1e3 * n * d / FLOPS + 2 * n * d * d / FLOPS)
+
+
+def probes_mem_mb(n_train: int, n_test: int, d: int, batch: int = 1024) -> int:
+    # float64 copies of both sets (normalised, standardised) and a batch of similarities
+    return BASE_MB + _mb(16 * (n_train + n_test) * d + 8 * batch * n_train)
+
+
+def probes_runtime(n_train: int, n_test: int, d: int, n_cs: int) -> int:
+    # the kNN similarities (2 n_train n_test d) and, per C, a few hundred lbfgs passes over train
+    return _minutes((2 * n_train * n_test * d + n_cs * 300 * 20 * n_train * d) / FLOPS)

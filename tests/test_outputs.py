@@ -1,0 +1,155 @@
+"""The output registry: which outputs a config can provide, and every table and figure rendered at
+the study's size from a synthetic runs table of its full shape (tests/synthetic.py)."""
+
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import REPO
+from synthetic import study_runs
+from zsc import config as cfg
+from zsc import outputs, plots
+
+# Outputs that read more than the result tables (images, embeddings, 2-D maps): the workflow tests
+# render them from real results.
+READS_FILES = {e.name for e in outputs.OUTPUTS if e.info["files"]}
+
+
+def test_list_outputs_prints_every_entry_with_kind_needs_and_caption():
+    from zsc.__main__ import list_lines
+
+    lines = list_lines("outputs")
+    assert [line.split("\t")[0] for line in lines] == outputs.OUTPUTS.names()
+    for line in lines:
+        name, kind, needs, caption = line.split("\t")
+        assert kind in ("table", "figure") and needs and len(caption) > 20
+
+
+def test_default_config_lists_what_it_cannot_provide_and_why():
+    config = cfg.load(yaml.safe_load((REPO / "config/config.yaml").read_text()))
+    facts = outputs.facts(config)
+    missing = facts["not_produced"]
+    # raw pixels and a random-init ResNet-18: no supervised reference, no protocol, no hierarchy
+    assert "supervised encoder" in missing["delta_vs_supervised"] and "protocol" in missing["hyperparameters"]
+    assert "ImageNet-9" in missing["in9_backgrounds"] and "checkpoint series" in missing["checkpoints"]
+    assert {"main_ami", "ami_heatmap", "example_images", "embedding_maps", "encoder_choice"}.isdisjoint(missing)
+    assert facts["encoders"]["random_resnet18"] == {"label": "random_resnet18", "architecture": "resnet18", "training": "random"}
+
+
+def test_study_encoders_with_a_protocol_provide_the_comparisons():
+    config = cfg.load(
+        {
+            "protocol": str(REPO / "config/params/v5.0.yaml"),
+            "datasets": {"digits": {}, "inaturalist": {}},
+            "encoders": {"resnet50": {}, "dino_resnet50": {}},
+            "outputs": {"encoders": {"dino_resnet50": {"label": "DINO (ours)"}}},
+        }
+    )
+    facts = outputs.facts(config)
+    assert facts["encoders"]["resnet50"] == {"label": "X-Ent.", "architecture": "ResNet-50", "training": "supervised"}
+    assert facts["encoders"]["dino_resnet50"]["label"] == "DINO (ours)"
+    assert facts["clusterers"] == ["kmeans", "spectral", "ac_with_c", "ac_without_c", "affinity_propagation", "hdbscan"]
+    assert facts["datasets"]["inaturalist"]["levels"][0] == "label_kingdom"
+    for name in ("delta_vs_supervised", "hyperparameters", "taxonomy_levels", "label_levels", "clusterer_ranking"):
+        assert name not in facts["not_produced"]
+
+
+def test_example_images_naming_a_run_that_does_not_exist_is_a_config_error():
+    config = cfg.load(
+        {
+            "datasets": {"digits": {}},
+            "encoders": {"raw": {}},
+            "reducers": {"none": {}},
+            "clusterers": {"kmeans": {}},
+            "outputs": {"example_images": [{"dataset": "digits", "encoder": "raw", "clusterer": "hdbscan"}]},
+        }
+    )
+    with pytest.raises(cfg.ConfigError, match=r"outputs.example_images.0: .*hdbscan.* is not a run of this config"):
+        outputs.facts(config)
+
+
+def _planted_labelfree(runs: pd.DataFrame, seed: int = 0):
+    """Label-free scores and probe accuracies that follow each (dataset, encoder)'s mean AMI, with noise."""
+    rng = np.random.default_rng(seed)
+    ami = runs.groupby(["dataset", "split", "encoder"], sort=False)["AMI"].mean().reset_index()
+    rows, probes = [], []
+    for r in ami.itertuples():
+        for score, scale in (("silhouette_umap_kmeans", 0.5), ("agreement_umap_ami_mean", 1.0), ("entropy_gaussian_per_dim", -0.3)):
+            rows.append({"dataset": r.dataset, "split": r.split, "encoder": r.encoder, "seed": 1, "score": score, "value": scale * r.AMI + rng.normal(0, 0.05)})
+        probe = {f"knn_top1_k{k}": min(1.0, r.AMI + 0.2 + rng.normal(0, 0.03)) for k in (1, 10, 20, 100, 200)}
+        probes.append({"dataset": r.dataset, "split": r.split, "encoder": r.encoder, "skipped": "", **probe, "linear_probe_top1": min(1.0, r.AMI + 0.3)})
+    return pd.DataFrame(rows), pd.DataFrame(probes)
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    """The synthetic study's result tables on disk and complete facts."""
+    folder = tmp_path_factory.mktemp("study")
+    runs, labels, facts = study_runs()
+    labelfree, probes = _planted_labelfree(runs)
+    tables = {}
+    for name, frame in {"runs": runs, "labels": labels, "labelfree": labelfree, "probes": probes}.items():
+        tables[name] = str(folder / f"{name}.parquet")
+        frame.to_parquet(tables[name])
+    for name, dataset in facts["datasets"].items():
+        dataset.update(extra_labels=name in set(labels["dataset"]), labelled=True)
+    facts.update(
+        all_clusterers=facts["clusterers"], umap_silhouette=True, labelfree=True, probes=True, examples=[], maps=False,
+        files={}, seed=1, clusters_shown=6, images_per_cluster=8,
+    )  # fmt: skip
+    facts["not_produced"] = {e.name: why for e in outputs.OUTPUTS if (why := e.info["missing"](facts))}
+    return tables, facts, folder
+
+
+def test_every_output_renders_at_the_study_size_without_overlapping_text(study, monkeypatch):
+    tables, facts, folder = study
+    # all but the checkpoint series (the training-run test renders those) and the file-reading ones
+    wanted = [e for e in outputs.OUTPUTS if e.name not in READS_FILES]
+    assert {e.name for e in wanted if e.name in facts["not_produced"]} == {"checkpoints", "checkpoint_curves"}
+    overlaps, drawn = {}, []
+
+    def save_checked(fig, out, name):
+        overlaps[name] = plots.overlapping_text(fig)
+        drawn.append(name)
+        plots.save_figure(fig, out / name)
+
+    monkeypatch.setattr(outputs, "_save", save_checked)
+    started = time.perf_counter()
+    for entry in wanted:
+        if entry.name in facts["not_produced"]:
+            continue
+        out = folder / "outputs" / entry.name
+        outputs.render(entry.name, tables, facts, {}, out)
+        suffixes = {p.suffix for p in out.iterdir()}
+        assert suffixes == ({".csv", ".md", ".tex", ".html"} if entry.info["kind"] == "table" else {".png", ".pdf"}), entry.name
+    print(f"\nrendered {len(wanted) - 2} outputs of the study-sized table in {time.perf_counter() - started:.1f} s")
+    assert {name: pairs for name, pairs in overlaps.items() if pairs} == {}
+    assert "delta_by_domain" in drawn and "taxonomy_levels" in drawn and "silhouette_vs_ami" in drawn
+
+
+def test_main_table_lists_the_dropped_cells_under_it(study):
+    tables, facts, folder = study
+    out = folder / "main_only"
+    outputs.render("main_ami", tables, facts, {}, out)
+    md = (out / "main_ami.md").read_text()
+    # Affinity Propagation was not run on ImageNet and iNaturalist (memory): dropped for every encoder
+    assert "dropped for every encoder: affinity_propagation on imagenet" in md
+    assert "dropped for every encoder: affinity_propagation on inaturalist" in md
+    csv = pd.read_csv(out / "main_ami.csv", index_col=[0, 1])  # columns "group / dataset"
+    assert csv.shape == (18, 26 + 5 + 1)  # 26 datasets, a mean per group, the overall mean
+
+
+def test_encoder_choice_recovers_the_planted_best_encoder(study):
+    tables, facts, folder = study
+    out = folder / "choice"
+    outputs.render("encoder_choice", tables, facts, {}, out)
+    choice = pd.read_csv(out / "encoder_choice.csv")
+    planted = choice[choice["score"] == "agreement_umap_ami_mean"]
+    inverted = choice[choice["score"] == "entropy_gaussian_per_dim"]  # planted against AMI
+    assert len(planted) == len(inverted) == 29  # every dataset
+    # the score follows AMI (noise sd 0.05): a near-best pick, where the inverted score picks a poor one
+    assert planted["regret"].mean() < 0.05 < 0.2 < inverted["regret"].mean()
+    assert inverted["top_pick_is_best"].sum() == 0

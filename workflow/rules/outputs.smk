@@ -1,0 +1,34 @@
+# The study's tables and figures (zsc.outputs, `python -m zsc list outputs`): one render job per
+# registered output that the config can provide, reading the result tables (and, for a few
+# figures, embeddings, 2-D maps or one clustering); never embedding, reducing or clustering.
+# `snakemake figures` renders them all; `snakemake figures --forcerun render` renders them again.
+localrules:
+    render,
+    figures,
+
+
+rule render:
+    input:
+        unpack(output_inputs),
+    output:
+        report(
+            directory(zsc.outputs.OUTPUT_DIR),
+            patterns=["{file}.png", "{file}.html"],
+            caption="../report/output.rst",
+            category=output_category,
+            labels=output_labels,
+        ),
+    log:
+        "results/logs/render/{name}.log",
+    conda:
+        "../../envs/report.yaml"
+    params:
+        caption=lambda wildcards: zsc.outputs.OUTPUTS[wildcards.name].description,
+        facts=OUTPUT_FACTS,
+    script:
+        "../scripts/render.py"
+
+
+rule figures:
+    input:
+        OUTPUT_DIRS,
