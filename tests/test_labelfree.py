@@ -240,3 +240,36 @@ def test_probe_split_is_a_seeded_stratified_partition():
     with_singleton = np.append(labels, 3)  # a class of one point cannot be stratified: an unstratified split instead
     probe, rest = labelfree.probe_split(with_singleton, 0.2, seed=0)
     assert len(probe) + len(rest) == 101 and len(probe) == pytest.approx(20, abs=1)
+
+
+def test_the_labelfree_stage_gives_identical_scores_with_shuffled_labels(tmp_path):
+    """The stage itself (labelfree.score_embeddings) reads no label but their count: its rows for an
+    embeddings file and for the same file with the labels permuted are equal, value for value."""
+    import pandas as pd
+
+    from zsc import tables
+
+    rng = np.random.default_rng(0)
+    centres = rng.normal(0, 4, (4, 12))
+    labels = np.repeat(np.arange(4), 50)
+    X = (centres[labels] + rng.normal(0, 1, (200, 12))).astype(np.float32)
+    clusters = {"kmeans": labels, "other": (labels + (rng.random(200) < 0.1)) % 4}  # two clusterers' partitions
+    rows = {}
+    for name, y in {"labels": labels, "shuffled": rng.permutation(labels)}.items():
+        tables.write(tmp_path / f"{name}.parquet", {"index": np.arange(200), "label": y, tables.VECTOR: X})
+        runs = []
+        for clusterer, pred in clusters.items():
+            path = tmp_path / f"{name}-{clusterer}.parquet"
+            tables.write(path, {"index": np.arange(200), "label_pred": pred})
+            keys = {"dataset": "d", "split": "test", "encoder": "e", "reducer": "none", "clusterer": clusterer, "seed": 1}
+            runs.append({"run": keys, "clusters": str(path), "reduced": str(tmp_path / f"{name}.parquet")})
+        settings = {"agreement_seeds": 3, "entropy_knn_k": 5, "entropy_max_samples": None}
+        labelfree.score_embeddings(tmp_path / f"{name}.parquet", runs, tmp_path / f"{name}-scores.parquet", settings, None, 1)
+        rows[name] = pd.read_parquet(tmp_path / f"{name}-scores.parquet")
+    pd.testing.assert_frame_equal(rows["labels"], rows["shuffled"])
+    scores = rows["labels"].set_index("score")["value"]
+    assert set(scores.index) == {
+        *(f"agreement_og_{m}" for m in ("ami_mean", "ami_min", "ari_mean", "ari_min")),
+        "clusterer_agreement_ami", "clusterer_agreement_ari", *labelfree.ENTROPY_SCORES,
+    }  # fmt: skip
+    assert scores["agreement_og_ami_mean"] > 0.9 and 0.6 < scores["clusterer_agreement_ami"] < 1

@@ -77,10 +77,32 @@ def _planted_labelfree(runs: pd.DataFrame, seed: int = 0):
     ami = runs.groupby(["dataset", "split", "encoder"], sort=False)["AMI"].mean().reset_index()
     rows, probes = [], []
     for r in ami.itertuples():
-        for score, scale in (("silhouette_umap_kmeans", 0.5), ("agreement_umap_ami_mean", 1.0), ("entropy_gaussian_per_dim", -0.3)):
-            rows.append({"dataset": r.dataset, "split": r.split, "encoder": r.encoder, "seed": 1, "score": score, "value": scale * r.AMI + rng.normal(0, 0.05)})
+        for score, scale in (
+            ("silhouette_umap_kmeans", 0.5),
+            ("agreement_umap_ami_mean", 1.0),
+            ("entropy_gaussian_per_dim", -0.3),
+        ):
+            rows.append(
+                {
+                    "dataset": r.dataset,
+                    "split": r.split,
+                    "encoder": r.encoder,
+                    "seed": 1,
+                    "score": score,
+                    "value": scale * r.AMI + rng.normal(0, 0.05),
+                }
+            )
         probe = {f"knn_top1_k{k}": min(1.0, r.AMI + 0.2 + rng.normal(0, 0.03)) for k in (1, 10, 20, 100, 200)}
-        probes.append({"dataset": r.dataset, "split": r.split, "encoder": r.encoder, "skipped": "", **probe, "linear_probe_top1": min(1.0, r.AMI + 0.3)})
+        probes.append(
+            {
+                "dataset": r.dataset,
+                "split": r.split,
+                "encoder": r.encoder,
+                "skipped": "",
+                **probe,
+                "linear_probe_top1": min(1.0, r.AMI + 0.3),
+            }
+        )
     return pd.DataFrame(rows), pd.DataFrame(probes)
 
 

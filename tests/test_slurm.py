@@ -16,8 +16,9 @@ import pandas as pd
 import pytest
 
 from conftest import REPO, SNAKEMAKE, snakemake
-from test_workflow import job_counts
+from test_workflow import job_counts, outputs_facts
 from zsc import resources
+from zsc.outputs import OUTPUTS
 
 pytestmark = pytest.mark.integration
 
@@ -86,24 +87,30 @@ def slurm_run(slurm, tmp_path_factory):
     return work, result.stdout + result.stderr
 
 
+def rendered(workdir) -> int:
+    """The render jobs of the workdir's config: one per output it can provide."""
+    return len(OUTPUTS.names()) - len(outputs_facts(workdir)["not_produced"])
+
+
 def test_dry_run_sends_one_group_job_per_dataset_and_encoder(slurm, tmp_path):
     shutil.copy(REPO / "tests" / "configs" / "tiny.yaml", tmp_path / "config.yaml")
     result = snakemake(tmp_path, "-n", "--configfile", "config.yaml", *PROFILES, timeout=120)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-2000:]
-    # tiny.yaml: 2 encoders, each with 3 reductions (2 + the shared UMAP space) and 9 runs; all of an
-    # encoder's reductions, clusterings and scorings are one SLURM job, its embedding another
-    assert output.count("Group job clustering") == 2
-    assert job_counts(output) == {"prepare_dataset": 1, "embed": 2, "reduce": 6, "cluster": 18, "evaluate": 2,
-                                  "aggregate": 1, "figures": 1, "all": 1}
+    # tiny.yaml: 2 encoders, each with 4 reductions (2, the shared UMAP space, the 2-D map) and 9 runs;
+    # all of an encoder's reductions, clusterings and scorings are one SLURM job; its probes and its
+    # 2-D map, which share no file with them, one job each; its embedding another; rendering is local
+    assert output.count("Group job clustering") == 2 * 3
+    assert job_counts(output) == {"prepare_dataset": 1, "embed": 2, "reduce": 8, "cluster": 18, "evaluate": 2, "labelfree": 2,
+                                  "probes": 2, "aggregate": 1, "render": rendered(tmp_path), "all": 1}
     grouped = re.findall(r"^ {4}rule (\w+):", output, re.M)
-    assert len(grouped) == 6 + 18 + 2 and set(grouped) == {"reduce", "cluster", "evaluate"}
+    assert len(grouped) == 8 + 18 + 2 + 2 + 2 and set(grouped) == {"reduce", "cluster", "evaluate", "labelfree", "probes"}
 
 
 def test_slurm_run_equals_a_local_run(slurm_run, local_run):
     work, _ = slurm_run
     comments = [job["Comment"] for job in slurm_jobs(work)]
-    # the two embeddings, then the rest as group jobs (prepare_dataset, aggregate and figures are local)
+    # the two embeddings, then the rest as group jobs (prepare_dataset, aggregate and render are local)
     assert set(comments[:2]) == {CPU_EMBED, GPU_EMBED}
     assert comments[2:] and all(comment.startswith("rule_clustering_") for comment in comments[2:])
     assert all(job["JobState"] == "COMPLETED" for job in slurm_jobs(work))
@@ -158,14 +165,17 @@ def test_killed_job_is_resubmitted_then_reported_and_a_rerun_finishes_only_the_r
     # keep-going: the raw encoder's branch finished meanwhile
     done = sorted(p for p in (work / "results").rglob("*.parquet"))
     assert work / "results/embeddings/digits/all/raw.parquet" in done
-    assert len([p for p in done if "/metrics/" in str(p)]) == 1 and not (work / "results/tables").exists()
+    metrics = [p for p in done if "/metrics/" in str(p) and not p.name.endswith("-levels.parquet")]
+    assert len(metrics) == 1 and not (work / "results/tables").exists()
     mtimes = {p: p.stat().st_mtime_ns for p in done}
 
     result = snakemake(work, "--configfile", "config.yaml", *PROFILES, timeout=400)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-4000:]
-    # only the cancelled embedding and what depends on it ran; finished files were left alone
-    assert job_counts(output) == {"embed": 1, "reduce": 1, "cluster": 4, "evaluate": 1, "aggregate": 1, "figures": 1, "all": 1}
+    # only the cancelled embedding and what depends on it ran; finished files were left alone (the
+    # outputs_index reads no table: it was rendered before the kill)
+    assert job_counts(output) == {"embed": 1, "reduce": 1, "cluster": 4, "evaluate": 1, "labelfree": 1, "probes": 1, "aggregate": 1,
+                                  "render": rendered(work) - 1, "all": 1}
     assert {p: p.stat().st_mtime_ns for p in done} == mtimes
     table = "results/tables/runs.parquet"
     assert (work / table).read_bytes() == (local_run / table).read_bytes()

@@ -13,7 +13,10 @@ import yaml
 
 from conftest import REPO, snakemake
 from zsc import tables
+from zsc import config as cfg
 from zsc.clusterers import CLUSTERERS
+from zsc.outputs import OUTPUTS
+from zsc.outputs import facts as outputs_facts_of
 
 pytestmark = pytest.mark.integration
 
@@ -58,10 +61,18 @@ def test_tables_and_figures(workdir):
     assert len(summary) == 6
     assert "| dataset" in (workdir / "results/tables/ami_summary.md").read_text()
     times = pd.read_csv(workdir / "results/tables/stage_times.csv")
-    assert times["stage"].value_counts().to_dict() == {"cluster": 18, "evaluate": 2, "reduce": 6, "embed": 2}  # 2 shared UMAP spaces
-    assert (workdir / "results/figures/ami_heatmap.png").read_bytes()[:4] == b"\x89PNG"
-    assert (workdir / "results/figures/ami_heatmap.pdf").read_bytes()[:4] == b"%PDF"
+    # reductions: zpca10 and umap5 per encoder, its shared UMAP-50 space and its 2-D map
+    counts = {"cluster": 18, "evaluate": 2, "reduce": 8, "embed": 2, "labelfree": 2, "probes": 2}
+    assert times["stage"].value_counts().to_dict() == counts
+    # AMI against every label level: digits has only its class label
+    levels = pd.read_parquet(workdir / "results/tables/labels.parquet")
+    assert len(levels) == len(runs) and set(levels["level"]) == {"label"}
+    np.testing.assert_allclose(levels["AMI"].to_numpy(), runs["AMI"].to_numpy())
     assert (workdir / "results/logs/embed/digits/all/random_tiny.log").read_text().count("images/s") >= 1
+
+
+def outputs_facts(workdir):
+    return outputs_facts_of(cfg.load(yaml.safe_load((workdir / "config.yaml").read_text())))
 
 
 def test_finished_workflow_has_nothing_to_do(workdir):
@@ -77,8 +88,10 @@ def test_changing_one_clusterer_parameter_reruns_only_its_jobs(workdir):
     result = snakemake(workdir, "-n", "--configfile", "changed.yaml")
     assert result.returncode == 0, result.stderr[-2000:]
     output = result.stdout + result.stderr
-    # clustering reruns per run; the evaluate job of each encoder rescores its runs together
-    assert job_counts(output) == {"cluster": 6, "evaluate": 2, "aggregate": 1, "figures": 1, "all": 1}
+    # clustering reruns per run; the evaluate and labelfree jobs of each encoder read all its runs;
+    # the outputs are rendered again from the new tables
+    rendered = len([e for e in OUTPUTS if not e.info["missing"](outputs_facts(workdir))])
+    assert job_counts(output) == {"cluster": 6, "evaluate": 2, "labelfree": 2, "aggregate": 1, "render": rendered, "all": 1}
     clusterers = set(re.findall(r"clusterer=(\w+)", output))
     assert clusterers == {"hdbscan"}
 
@@ -94,9 +107,59 @@ def test_schema_error_stops_before_any_job(tmp_path):
     assert not (tmp_path / "results").exists() and not (tmp_path / "resources").exists()
 
 
+def test_every_output_the_config_provides_is_rendered_and_the_rest_are_listed(workdir):
+    facts = outputs_facts(workdir)
+    for entry in OUTPUTS:
+        folder = workdir / "results/outputs" / entry.name
+        if entry.name in facts["not_produced"]:
+            assert not folder.exists(), entry.name
+            continue
+        files = {p.suffix for p in folder.iterdir() if not p.name.startswith(".")}  # not snakemake's .snakemake_timestamp
+        assert files == ({".csv", ".md", ".tex", ".html"} if entry.info["kind"] == "table" else {".png", ".pdf"}), entry.name
+    index = pd.read_csv(workdir / "results/outputs/outputs_index/outputs_index.csv").set_index("output")
+    assert index.loc["delta_vs_supervised", "produced"] == "no" and "supervised" in index.loc["delta_vs_supervised", "why not"]
+    assert index.loc["main_ami", "produced"] == "yes"
+    # the label-free half: scores per encoder without labels, probes with them, the encoder choice
+    labelfree = pd.read_parquet(workdir / "results/tables/labelfree.parquet")
+    assert {"agreement_og_ami_mean", "agreement_umap_ami_mean", "clusterer_agreement_ami", "entropy_gaussian_per_dim",
+            "effective_rank", "entropy_knn", "silhouette_og_kmeans_none", "silhouette_umap_kmeans_umap5"} <= set(labelfree["score"])
+    assert labelfree.groupby("encoder")["score"].nunique().nunique() == 1  # every encoder has every score
+    probes = pd.read_parquet(workdir / "results/tables/probes.parquet").set_index("encoder")
+    assert (probes["probe_mode"] == "carve").all()  # digits has no train split: a stratified carve
+    assert probes.loc["raw", "knn_top1_k10"] > 0.9 and probes.loc["raw", "linear_probe_top1"] > 0.9  # measured 0.98, 0.96
+    choice = pd.read_csv(workdir / "results/outputs/encoder_choice/encoder_choice.csv")
+    assert set(choice["recommended"]) <= {"raw", "random_tiny"} and choice["regret"].notna().all()
+    maps = sorted(p.name for p in (workdir / "results/outputs/embedding_maps").glob("*.png"))
+    assert maps == ["map_digits_random_tiny.png", "map_digits_raw.png"]
+
+
+def test_figures_target_renders_from_the_tables_alone(workdir):
+    result = snakemake(workdir, "figures", "-n", "--configfile", "config.yaml", "--forcerun", "render")
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-2000:]
+    rendered = len([e for e in OUTPUTS if not e.info["missing"](outputs_facts(workdir))])
+    assert job_counts(output) == {"render": rendered, "figures": 1}
+
+
+def test_report_opens_in_a_real_browser_with_the_main_table_and_a_figure(workdir):
+    from report_browser import open_report
+
+    result = snakemake(workdir, "--configfile", "config.yaml", "--report", "report.html", timeout=300)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    seen = open_report(workdir / "report.html", workdir / "report-screenshots")
+    assert seen["errors"] == []
+    assert "raw" in seen["main_table"] and "AMI x 100" in seen["main_table"]
+    assert seen["figure_size"][0] > 100 and seen["figure_size"][1] > 100  # the image decoded and laid out
+    assert "Index" in seen["categories"] and "Figures" in seen["categories"] and "Tables" in seen["categories"]
+    assert (workdir / "report-screenshots/main_table.png").stat().st_size > 10_000
+
+
 def test_same_config_and_seed_give_identical_tables(workdir):
     # Runs last in this module: it recomputes everything in place.
-    tables = ["results/tables/runs.parquet", "results/tables/ami_summary.csv", "results/tables/ami_summary.md"]
+    tables = [f"results/tables/{name}" for name in ("runs.parquet", "labels.parquet", "labelfree.parquet", "probes.parquet",
+                                                     "ami_summary.csv", "ami_summary.md")]
+    outputs = sorted(p for p in (workdir / "results/outputs").glob("*/*") if not p.name.startswith("."))
+    tables += [str(p.relative_to(workdir)) for p in outputs]  # the rendered tables and figures too
     before = {path: (workdir / path).read_bytes() for path in tables}
     result = snakemake(workdir, "--configfile", "config.yaml", "--cores", "2", "--forceall")
     assert result.returncode == 0, result.stderr[-4000:]
@@ -190,8 +253,9 @@ def test_protocol_dry_run_shares_each_reduction(tmp_path):
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-2000:]
     counts = job_counts(output)
-    # raw: zpca90, zpca200d (AC w/ and w/o C share it), zpca80, umap50 (+ none, no file); resnet50: umap50 for five.
-    assert counts["cluster"] == 12 and counts["reduce"] == 5 and counts["fetch_weights"] == 1
+    # raw: zpca90, zpca200d (AC w/ and w/o C share it), zpca80, umap50 (+ none, no file); resnet50: umap50 for five;
+    # and each encoder's 2-D map
+    assert counts["cluster"] == 12 and counts["reduce"] == 5 + 2 and counts["fetch_weights"] == 1
     assert "results/reduced/digits/all/raw/seed1/zpca200d.parquet" in output
 
 
@@ -217,3 +281,38 @@ def test_search_stage_writes_a_params_file_that_a_later_config_runs(tmp_path):
     assert result.returncode == 0, result.stderr[-4000:]
     runs = pd.read_parquet(tmp_path / "results/tables/runs.parquet")
     assert sorted(zip(runs["clusterer"], runs["reducer"])) == [("ac_c", "zpca10"), ("ac_t", "zpca10"), ("kmeans", "zpca10")]
+
+
+def test_probes_train_on_the_train_split_embedded_beside_the_clustered_one(tmp_path):
+    from zsc.datasets import DEBIAN_FASHION_MNIST
+
+    if not DEBIAN_FASHION_MNIST.is_dir():
+        pytest.skip("Debian's dataset-fashion-mnist is not installed (.ci/run installs it)")
+    config = {
+        "datasets": {"fashionmnist": {"max_samples": 300, "probe_max_samples": 200}, "digits": {"max_samples": 200, "probe_split": "none"}},
+        "encoders": {"raw": {}},
+        "reducers": {"none": {}},
+        "clusterers": {"kmeans": {}},
+        "metrics": {"umap_silhouette": False},
+        "outputs": {"embedding_maps": False},
+    }
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    result = snakemake(tmp_path, "--configfile", "config.yaml", "--cores", "2")
+    assert result.returncode == 0, result.stderr[-4000:]
+    train = pd.read_parquet(tmp_path / "resources/datasets/fashionmnist/manifest-train.parquet")
+    assert len(train) == 200 and train["label"].value_counts().eq(20).all()  # stratified to probe_max_samples
+    probes = pd.read_parquet(tmp_path / "results/tables/probes.parquet").set_index("dataset")
+    assert probes.loc["fashionmnist", "probe_mode"] == "split" and probes.loc["fashionmnist", "probe_split"] == "train"
+    assert probes.loc["fashionmnist", "n_train"] == 200 and probes.loc["fashionmnist", "n_test"] == 300
+    assert 0.5 < probes.loc["fashionmnist", "linear_probe_top1"] <= 1  # raw pixels on 200 images: measured 0.72
+    assert probes.loc["digits", "probe_mode"] == "skip" and probes.loc["digits", "skipped"] == "probe_split: none"
+    runs = pd.read_parquet(tmp_path / "results/tables/runs.parquet")
+    assert list(runs["split"]) == ["all", "test"]  # the train split is embedded for the probes only
+
+
+def test_a_probe_split_the_dataset_does_not_have_is_a_config_error(tmp_path):
+    config = {"datasets": {"digits": {"probe_split": "train"}}, "encoders": {"raw": {}}, "reducers": {"none": {}}, "clusterers": {"kmeans": {}}}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    result = snakemake(tmp_path, "-n", "--configfile", "config.yaml")
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == ["config error: datasets.digits.probe_split: 'train' is not another split of digits (carve, none)"]

@@ -1,4 +1,5 @@
 """Rule aggregate: result tables from the per-run rows and the benchmark files (zsc.aggregate)."""
+
 from zsc import aggregate
 from zsc.logs import run_logged
 
@@ -8,8 +9,12 @@ def main(inputs, outputs, groups):
     levels = aggregate.collect(list(inputs.levels), aggregate.LEVEL_KEYS)
     labelfree = aggregate.labelfree_table(list(inputs.labelfree), runs)
     probes = aggregate.collect(list(inputs.probes), aggregate.PROBE_KEYS)
-    times = aggregate.stage_times({name.removeprefix("times_"): list(files) for name, files in inputs.items() if name.startswith("times_")})
-    aggregate.write_tables({"runs": runs, "labels": levels, "labelfree": labelfree, "probes": probes}, times, dict(outputs.items()))
+    times = aggregate.stage_times(
+        {name.removeprefix("times_"): list(files) for name, files in inputs.items() if name.startswith("times_")}
+    )
+    aggregate.write_tables(
+        {"runs": runs, "labels": levels, "labelfree": labelfree, "probes": probes}, times, dict(outputs.items())
+    )
 
 
 run_logged(snakemake.log[0], main, inputs=snakemake.input, outputs=snakemake.output, groups=snakemake.params.groups)

@@ -1,4 +1,5 @@
 """Rule labelfree: the label-free scores of one (embeddings, seed) (zsc.labelfree.score_embeddings)."""
+
 from zsc.labelfree import score_embeddings
 from zsc.logs import run_logged
 

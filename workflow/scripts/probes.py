@@ -1,4 +1,5 @@
 """Rule probes: kNN and linear-probe accuracy of one embeddings (zsc.labelfree.probe_embeddings)."""
+
 from zsc.labelfree import probe_embeddings
 from zsc.logs import run_logged
 

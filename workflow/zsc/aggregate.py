@@ -50,7 +50,11 @@ def silhouette_scores(runs: pd.DataFrame) -> pd.DataFrame:
     frames = []
     for space in ("og", "umap"):
         if f"silhouette_{space}" in ran:
-            frames.append(ran[["dataset", "split", "encoder", "seed"]].assign(score=f"silhouette_{space}_" + name, value=ran[f"silhouette_{space}"]))
+            frames.append(
+                ran[["dataset", "split", "encoder", "seed"]].assign(
+                    score=f"silhouette_{space}_" + name, value=ran[f"silhouette_{space}"]
+                )
+            )
     return pd.concat(frames, ignore_index=True)
 
 
@@ -64,7 +68,9 @@ def labelfree_table(paths: list[str], runs: pd.DataFrame) -> pd.DataFrame:
 
 def ami_summary(runs: pd.DataFrame) -> pd.DataFrame:
     """AMI x 100 per dataset x encoder x reducer (rows) and clusterer (columns), median over seeds."""
-    table = runs.pivot_table(index=["dataset", "encoder", "reducer"], columns="clusterer", values="AMI", aggfunc="median", sort=False)
+    table = runs.pivot_table(
+        index=["dataset", "encoder", "reducer"], columns="clusterer", values="AMI", aggfunc="median", sort=False
+    )
     table = (100 * table).round(1)
     table.columns.name = None
     return table.reset_index()
@@ -76,7 +82,9 @@ def stage_times(benchmarks: dict[str, list[str]]) -> pd.DataFrame:
     for stage, paths in benchmarks.items():
         for path in paths:
             bench = pd.read_csv(path, sep="\t").iloc[0]
-            rows.append({"stage": stage, "job": str(Path(path).with_suffix("")), "seconds": bench["s"], "max_rss_mb": bench["max_rss"]})
+            rows.append(
+                {"stage": stage, "job": str(Path(path).with_suffix("")), "seconds": bench["s"], "max_rss_mb": bench["max_rss"]}
+            )
     return pd.DataFrame(rows)
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+from .outputs import TRAINING
 from .registry import Registry
 
 NAME_PATTERN = "^[A-Za-z0-9][A-Za-z0-9_.+-]*$"
@@ -300,7 +301,7 @@ TOP_LEVEL = {
                             "description": "Architecture group, e.g. ResNet-50 or ViT-B/16 (default: from the model name).",
                         },
                         "training": {
-                            "enum": ["supervised", "self-supervised", "fine-tuned", "random", "none", "unknown"],
+                            "enum": list(TRAINING),
                             "description": "How it was trained; `supervised` makes it its architecture's reference (default: "
                             "the study's; random for a random-init model; else unknown).",
                         },

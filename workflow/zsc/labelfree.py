@@ -398,7 +398,13 @@ def score_embeddings(embeddings_path, runs: list[dict], out_path, settings: dict
         if path:
             points = X if space == "og" else tables.read_vectors(path)
             agreement = kmeans_agreement(points, k, seeds)
-            scores.update({f"agreement_{space}_{name.removeprefix('agreement_')}": agreement[name] for name in agreement if name != "labels"})
+            scores.update(
+                {
+                    f"agreement_{space}_{name.removeprefix('agreement_')}": agreement[name]
+                    for name in agreement
+                    if name != "labels"
+                }
+            )
     predicted = {}
     for job in runs:
         pred, meta = tables.read(job["clusters"])
@@ -407,7 +413,10 @@ def score_embeddings(embeddings_path, runs: list[dict], out_path, settings: dict
     pairs = pairwise_agreement(predicted) if len(predicted) > 1 else None
     scores["clusterer_agreement_ami"] = float(pairs["AMI"].mean()) if pairs is not None else float("nan")
     scores["clusterer_agreement_ari"] = float(pairs["ARI"].mean()) if pairs is not None else float("nan")
-    entropies = {**gaussian_entropy(X), **knn_entropy(X, k=settings["entropy_knn_k"], max_samples=settings["entropy_max_samples"], seed=seed)}
+    entropies = {
+        **gaussian_entropy(X),
+        **knn_entropy(X, k=settings["entropy_knn_k"], max_samples=settings["entropy_max_samples"], seed=seed),
+    }
     scores.update({name: entropies[name] for name in ENTROPY_SCORES})  # the rest are the estimators' diagnostics
     keys = {key: runs[0]["run"][key] for key in ("dataset", "split", "encoder")} if runs else {}
     rows = [{**keys, "seed": seed, "score": name, "value": float(value)} for name, value in scores.items()]
@@ -427,14 +436,19 @@ def probe_plan(spec: dict, splits: list[str]) -> dict:
         elif spec["type"] in ("digits", "imagefolder"):
             wanted = "carve"
         else:
-            return {"mode": "skip", "reason": f"{spec['type']} has no train split here (the study skips ImageNet-R/-Sketch/-O and -v2); set probe_split"}
+            return {
+                "mode": "skip",
+                "reason": f"{spec['type']} has no train split here (the study skips ImageNet-R/-Sketch/-O and -v2); set probe_split",
+            }
     if wanted == "none":
         return {"mode": "skip", "reason": "probe_split: none"}
     if wanted == "carve":
         return {"mode": "carve"}
     if wanted not in splits or wanted == spec["split"]:
         others = [s for s in splits if s != spec["split"]]
-        raise ConfigError(f"datasets.{spec['name']}.probe_split: {wanted!r} is not another split of {spec['type']} ({', '.join(others + ['carve', 'none'])})")
+        raise ConfigError(
+            f"datasets.{spec['name']}.probe_split: {wanted!r} is not another split of {spec['type']} ({', '.join(others + ['carve', 'none'])})"
+        )
     return {"mode": "split", "split": wanted}
 
 
@@ -460,7 +474,11 @@ def probe_embeddings(queries_path, train_path, out_path, keys: dict, plan: dict,
             trained, _ = tables.read(train_path, columns=["label", tables.VECTOR])
             train_X, train_y = trained[tables.VECTOR], trained["label"]
         row.update(n_train=len(train_y), n_test=len(test_y))
-        row.update(weighted_knn_accuracy(train_X, train_y, test_X, test_y, ks=settings["knn_k"], temperature=settings["temperature"]))
-        probe = linear_probe_accuracy(train_X, train_y, test_X, test_y, Cs=settings["Cs"], val_fraction=settings["val_fraction"], seed=settings["seed"])
+        row.update(
+            weighted_knn_accuracy(train_X, train_y, test_X, test_y, ks=settings["knn_k"], temperature=settings["temperature"])
+        )
+        probe = linear_probe_accuracy(
+            train_X, train_y, test_X, test_y, Cs=settings["Cs"], val_fraction=settings["val_fraction"], seed=settings["seed"]
+        )
         row.update(probe)
     tables.write_frame(out_path, pd.DataFrame([row]))

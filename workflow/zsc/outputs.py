@@ -39,8 +39,9 @@ DATASET_LABELS = {
     "inaturalist": "iNat", "celeba": "CelA", "utkface": "UTKF", "breakhis": "BHis", "dtd": "DTD", "eurosat": "ESAT",
     "mnist": "MNST", "fashionmnist": "Fash", "svhn": "SVHN", "digits": "Digits",
 }  # fmt: skip
-STUDY_GROUPS = ["In-domain", "Domain-shift", "Near-OOD", "Fine-grained", "Far-OOD"]
-TRAINING = ["supervised", "self-supervised", "fine-tuned", "random", "none", "unknown"]
+STUDY_GROUPS = ("In-domain", "Domain-shift", "Near-OOD", "Fine-grained", "Far-OOD")
+# How an encoder was trained; `supervised` makes it the reference of its architecture.
+TRAINING = ("supervised", "self-supervised", "fine-tuned", "random", "none", "unknown")
 # Architecture names of the registry's "library:model" strings.
 ARCHITECTURES = {"resnet50": "ResNet-50", "vit_b_16": "ViT-B/16", "vit_base_patch16_224": "ViT-B/16"}
 # The 2-D UMAP of each embeddings behind the embedding maps (a reduction of the reduce stage).
@@ -121,14 +122,18 @@ def facts(config, patterns: dict[str, str] | None = None) -> dict:
         }
     present = {d["group"] for d in out["datasets"].values()}
     out["groups"] = [g for g in STUDY_GROUPS if g in present] + sorted(present - set(STUDY_GROUPS))
+    unknown = sorted(set(config["outputs"]["encoders"]) - {name.split("@")[0] for name in config["encoders"]})
+    if unknown:
+        raise ConfigError(f"outputs.encoders.{unknown[0]}: not an encoder of this config ({', '.join(config['encoders'])})")
     out["examples"] = _example_choices(config, runs)
-    bad = [c for c in out["examples"] if c.get("error")]
-    if bad:
-        raise ConfigError(bad[0]["error"])
     out["maps"] = config["outputs"]["embedding_maps"]
     out["images_per_cluster"] = config["outputs"]["images_per_cluster"]
     out["clusters_shown"] = config["outputs"]["clusters_shown"]
-    out["files"] = _files(config, out, runs, patterns) if patterns else {}
+    # the (dataset, split, encoder) embeddings, in grid order: the PCA spectra and the 2-D maps
+    out["pairs"] = [list(pair) for pair in dict.fromkeys((r["dataset"], r["split"], r["encoder"]) for r in runs)]
+    # what the example images need to open a dataset's images: its resolved entry and folder
+    out["sources"] = {c["dataset"]: _source(config, c["dataset"]) for c in out["examples"]}
+    out["files"] = _files(out, patterns) if patterns else {}
     out["not_produced"] = {entry.name: why for entry in OUTPUTS if (why := entry.info["missing"](out))}
     return out
 
@@ -142,6 +147,8 @@ def _registry_description(kind: str, type_: str) -> str:
 def _example_choices(config, runs: list[dict]) -> list[dict]:
     """The runs whose clusters the example-images figure shows: the config's choices, or the first
     run of the first neural encoder (else the first encoder) on the first dataset."""
+    from .config import ConfigError
+
     wanted = config["outputs"]["example_images"]
     if not wanted and runs:
         neural = [r for r in runs if config.info("encoders", r["encoder"])["neural"]]
@@ -152,25 +159,23 @@ def _example_choices(config, runs: list[dict]) -> list[dict]:
         match = [r for r in runs if all(r[k] == want[k] for k in ("dataset", "encoder", "clusterer"))]
         if not match:
             grid = sorted({(r["dataset"], r["encoder"], r["clusterer"]) for r in runs})
-            error = f"outputs.example_images.{i}: {want} is not a run of this config (runs: dataset, encoder, clusterer in {grid[:6]}{' ...' if len(grid) > 6 else ''})"
-            return [{"error": error}]
-        choices.append({**match[0], "seed": match[0]["seed"]})
+            shown = f"{grid[:6]}{' ...' if len(grid) > 6 else ''}"
+            raise ConfigError(
+                f"outputs.example_images.{i}: {want} is not a run of this config (runs: dataset, encoder, clusterer in {shown})"
+            )
+        choices.append(match[0])
     return choices
 
 
-def _files(config, facts_: dict, runs: list[dict], patterns: dict[str, str]) -> dict[str, list[str]]:
+def _files(facts_: dict, patterns: dict[str, str]) -> dict[str, list[str]]:
     """The non-table files some outputs read, by kind, in a fixed order."""
-    pairs = list(dict.fromkeys((r["dataset"], r["split"], r["encoder"]) for r in runs))
-    seed = facts_["seed"]
+    pairs = [dict(zip(("dataset", "split", "encoder"), pair)) for pair in facts_["pairs"]]
     files = {
-        "embeddings": [patterns["embeddings"].format(dataset=d, split=s, encoder=e) for d, s, e in pairs],
-        "clusters": [patterns["clusters"].format(**c) for c in facts_["examples"]],
+        "embeddings": [patterns["embeddings"].format(**pair) for pair in pairs],
+        "clusters": [patterns["clusters"].format(**choice) for choice in facts_["examples"]],
     }
     if facts_["maps"]:
-        files["maps"] = [patterns["reduced"].format(dataset=d, split=s, encoder=e, seed=seed, reducer=MAP_REDUCER) for d, s, e in pairs]
-    facts_["pairs"] = [list(p) for p in pairs]
-    # what the example images need to open a dataset's images: its resolved entry and folder
-    facts_["sources"] = {c["dataset"]: _source(config, c["dataset"]) for c in facts_["examples"]}
+        files["maps"] = [patterns["reduced"].format(**pair, seed=facts_["seed"], reducer=MAP_REDUCER) for pair in pairs]
     return files
 
 
@@ -218,7 +223,11 @@ def _needs_ranked_pairs(facts_):
 
 
 def _needs_chooses_k(facts_):
-    return None if facts_["chooses_k"] else "needs a clusterer that finds the number of clusters (AC without C, Affinity Propagation, HDBSCAN)"
+    return (
+        None
+        if facts_["chooses_k"]
+        else "needs a clusterer that finds the number of clusters (AC without C, Affinity Propagation, HDBSCAN)"
+    )
 
 
 def _needs_protocol(facts_):
@@ -337,7 +346,10 @@ def _skipped_notes(runs) -> list[str]:
 
 
 def _drop_notes(drops) -> list[str]:
-    return [f"dropped for every encoder: {r.clusterer} on {r.dataset} (missing for {r.encoders}: {r.reason})" for r in drops.itertuples()]
+    return [
+        f"dropped for every encoder: {r.clusterer} on {r.dataset} (missing for {r.encoders}: {r.reason})"
+        for r in drops.itertuples()
+    ]
 
 
 @output(
@@ -391,7 +403,9 @@ def n_clusters(data: Data, out: Path):
         ratio = study.log_ratio(pred, true)
         table = pd.concat([pred, true.to_frame("true").T])
         colour = pd.concat([ratio, pd.DataFrame(0.0, index=["true"], columns=ratio.columns)])
-        _write(table, out, f"n_clusters_{clusterer}", best=None, colour=colour, caption=f"Clusters predicted vs true, {clusterer}")
+        _write(
+            table, out, f"n_clusters_{clusterer}", best=None, colour=colour, caption=f"Clusters predicted vs true, {clusterer}"
+        )
 
 
 @output(
@@ -404,7 +418,14 @@ def n_clusters(data: Data, out: Path):
 def hyperparameters(data: Data, out: Path):
     from . import study
 
-    _write(study.hyperparameter_table(data.facts), out, "hyperparameters", best=None, shade=False, caption=OUTPUTS["hyperparameters"].description)
+    _write(
+        study.hyperparameter_table(data.facts),
+        out,
+        "hyperparameters",
+        best=None,
+        shade=False,
+        caption=OUTPUTS["hyperparameters"].description,
+    )
 
 
 @output(
@@ -434,7 +455,13 @@ def in9_backgrounds(data: Data, out: Path):
     from . import study
 
     avg, drops = study.clusterer_average(data.runs, data.facts)
-    _write(study.in9_table(avg, data.facts), out, "in9_backgrounds", notes=_drop_notes(drops), caption=OUTPUTS["in9_backgrounds"].description)
+    _write(
+        study.in9_table(avg, data.facts),
+        out,
+        "in9_backgrounds",
+        notes=_drop_notes(drops),
+        caption=OUTPUTS["in9_backgrounds"].description,
+    )
 
 
 @output(
@@ -463,7 +490,14 @@ def label_levels(data: Data, out: Path):
 def datasets(data: Data, out: Path):
     from . import study
 
-    _write(study.dataset_table(data.runs, data.facts), out, "datasets", best=None, shade=False, caption=OUTPUTS["datasets"].description)
+    _write(
+        study.dataset_table(data.runs, data.facts),
+        out,
+        "datasets",
+        best=None,
+        shade=False,
+        caption=OUTPUTS["datasets"].description,
+    )
 
 
 @output(
@@ -480,7 +514,16 @@ def delta_vs_supervised(data: Data, out: Path):
 
     avg, drops = study.clusterer_average(data.runs, data.facts)
     table = study.delta_vs_supervised(avg, data.facts)
-    _write(table, out, "delta_vs_supervised", best=None, shade=False, digits=3, notes=_drop_notes(drops), caption=OUTPUTS["delta_vs_supervised"].description)
+    _write(
+        table,
+        out,
+        "delta_vs_supervised",
+        best=None,
+        shade=False,
+        digits=3,
+        notes=_drop_notes(drops),
+        caption=OUTPUTS["delta_vs_supervised"].description,
+    )
 
 
 @output(
@@ -495,7 +538,15 @@ def encoder_ranks(data: Data, out: Path):
     from . import study
 
     avg, _ = study.clusterer_average(data.runs, data.facts)
-    _write(study.encoder_ranks(avg, data.facts), out, "encoder_ranks", best=None, shade=False, digits=3, caption=OUTPUTS["encoder_ranks"].description)
+    _write(
+        study.encoder_ranks(avg, data.facts),
+        out,
+        "encoder_ranks",
+        best=None,
+        shade=False,
+        digits=3,
+        caption=OUTPUTS["encoder_ranks"].description,
+    )
 
 
 @output(
@@ -511,7 +562,15 @@ def clusterer_ranks(data: Data, out: Path):
 
     summary, pairs = study.clusterer_ranks(data.runs, data.facts)
     _write(summary, out, "clusterer_ranks", best=None, shade=False, digits=3, caption="Clusterer ranks")
-    _write(pairs, out, "clusterer_pairs_wilcoxon", best=None, shade=False, digits=4, caption="Wilcoxon signed-rank tests between clusterers")
+    _write(
+        pairs,
+        out,
+        "clusterer_pairs_wilcoxon",
+        best=None,
+        shade=False,
+        digits=4,
+        caption="Wilcoxon signed-rank tests between clusterers",
+    )
 
 
 @output(
@@ -615,7 +674,9 @@ def encoder_rank_by_domain(data: Data, out: Path):
     avg, _ = study.clusterer_average(data.runs, data.facts)
     ranks = study.encoder_ranks(avg, data.facts)
     order = [e for e in data.facts["encoders"] if e in set(ranks["encoder"])]
-    _save(plots.rank_by_domain(ranks, data.facts["groups"] + ["All"], order, data.facts["encoders"]), out, "encoder_rank_by_domain")
+    _save(
+        plots.rank_by_domain(ranks, data.facts["groups"] + ["All"], order, data.facts["encoders"]), out, "encoder_rank_by_domain"
+    )
 
 
 @output(
@@ -645,6 +706,9 @@ def silhouette_vs_ami(data: Data, out: Path):
     from . import plots
 
     runs = data.runs[data.runs["encoder"].map(lambda e: data.facts["encoders"][e]["training"] != "random")]
+    runs = runs.reindex(
+        columns=[*runs.columns.drop("silhouette_umap", errors="ignore"), "silhouette_umap"]
+    )  # NaN without the UMAP space
     points = runs.groupby(["encoder", "dataset", "clusterer"], sort=False)[["AMI", "silhouette_og", "silhouette_umap"]].median()
     points = points.reset_index()
     points["AMI"] *= 100
@@ -679,7 +743,10 @@ def taxonomy_levels(data: Data, out: Path):
 
     levels = study.label_levels(data.labels, data.facts)
     hierarchical = [d for d, f in data.facts["datasets"].items() if len(f["levels"]) > 1]
-    levels = levels[levels["dataset"].isin(hierarchical) & levels["level"].isin({lv for d in hierarchical for lv in data.facts["datasets"][d]["levels"]})]
+    levels = levels[
+        levels["dataset"].isin(hierarchical)
+        & levels["level"].isin({lv for d in hierarchical for lv in data.facts["datasets"][d]["levels"]})
+    ]
     _save(plots.taxonomy_levels(levels, data.facts["encoders"]), out, "taxonomy_levels")
 
 
@@ -700,7 +767,9 @@ def example_images(data: Data, out: Path):
         clusters, _ = read(clusters_path)
         source = data.facts["sources"][choice["dataset"]]
         images = open_split(source["spec"], Path(source["root"]), download=False)
-        grid = _example_grid(clusters["label_pred"], clusters["index"], images, data.facts["clusters_shown"], data.facts["images_per_cluster"])
+        grid = _example_grid(
+            clusters["label_pred"], clusters["index"], images, data.facts["clusters_shown"], data.facts["images_per_cluster"]
+        )
         title = f"{choice['dataset']} / {choice['encoder']} / {choice['reducer']} / {choice['clusterer']}"
         _save(plots.example_images(grid, title), out, f"examples_{choice['dataset']}_{choice['encoder']}_{choice['clusterer']}")
 
@@ -738,7 +807,16 @@ def pca_variance(data: Data, out: Path):
     curves = []
     for (dataset, _, encoder), path in zip(data.facts["pairs"], data.files["embeddings"]):
         ratio = explained_variance(read_vectors(path), seed=data.facts["seed"])
-        curves.append(pd.DataFrame({"dataset": dataset, "encoder": encoder, "n_components": range(1, len(ratio) + 1), "cumulative_variance": 100 * ratio.cumsum()}))
+        curves.append(
+            pd.DataFrame(
+                {
+                    "dataset": dataset,
+                    "encoder": encoder,
+                    "n_components": range(1, len(ratio) + 1),
+                    "cumulative_variance": 100 * ratio.cumsum(),
+                }
+            )
+        )
     frame = pd.concat(curves, ignore_index=True)
     frame["dataset"] = frame["dataset"].map(_labels(data.facts, "datasets"))
     _save(plots.pca_variance(frame, data.facts["encoders"]), out, "pca_variance")
@@ -800,7 +878,11 @@ def _needs_references(facts_):
 def _needs_series(facts_):
     if not facts_["labelfree"]:
         return "labelfree.enabled is false"
-    return None if any("series" in e for e in facts_["encoders"].values()) else "needs a checkpoint series (an encoder with `checkpoints:`)"
+    return (
+        None
+        if any("series" in e for e in facts_["encoders"].values())
+        else "needs a checkpoint series (an encoder with `checkpoints:`)"
+    )
 
 
 def references(data: Data):
@@ -811,12 +893,16 @@ def references(data: Data):
     from . import study
 
     avg, _ = study.clusterer_average(data.runs, data.facts)
-    ami = (avg / 100).rename_axis(index="encoder", columns="dataset").stack().rename("value").reset_index().assign(reference="AMI")
+    ami = (
+        (avg / 100).rename_axis(index="encoder", columns="dataset").stack().rename("value").reset_index().assign(reference="AMI")
+    )
     frames = [ami]
     probes = data.probes if data.facts["probes"] else None
     if probes is not None and not probes.empty:
         columns = [c for c in probes.columns if c.startswith("knn_top1_") or c == "linear_probe_top1"]
-        frames.append(probes.melt(id_vars=["dataset", "encoder"], value_vars=columns, var_name="reference").dropna(subset=["value"]))
+        frames.append(
+            probes.melt(id_vars=["dataset", "encoder"], value_vars=columns, var_name="reference").dropna(subset=["value"])
+        )
     return pd.concat(frames, ignore_index=True)[["dataset", "encoder", "reference", "value"]]
 
 
@@ -841,7 +927,9 @@ def encoder_choice(data: Data, out: Path):
     for column in ("recommended", "runner_up"):
         summary[column] = summary[column].map(lambda e: encoders.get(e, e))
     _write(summary, out, "encoder_choice", best=None, shade=False, digits=3, caption=OUTPUTS["encoder_choice"].description)
-    _write(choice, out, "encoder_ranking", best=None, shade=False, digits=3, caption="Every encoder ranked by every label-free score")
+    _write(
+        choice, out, "encoder_ranking", best=None, shade=False, digits=3, caption="Every encoder ranked by every label-free score"
+    )
 
 
 @output(
@@ -858,14 +946,25 @@ def labelfree_correlations(data: Data, out: Path):
     from . import selection
 
     table = selection.correlations(selection.score_table(data.labelfree), references(data))
-    _write(table, out, "labelfree_correlations", best=None, shade=False, digits=3, caption=OUTPUTS["labelfree_correlations"].description)
+    _write(
+        table,
+        out,
+        "labelfree_correlations",
+        best=None,
+        shade=False,
+        digits=3,
+        caption=OUTPUTS["labelfree_correlations"].description,
+    )
 
 
 def _checkpoints(data: Data):
     from . import selection
 
     series = {e: f for e, f in data.facts["encoders"].items() if "series" in f}
-    series = {e: {"series": f["series"], "checkpoint": f["checkpoint"], "step": selection.checkpoint_step(f["checkpoint"])} for e, f in series.items()}
+    series = {
+        e: {"series": f["series"], "checkpoint": f["checkpoint"], "step": selection.checkpoint_step(f["checkpoint"])}
+        for e, f in series.items()
+    }
     scores, refs = selection.score_table(data.labelfree), references(data)
     return selection.checkpoint_table(scores, refs, series), sorted(set(scores["score"])), sorted(set(refs["reference"]))
 
@@ -885,7 +984,15 @@ def checkpoints(data: Data, out: Path):
     table, scores, refs = _checkpoints(data)
     _write(table, out, "checkpoints", best="max", digits=3, caption="Scores and references per checkpoint")
     correlations = selection.checkpoint_correlations(table, scores, refs)
-    _write(correlations, out, "checkpoint_correlations", best=None, shade=False, digits=3, caption="Rank correlations over the checkpoints")
+    _write(
+        correlations,
+        out,
+        "checkpoint_correlations",
+        best=None,
+        shade=False,
+        digits=3,
+        caption="Rank correlations over the checkpoints",
+    )
 
 
 @output(
