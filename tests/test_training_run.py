@@ -33,13 +33,10 @@ def test_checkpoints_saved_in_training_order(run):
 
 
 def test_checkpoints_load_through_the_workflow_and_a_probe_improves(run, tmp_path):
+    # The checkpoint series as a config names it: one encoder per file, run@<label>.
+    series = {"type": "timm", "model": "resnet10t", "image_size": 32, "checkpoints": {k: str(p) for k, p in run.items()}}
     config = cfg.load(
-        {
-            "datasets": {"digits": {}},
-            "encoders": {"run": {"type": "timm", "model": "resnet10t", "image_size": 32, "checkpoints": {k: str(p) for k, p in run.items()}}},
-            "reducers": {"none": {}},
-            "clusterers": {"kmeans": {}},
-        }
+        {"datasets": {"digits": {}}, "encoders": {"run": series}, "reducers": {"none": {}}, "clusterers": {"kmeans": {}}}
     )
     assert list(config["encoders"]) == [f"run@{label}" for label in run]
     images = datasets.open_split(config.entry("datasets", "digits"), tmp_path)
