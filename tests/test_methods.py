@@ -385,7 +385,7 @@ def test_aggregate_writes_rows_with_mixed_and_missing_values(tmp_path):
         tables.write(paths[-1], {key: [value] for key, value in row.items()})
     runs = aggregate.collect_runs([str(p) for p in paths], {"digits": "Other", "fmnist": "Far-OOD"})
     out = {name: str(tmp_path / f"out.{name}") for name in ("runs", "summary_csv", "summary_md", "stage_times")}
-    aggregate.write_tables(runs, aggregate.stage_times({}), out)
+    aggregate.write_tables({"runs": runs}, aggregate.stage_times({}), out)
     import pandas as pd
 
     back = pd.read_parquet(out["runs"])  # sorted by the run keys: digits/kmeans, fmnist/ap, fmnist/kmeans

@@ -133,9 +133,9 @@ def label_levels(embeddings_path) -> dict[str, np.ndarray]:
     attributes, ...: the columns named label_* or attr_*), levels without any label left out."""
     import pyarrow.parquet as pq
 
-    names = [c for c in pq.read_schema(embeddings_path).names if c == "label" or c.startswith(("label_", "attr_"))]
     from . import tables
 
+    names = [c for c in pq.read_schema(embeddings_path).names if c == "label" or c.startswith(("label_", "attr_"))]
     columns, _ = tables.read(embeddings_path, columns=names)
     return {name: values for name, values in columns.items() if _labelled(values)}
 

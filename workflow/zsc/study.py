@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 import scipy.stats
 
-from .outputs import STUDY_GROUPS  # noqa: E402 - the five domain groups, in the study's order
+from .outputs import STUDY_GROUPS  # noqa: E402, F401 - the five domain groups, in the study's order
 
 # The ImageNet-9 Backgrounds Challenge table: column -> dataset, in the study's column order.
 IN9_COLUMNS = {
