@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .outputs import OUTPUTS, Data, labels_of, output, save, write
+from .outputs import Data, labels_of, output, save, write
 
 
 def _needs_labelfree(facts_):
@@ -73,7 +73,7 @@ def encoder_choice(data: Data, out: Path):
     summary = selection.recommendation(choice)
     for column in ("recommended", "runner_up"):
         summary[column] = summary[column].map(lambda e: encoders.get(e, e))
-    write(summary, out, "encoder_choice", best=None, shade=False, digits=3, caption=OUTPUTS["encoder_choice"].description)
+    write(summary, out, "encoder_choice", best=None, shade=False, digits=3)
     write(
         choice, out, "encoder_ranking", best=None, shade=False, digits=3, caption="Every encoder ranked by every label-free score"
     )
@@ -93,15 +93,7 @@ def labelfree_correlations(data: Data, out: Path):
     from . import selection
 
     table = selection.correlations(selection.score_table(data.labelfree), references(data))
-    write(
-        table,
-        out,
-        "labelfree_correlations",
-        best=None,
-        shade=False,
-        digits=3,
-        caption=OUTPUTS["labelfree_correlations"].description,
-    )
+    write(table, out, "labelfree_correlations", best=None, shade=False, digits=3)
 
 
 def _checkpoints(data: Data):

@@ -255,8 +255,11 @@ def labels_of(facts_: dict, kind: str) -> dict[str, str]:
 
 
 def write(frame, out: Path, name: str, **kwargs):
+    """A table of an output; its caption is the output's own unless given (`name` is the file's)."""
     from .render import write_table
 
+    if name in OUTPUTS and "caption" not in kwargs:
+        kwargs["caption"] = OUTPUTS[name].description
     return write_table(frame, out / name, **kwargs)
 
 
@@ -290,7 +293,7 @@ def outputs_index(data: Data, out: Path):
         }
         for e in OUTPUTS
     ]
-    write(pd.DataFrame(rows), out, "outputs_index", best=None, shade=False, caption=OUTPUTS["outputs_index"].description)
+    write(pd.DataFrame(rows), out, "outputs_index", best=None, shade=False)
 
 
 # The entries: the study's tables and figures, then the label-free answers (registered on import).

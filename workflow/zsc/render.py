@@ -303,20 +303,20 @@ def _styler(frame: pd.DataFrame, text: pd.DataFrame):
     return shown.style
 
 
+def _cell_styles(marks, fills, fill: str, best: str, second: str) -> np.ndarray:
+    """Per cell, the style text of its shading (`fill` formatted with the colour), then of its mark
+    (1: best, 2: second): the same cells for LaTeX and HTML, each in its own syntax."""
+    styles = np.full(np.shape(marks), "", dtype=object)
+    for (i, j), mark in np.ndenumerate(marks):
+        styles[i, j] = (fill.format(fills[i][j]) if fills[i][j] else "") + {1: best, 2: second}.get(mark, "")
+    return styles
+
+
 def _latex(frame, text, marks, fills, notes, caption) -> str:
     shown = text.map(_latex_escape)
     styler = _styler(frame, shown)
     styler = styler.format_index(_latex_escape_label, axis=0).format_index(_latex_escape_label, axis=1)
-    styles = np.full(frame.shape, "", dtype=object)
-    for (i, j), mark in np.ndenumerate(marks):
-        cell = ""
-        if fills[i][j]:
-            cell += f"cellcolor:[HTML]{{{fills[i][j]}}};"
-        if mark == 1:
-            cell += "textbf:--rwrap;"
-        elif mark == 2:
-            cell += "underline:--rwrap;"
-        styles[i, j] = cell
+    styles = _cell_styles(marks, fills, "cellcolor:[HTML]{{{}}};", "textbf:--rwrap;", "underline:--rwrap;")
     styler = styler.apply(lambda _: pd.DataFrame(styles, index=shown.index, columns=shown.columns), axis=None)
     if frame.index.nlevels == 1 and frame.index.name is None and _has_plain_index(frame):
         styler = styler.hide(axis="index")
@@ -369,16 +369,8 @@ def _html(frame, text, marks, fills, notes, caption) -> str:
     shown = text.map(html.escape)
     styler = _styler(frame, shown).set_uuid("zsc")
     styler = styler.format_index(_html_label, axis=0).format_index(_html_label, axis=1)
-    styles = np.full(frame.shape, "", dtype=object)
-    for (i, j), mark in np.ndenumerate(marks):
-        cell = ""
-        if fills[i][j]:
-            cell += f"background-color: #{fills[i][j]};"
-        if mark == 1:
-            cell += " font-weight: bold;"
-        elif mark == 2:
-            cell += " text-decoration: underline;"
-        styles[i, j] = cell.strip()
+    styles = _cell_styles(marks, fills, "background-color: #{};", " font-weight: bold;", " text-decoration: underline;")
+    styles = np.vectorize(str.strip, otypes=[object])(styles)
     styler = styler.apply(lambda _: pd.DataFrame(styles, index=shown.index, columns=shown.columns), axis=None)
     for j in range(frame.shape[1]):
         if not _is_numeric(frame.iloc[:, j]):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .outputs import OUTPUTS, Data, labels_of, needs_runs, output, save, write
+from .outputs import Data, labels_of, needs_runs, output, save, write
 
 # ---------------------------------------------------------------------------------------------
 # Availability checks: each says why an output cannot be made from this config (None: it can).
@@ -109,7 +109,7 @@ def main_ami(data: Data, out: Path):
 
     avg, drops = study.clusterer_average(data.runs, data.facts)
     notes = _drop_notes(drops) + _skipped_notes(data.runs)
-    write(study.main_table(avg, data.facts), out, "main_ami", notes=notes, caption=OUTPUTS["main_ami"].description)
+    write(study.main_table(avg, data.facts), out, "main_ami", notes=notes)
 
 
 @output(
@@ -159,14 +159,7 @@ def n_clusters(data: Data, out: Path):
 def hyperparameters(data: Data, out: Path):
     from . import study
 
-    write(
-        study.hyperparameter_table(data.facts),
-        out,
-        "hyperparameters",
-        best=None,
-        shade=False,
-        caption=OUTPUTS["hyperparameters"].description,
-    )
+    write(study.hyperparameter_table(data.facts), out, "hyperparameters", best=None, shade=False)
 
 
 @output(
@@ -196,13 +189,7 @@ def in9_backgrounds(data: Data, out: Path):
     from . import study
 
     avg, drops = study.clusterer_average(data.runs, data.facts)
-    write(
-        study.in9_table(avg, data.facts),
-        out,
-        "in9_backgrounds",
-        notes=_drop_notes(drops),
-        caption=OUTPUTS["in9_backgrounds"].description,
-    )
+    write(study.in9_table(avg, data.facts), out, "in9_backgrounds", notes=_drop_notes(drops))
 
 
 @output(
@@ -231,14 +218,7 @@ def label_levels(data: Data, out: Path):
 def datasets(data: Data, out: Path):
     from . import study
 
-    write(
-        study.dataset_table(data.runs, data.facts),
-        out,
-        "datasets",
-        best=None,
-        shade=False,
-        caption=OUTPUTS["datasets"].description,
-    )
+    write(study.dataset_table(data.runs, data.facts), out, "datasets", best=None, shade=False)
 
 
 @output(
@@ -255,16 +235,7 @@ def delta_vs_supervised(data: Data, out: Path):
 
     avg, drops = study.clusterer_average(data.runs, data.facts)
     table = study.delta_vs_supervised(avg, data.facts)
-    write(
-        table,
-        out,
-        "delta_vs_supervised",
-        best=None,
-        shade=False,
-        digits=3,
-        notes=_drop_notes(drops),
-        caption=OUTPUTS["delta_vs_supervised"].description,
-    )
+    write(table, out, "delta_vs_supervised", best=None, shade=False, digits=3, notes=_drop_notes(drops))
 
 
 @output(
@@ -279,15 +250,7 @@ def encoder_ranks(data: Data, out: Path):
     from . import study
 
     avg, _ = study.clusterer_average(data.runs, data.facts)
-    write(
-        study.encoder_ranks(avg, data.facts),
-        out,
-        "encoder_ranks",
-        best=None,
-        shade=False,
-        digits=3,
-        caption=OUTPUTS["encoder_ranks"].description,
-    )
+    write(study.encoder_ranks(avg, data.facts), out, "encoder_ranks", best=None, shade=False, digits=3)
 
 
 @output(
