@@ -5,13 +5,8 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
-# The offline default, unless --configfile names the config: files are merged, not replaced, and an
-# entry of the default (a dataset, an encoder, ...) would otherwise join every other config's grid.
-if not workflow.overwrite_configfiles:
-
-    configfile: "config/config.yaml"
-
-
+# The config: --configfile's, else the offline default config/config.yaml (read in common.smk, which
+# first reads it strictly: a syntax error or a duplicate key is one line naming file:line:col).
 report: "workflow/report/workflow.rst"
 
 

@@ -1,10 +1,13 @@
-"""Config validation, defaults and the generated schema/docs."""
+"""Config validation, defaults and the generated schema/docs; config files read strictly; what a job
+would find, checked before any job; the stages listed once."""
 
+import copy
 import subprocess
 import sys
 
 import pytest
 import yaml
+from conftest import snakemake
 
 from zsc import config as cfg
 from zsc.__main__ import DOCS_FILE, SCHEMA_FILE, docs_text, schema_text
@@ -185,4 +188,195 @@ def test_paper_config_is_the_studys_grid(repo, monkeypatch):
     runs = list(config.runs())
     assert len(config["datasets"]) == 26 and len(config["encoders"]) == 18
     assert len(runs) == 26 * 18 * 6
-    assert config["_protocol"]["paper_clusterers"] == ["kmeans", "spectral", "ac_with_c", "ac_without_c", "affinity_propagation", "hdbscan"]
+    assert config.protocol["paper_clusterers"] == ["kmeans", "spectral", "ac_with_c", "ac_without_c", "affinity_propagation", "hdbscan"]
+
+
+# --- the user's config as given; derived data apart -------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["config.yaml", "paper.yaml", "search.yaml"])
+def test_load_leaves_the_given_config_unchanged(repo, monkeypatch, name):
+    monkeypatch.chdir(repo)
+    given = yaml.safe_load((repo / "config" / name).read_text())
+    before = copy.deepcopy(given)
+    config = cfg.load(given)
+    assert given == before
+    assert config.given == before and config.given is not given
+    # what the workflow derives is held apart from the settings
+    assert "umap_reducer" not in config["metrics"] and not any(key.startswith("_") for key in config.settings)
+    assert config.umap_reducer in (None, *config["reducers"], "umap_space")
+
+
+def test_derived_reductions_are_apart_from_the_settings():
+    config = cfg.load({**MINIMAL, "reducers": {"umap50": {"type": "umap"}}})
+    assert config.umap_reducer == "umap50" and "umap_space" not in config.metric_reducers
+    config = cfg.load({**MINIMAL, "metrics": {"umap_silhouette": True}})
+    assert config.umap_reducer == "umap_space" and config.entry("reducers", "umap_space")["n_components"] == 50
+    assert list(config["reducers"]) == ["none"]
+
+
+def test_load_does_not_change_a_given_series_or_protocol(repo, monkeypatch):
+    monkeypatch.chdir(repo)
+    given = {**MINIMAL, "encoders": {"run": {"type": "timm", "model": "resnet10t", "checkpoints": {"a": "a.pth"}}}}
+    before = copy.deepcopy(given)
+    assert list(cfg.load(given)["encoders"]) == ["run@a"]
+    assert given == before
+    given = protocol_config()
+    before = copy.deepcopy(given)
+    cfg.load(given)
+    assert given == before
+
+
+# --- YAML files: one line naming file, line and column -------------------------------------------
+
+
+def test_duplicate_key_names_file_and_line(tmp_path):
+    path = tmp_path / "dup.yaml"
+    path.write_text("datasets:\n  digits: {}\nencoders:\n  raw: {}\n  raw: {image_size: 8}\n")
+    with pytest.raises(cfg.ConfigError) as err:
+        cfg.read_yaml(path)
+    assert str(err.value) == f"config file {path}:5:3: duplicate key 'raw' (first at line 4)"
+
+
+def test_merge_keys_may_be_overridden(tmp_path):
+    path = tmp_path / "merge.yaml"
+    path.write_text("base: &base {n_init: 1, max_iter: 5}\nkmeans:\n  <<: *base\n  n_init: 3\n")
+    assert cfg.read_yaml(path)["kmeans"] == {"n_init": 3, "max_iter": 5}
+
+
+def test_yaml_syntax_error_names_line_and_column(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("datasets:\n  digits: {}\nencoders:\n  raw: {image_size: 8\nreducers: {}\n")
+    with pytest.raises(cfg.ConfigError) as err:
+        cfg.read_yaml(path)
+    assert str(err.value).startswith(f"config file {path}:5:9: ")
+    assert "\n" not in str(err.value)
+
+
+def test_protocol_file_errors_are_one_line(repo, monkeypatch, tmp_path):
+    monkeypatch.chdir(repo)
+    binary = tmp_path / "params.yaml"
+    binary.write_bytes(b"PK\x03\x04\x14\x00\x00\x08\x08\x00\x00\x00\n\x91\xa2")  # a torch checkpoint (a zip) named by mistake
+    with pytest.raises(cfg.ConfigError) as err:
+        cfg.load(protocol_config(protocol=str(binary)))
+    assert str(err.value) == f"protocol {binary}:2: not a text file (byte 0x91 is not UTF-8)"
+    text = (repo / PROTOCOL).read_text()
+    duplicated = tmp_path / "dup.yaml"
+    duplicated.write_text(text.replace("encoders:\n", "encoders:\n  raw: {}\n", 1))
+    with pytest.raises(cfg.ConfigError, match=rf"^protocol {duplicated}:\d+:3: duplicate key 'raw' \(first at line \d+\)$"):
+        cfg.load(protocol_config(protocol=str(duplicated)))
+
+
+def snakemake_errors(result) -> list[str]:
+    """stderr without Snakemake's own banner lines (the workflow profile it read, ...)."""
+    banner = ("Using workflow specific profile", "Assuming unrestricted shared filesystem usage")
+    return [line for line in result.stderr.splitlines() if not line.startswith(banner)]
+
+
+def test_duplicate_key_in_the_configfile_stops_with_one_line(tmp_path):
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(MINIMAL) + "seeds: [1]\nseeds: [2]\n")
+    result = snakemake(tmp_path, "-n", "--configfile", "config.yaml")
+    assert result.returncode == 1
+    assert snakemake_errors(result) == [f"config error: config file {tmp_path / 'config.yaml'}:{len(MINIMAL) * 2 + 2}:1: duplicate key 'seeds' (first at line {len(MINIMAL) * 2 + 1})"]
+
+
+def test_syntax_error_in_the_default_config_names_its_line(tmp_path):
+    # Snakemake reads --configfile files itself before the workflow (its message names no line:
+    # `python -m zsc check FILE` does); the default config/config.yaml is read by the workflow.
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "config.yaml").write_text("datasets:\n  digits: {}\nencoders: [raw\n")
+    result = snakemake(tmp_path, "-n")
+    assert result.returncode == 1
+    assert snakemake_errors(result) == ["config error: config file config/config.yaml:4:1: expected ',' or ']', but got '<stream end>'"]
+    check = subprocess.run([sys.executable, "-m", "zsc", "check", "config/config.yaml"], cwd=tmp_path, capture_output=True, text=True)
+    assert check.returncode == 1 and check.stderr == snakemake_errors(result)[0] + "\n"
+
+
+# --- what a job would find, found before any job ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "library, model, message",
+    [
+        ("timm", "resnet5", "encoders.m.model: 'resnet5' is not a timm model (close: resnet50, "),
+        ("torchvision", "resnet19", "encoders.m.model: 'resnet19' is not a torchvision model (close: resnet18, "),
+    ],
+)
+def test_unknown_model_name_names_the_key_with_suggestions(library, model, message):
+    config = cfg.load(with_entry("encoders", "m", {"type": library, "model": model}))
+    with pytest.raises(cfg.ConfigError) as err:
+        cfg.check_config(config)
+    assert str(err.value).startswith(message) and "\n" not in str(err.value)
+
+
+def test_known_model_names_pass():
+    for library, model in (("timm", "resnet50.a1_in1k"), ("timm", "vit_base_patch16_224"), ("torchvision", "vit_b_16")):
+        assert cfg.check_config(cfg.load(with_entry("encoders", "m", {"type": library, "model": model}))) == []
+
+
+def test_model_names_read_from_the_sources_are_the_libraries_lists():
+    import timm
+    import torchvision.models
+
+    from zsc.config.checks import registered_models
+
+    assert registered_models("timm") == set(timm.list_models())
+    assert registered_models("torchvision") == set(torchvision.models.list_models())
+
+
+def test_missing_weights_file_stops_before_any_job(tmp_path):
+    encoders = {"mine": {"type": "timm", "model": "resnet10t", "weights_file": "ckpt/mine.pth"}}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump({**MINIMAL, "encoders": encoders}))
+    result = snakemake(tmp_path, "-n", "--configfile", "config.yaml")
+    assert result.returncode == 1
+    assert snakemake_errors(result) == ["config error: encoders.mine.weights_file: ckpt/mine.pth does not exist"]
+    series = {"run": {"type": "timm", "model": "resnet10t", "checkpoints": {"ep1": str(tmp_path / "config.yaml"), "ep2": "ep2.pth"}}}
+    with pytest.raises(cfg.ConfigError, match=r"^encoders.run.checkpoints.ep2: ep2.pth does not exist$"):
+        cfg.check_config(cfg.load({**MINIMAL, "encoders": series}))
+
+
+def test_n_clusters_above_the_samples():
+    with pytest.raises(cfg.ConfigError, match=r"^datasets.digits.n_clusters: 50 clusters of at most max_samples 20 samples$"):
+        cfg.load(with_entry("datasets", "digits", {"n_clusters": 50, "max_samples": 20}))
+    assert cfg.load(with_entry("datasets", "digits", {"n_clusters": 20, "max_samples": 20}))
+    # known only once a folder is read: the cluster job's check
+    assert cfg.n_clusters_problem("mine", 12, 10) == "datasets.mine.n_clusters: 12 clusters of only 10 samples"
+    assert cfg.n_clusters_problem("mine", 10, 10) is None
+
+
+def test_unknown_umap_metric_names_the_key():
+    with pytest.raises(cfg.ConfigError) as err:
+        cfg.load(with_entry("reducers", "u", {"type": "umap", "metric": "euclidian"}))
+    assert str(err.value).startswith("reducers.u.metric: 'euclidian' is not one of ['braycurtis', ")
+    assert str(err.value).endswith(" (close: euclidean, seuclidean)")
+
+
+def test_umap_metrics_are_umaps_named_distances():
+    import umap.distances
+
+    from zsc.reducers import UMAP_METRICS
+
+    assert UMAP_METRICS == tuple(sorted(umap.distances.named_distances))
+
+
+def test_pca_components_above_the_dimension():
+    reducer = {"type": "pca", "n_components": 200}
+    assert cfg.reducer_problem("zpca200d", reducer, 1000, 192) == "reducers.zpca200d.n_components: 200 components exceed the 192 dimensions"
+    assert cfg.reducer_problem("zpca200d", reducer, 150, 300) == "reducers.zpca200d.n_components: 200 components exceed the 150 samples"
+    assert cfg.reducer_problem("zpca200d", reducer, 1000, 200) is None
+    assert cfg.reducer_problem("zpca95", {"type": "pca", "n_components": 0.95}, 10, 5) is None
+    # known before embedding for raw pixels (at most 3 x image_size^2): a warning, the runs recorded as failed
+    config = cfg.load({**MINIMAL, "encoders": {"raw": {"image_size": 8}}, "reducers": {"p": {"type": "pca", "n_components": 200}}})
+    assert cfg.check_config(config) == ["reducers.p.n_components: 200 components exceed the 192 dimensions of encoders.raw: its runs will be recorded as failed"]
+
+
+# --- the stages, listed once --------------------------------------------------------------
+
+
+def test_every_stage_is_a_rule_and_the_slurm_groups_are_the_grouped_stages(repo):
+    from zsc.stages import GROUPED, STAGES
+
+    rules = "".join(path.read_text() for path in (repo / "workflow" / "rules").glob("*.smk"))
+    assert [stage.name for stage in STAGES if f"rule {stage.name}:" not in rules] == []
+    profile = yaml.safe_load((repo / "profiles" / "slurm" / "config.yaml").read_text())
+    assert list(profile["groups"]) == GROUPED

@@ -18,10 +18,35 @@ import zsc.config
 import zsc.datasets
 import zsc.labelfree
 import zsc.outputs
+import zsc.stages
 import zsc.weights
+
+DEFAULT_CONFIGFILE = "config/config.yaml"
+
+# The offline default, unless --configfile names the config: files are merged, not replaced, and an
+# entry of the default (a dataset, an encoder, ...) would otherwise join every other config's grid.
+# Each file is also read strictly (zsc.config.read_yaml), since Snakemake keeps the last of duplicate
+# keys silently and names no line on a syntax error. It reads --configfile files before this file
+# runs: a syntax error there stops it with "Config file is not valid JSON or YAML" and no line;
+# `python -m zsc check FILE` names it.
+try:
+    if not workflow.overwrite_configfiles:
+        zsc.config.read_yaml(DEFAULT_CONFIGFILE)
+    zsc.config.check_config_files(workflow.overwrite_configfiles)
+except zsc.config.ConfigError as error:
+    sys.exit(f"config error: {error}")
+if not workflow.overwrite_configfiles:
+
+    configfile: DEFAULT_CONFIGFILE
+
 
 try:
     CONFIG = zsc.config.load(config, search=[workflow.basedir])
+    # what would fail in a job (a model name, a missing weights file, ...), before any job; once, in
+    # the process that plans the jobs (each job parses this file again)
+    if workflow.is_main_process:
+        for warning in zsc.config.check_config(CONFIG):
+            print(f"config warning: {warning}", file=sys.stderr)
 except zsc.config.ConfigError as error:
     sys.exit(f"config error: {error}")
 
@@ -32,16 +57,8 @@ for _run in RUNS:
     RUNS_OF_EMBEDDINGS.setdefault((_run["dataset"], _run["split"], _run["encoder"], str(_run["seed"])), []).append(_run)
 
 
-# The key of each stage's jobs; outputs, logs and benchmarks of a stage share it.
-KEY = {
-    "prepare_dataset": "{dataset}/{split}",
-    "embed": "{dataset}/{split}/{encoder}",
-    "reduce": "{dataset}/{split}/{encoder}/seed{seed}/{reducer}",
-    "cluster": "{dataset}/{split}/{encoder}/seed{seed}/{reducer}/{clusterer}",
-    "evaluate": "{dataset}/{split}/{encoder}/seed{seed}",
-    "labelfree": "{dataset}/{split}/{encoder}/seed{seed}",
-    "probes": "{dataset}/{split}/{encoder}",
-}
+# The key of each stage's jobs; outputs, logs and benchmarks of a stage share it (zsc.stages).
+KEY = zsc.stages.KEY
 MANIFEST = "resources/datasets/{dataset}/manifest-{split}.parquet"
 EMBEDDINGS = f"results/embeddings/{KEY['embed']}.parquet"
 REDUCED = f"results/reduced/{KEY['reduce']}.parquet"
@@ -112,7 +129,7 @@ def evaluated_jobs(wildcards):
 
 def umap_space_input(wildcards):
     """The shared UMAP-50 reduction the evaluate job scores silhouettes in (none if turned off)."""
-    name = CONFIG["metrics"]["umap_reducer"]
+    name = CONFIG.umap_reducer
     return [REDUCED.format(**{**dict(wildcards.items()), "reducer": name})] if name else []
 
 
@@ -157,12 +174,10 @@ def run_files(pattern, skip_identity=False, with_umap_space=False):
     if with_umap_space:
         first_seed = [run for run in RUNS if run["seed"] == CONFIG["seeds"][0]]  # the maps are drawn for one seed
         runs += [
-            {**run, "reducer": zsc.outputs.MAP_REDUCER}
-            for run in first_seed
-            if zsc.outputs.MAP_REDUCER in CONFIG["_metric_reducers"]
+            {**run, "reducer": zsc.outputs.MAP_REDUCER} for run in first_seed if zsc.outputs.MAP_REDUCER in CONFIG.metric_reducers
         ]
-        if CONFIG["metrics"]["umap_reducer"]:
-            runs += [{**run, "reducer": CONFIG["metrics"]["umap_reducer"]} for run in RUNS]
+        if CONFIG.umap_reducer:
+            runs += [{**run, "reducer": CONFIG.umap_reducer} for run in RUNS]
     return list(dict.fromkeys(pattern.format(**run) for run in runs))
 
 
@@ -252,7 +267,7 @@ def probes_files(pattern):
 
 
 def benchmarks():
-    """input: the benchmark files of every job of each compute stage (of KEY), as times_<stage>."""
+    """input: the benchmark files of every job of each timed stage (zsc.stages.TIMED), as times_<stage>."""
     files = {
         "embed": run_files(benchmark_file("embed")) + probe_files(benchmark_file("embed")),
         "reduce": run_files(benchmark_file("reduce"), skip_identity=True, with_umap_space=True),
@@ -261,4 +276,4 @@ def benchmarks():
         "labelfree": labelfree_files(benchmark_file("labelfree")),
         "probes": probes_files(benchmark_file("probes")),
     }
-    return {f"times_{stage}": files[stage] for stage in KEY if stage in files}
+    return {f"times_{stage}": files[stage] for stage in zsc.stages.TIMED}

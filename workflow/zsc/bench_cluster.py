@@ -96,7 +96,7 @@ def baseline(workdir: Path, cores: int, env: dict) -> tuple[float, dict]:
     import zsc.config
 
     config = zsc.config.load(yaml.safe_load((workdir / "config.yaml").read_text()), search=[str(workdir)])
-    specs, umap_reducer = [], config["metrics"]["umap_reducer"]
+    specs, umap_reducer = [], config.umap_reducer
     for run in config.runs():
         embeddings = workdir / f"results/embeddings/{run['dataset']}/{run['split']}/{run['encoder']}.parquet"  # the workflow's
         specs.append(

@@ -304,6 +304,7 @@ def _timm_source(spec):
         **CHECKPOINT_OPTIONS,
     },
     neural=True,
+    model_library="timm",  # `model` is checked against timm's models at parse time (zsc.config.checks)
     weights=_timm_source,
 )
 def timm_model(model, pretrained, global_pool, image_size, init_seed, preprocessing, weights_path=None, cache_dir=None, device="cpu", **options):
@@ -339,6 +340,7 @@ def timm_model(model, pretrained, global_pool, image_size, init_seed, preprocess
         **CHECKPOINT_OPTIONS,
     },
     neural=True,
+    model_library="torchvision",  # `model` is checked against torchvision's models at parse time
     weights=lambda spec: None
     if spec.get("weights_file")
     else _url_source(spec) or ({"kind": "torchvision", "weights": spec["weights"]} if spec["weights"] else None),

@@ -93,7 +93,7 @@ def facts(config, patterns: dict[str, str] | None = None) -> dict:
     datasets = list(dict.fromkeys(run["dataset"] for run in runs))
     encoders = list(dict.fromkeys(run["encoder"] for run in runs))
     clusterers = list(dict.fromkeys(run["clusterer"] for run in runs))
-    protocol = config["_protocol"]
+    protocol = config.protocol
     paper = [c for c in ((protocol or {}).get("paper_clusterers") or []) if c in clusterers]
     out = {
         "datasets": {},
@@ -103,7 +103,7 @@ def facts(config, patterns: dict[str, str] | None = None) -> dict:
         "all_clusterers": clusterers,
         "chooses_k": [c for c in clusterers if not config.info("clusterers", c)["uses_n_clusters"]],
         "protocol": protocol and {e: protocol["encoders"][e] for e in encoders},
-        "umap_silhouette": bool(config["metrics"]["umap_reducer"]),
+        "umap_silhouette": bool(config.umap_reducer),
         "labelfree": config["labelfree"]["enabled"],
         "probes": config["probes"]["enabled"],
         "seed": config["seeds"][0],

@@ -15,6 +15,14 @@ from .registry import Registry
 log = logging.getLogger(__name__)
 
 REDUCERS = Registry("reducers")
+# umap-learn's named distances (umap.distances.named_distances; a test keeps them in step), listed here
+# so that a misspelt metric stops at parse time without importing umap (seconds, numba).
+UMAP_METRICS = tuple(
+    "braycurtis canberra categorical chebyshev correlation cosine count dice euclidean hamming haversine hellinger "
+    "hierarchical_categorical jaccard kulsinski l1 l2 linf linfinity linfty ll_dirichlet mahalanobis manhattan "
+    "matching minkowski myers ordinal poincare rogerstanimoto russellrao seuclidean softmax_hellinger sokalmichener "
+    "sokalsneath standardised_euclidean string symmetric_kl taxicab weighted_minkowski wminkowski yule".split()
+)
 
 
 class Identity:
@@ -76,7 +84,11 @@ def pca(n_components, zscore: bool, seed: int):
         "n_components": {"type": "integer", "minimum": 1, "default": 50, "description": "Output dimensions."},
         "n_neighbors": {"type": "integer", "minimum": 2, "default": 30, "description": "Size of the neighbourhood graph."},
         "min_dist": {"type": "number", "minimum": 0, "default": 0.0, "description": "Minimum distance between embedded points."},
-        "metric": {"type": "string", "default": "euclidean", "description": "Distance in the input space (any umap-learn metric)."},
+        "metric": {
+            "enum": list(UMAP_METRICS),
+            "default": "euclidean",
+            "description": "Distance in the input space (a umap-learn metric).",
+        },
     },
     identity=False,
 )

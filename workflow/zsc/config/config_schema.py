@@ -1,43 +1,29 @@
-"""The workflow's configuration: JSON schema, validation with one-line errors, defaults, run grid.
+"""The config's JSON schema: the top-level sections, the options every entry of a kind has, and
+each registry entry's own options (declared in its registry entry).
 
-The schema is assembled from the registries (each entry declares its options), written to
-workflow/schemas/config.schema.yaml by `python -m zsc schema --write` and documented in
+Written to workflow/schemas/config.schema.yaml by `python -m zsc schema --write` and documented in
 config/README.md by `python -m zsc docs --write`; a test keeps both in step with the code.
-
-Config entries are named by the user (`umap50`, `ac_ward`, ...); an entry's `type` names the
-registry entry and defaults to the entry's own name, so `kmeans: {}` is a valid clusterer.
 """
 
 from __future__ import annotations
 
 import copy
 import functools
-import hashlib
-import itertools
-import json
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Iterator
 
-from .outputs import TRAINING
-from .registry import Registry
+from ..outputs import TRAINING
+from ..registry import Registry
 
 NAME_PATTERN = "^[A-Za-z0-9][A-Za-z0-9_.+-]*$"
 KINDS = ("datasets", "encoders", "reducers", "clusterers")
-RUN_KEYS = ("dataset", "split", "encoder", "reducer", "clusterer", "seed")
-
-
-class ConfigError(ValueError):
-    """A config that cannot run; the message is one line naming the key and what is allowed."""
 
 
 def registries() -> dict[str, Registry]:
     # Imported here so that `import zsc.config` alone stays light; the registries themselves only
     # import numpy at module level.
-    from .clusterers import CLUSTERERS
-    from .datasets import DATASETS
-    from .encoders import ENCODERS
-    from .reducers import REDUCERS
+    from ..clusterers import CLUSTERERS
+    from ..datasets import DATASETS
+    from ..encoders import ENCODERS
+    from ..reducers import REDUCERS
 
     return {"datasets": DATASETS, "encoders": ENCODERS, "reducers": REDUCERS, "clusterers": CLUSTERERS}
 
@@ -169,7 +155,12 @@ TOP_LEVEL = {
                 "description": "Datasets searched on (names in `datasets`, e.g. a val split) and each one's weight in the "
                 "objective (the study: ImageNet 2, Imagenette 1, Imagewoof 1). They are not part of the run grid.",
             },
-            "seed": {"type": "integer", "minimum": 0, "default": 100, "description": "Seed of the search's reducers and clusterers (the study: 100)."},
+            "seed": {
+                "type": "integer",
+                "minimum": 0,
+                "default": 100,
+                "description": "Seed of the search's reducers and clusterers (the study: 100).",
+            },
             "reducers": {
                 "type": ["array", "null"],
                 "items": {"type": "string"},
@@ -200,7 +191,11 @@ TOP_LEVEL = {
                         "steps": {
                             "type": "array",
                             "default": [],
-                            "items": {"type": "object", "minProperties": 1, "additionalProperties": {"type": "array", "minItems": 1}},
+                            "items": {
+                                "type": "object",
+                                "minProperties": 1,
+                                "additionalProperties": {"type": "array", "minItems": 1},
+                            },
                             "description": "Greedy steps, in order: each maps settings to candidate values; every combination is "
                             "tried and the best is kept for the next step (ties: the first listed). `reducer` may be one of "
                             "the settings; without it (and without `after`) a reduction step comes first.",
@@ -224,14 +219,23 @@ TOP_LEVEL = {
         "description": "Label-free scores per (dataset, split, encoder, seed): K-Means agreement across seeds, agreement "
         "between the clusterers, embedding entropies (zsc.labelfree; docs/labelfree.md). They never read a label.",
         "properties": {
-            "enabled": {"type": "boolean", "default": True, "description": "Compute the label-free scores (the labelfree stage)."},
+            "enabled": {
+                "type": "boolean",
+                "default": True,
+                "description": "Compute the label-free scores (the labelfree stage).",
+            },
             "agreement_seeds": {
                 "type": "integer",
                 "minimum": 2,
                 "default": 5,
                 "description": "K-Means fits (seeds seed, seed+1, ...) whose pairwise AMI/ARI give the agreement scores.",
             },
-            "entropy_knn_k": {"type": "integer", "minimum": 1, "default": 5, "description": "k of the Kozachenko-Leonenko entropy estimate."},
+            "entropy_knn_k": {
+                "type": "integer",
+                "minimum": 1,
+                "default": 5,
+                "description": "k of the Kozachenko-Leonenko entropy estimate.",
+            },
             "entropy_max_samples": {
                 "type": ["integer", "null"],
                 "minimum": 10,
@@ -255,7 +259,12 @@ TOP_LEVEL = {
                 "default": [1, 10, 20, 100, 200],
                 "description": "Neighbours of the weighted kNN classifier (the study: 1, 10, 20, 100, 200).",
             },
-            "temperature": {"type": "number", "exclusiveMinimum": 0, "default": 0.07, "description": "Temperature of the kNN vote weights exp(similarity / T)."},
+            "temperature": {
+                "type": "number",
+                "exclusiveMinimum": 0,
+                "default": 0.07,
+                "description": "Temperature of the kNN vote weights exp(similarity / T).",
+            },
             "Cs": {
                 "type": "array",
                 "items": {"type": "number", "exclusiveMinimum": 0},
@@ -277,7 +286,12 @@ TOP_LEVEL = {
                 "default": 0.5,
                 "description": "With probe_split `carve`: the part of the clustered split the probes train on.",
             },
-            "seed": {"type": "integer", "minimum": 0, "default": 0, "description": "Seed of the carve and of the probe's validation split."},
+            "seed": {
+                "type": "integer",
+                "minimum": 0,
+                "default": 0,
+                "description": "Seed of the carve and of the probe's validation split.",
+            },
         },
     },
     "outputs": {
@@ -324,8 +338,18 @@ TOP_LEVEL = {
                 "description": "Runs (dataset, encoder, clusterer) whose predicted clusters the example-images figure shows; "
                 "[]: the first run of the first neural encoder.",
             },
-            "clusters_shown": {"type": "integer", "minimum": 1, "default": 6, "description": "Clusters (rows) in each example-images figure."},
-            "images_per_cluster": {"type": "integer", "minimum": 1, "default": 8, "description": "Images per cluster in the example-images figure."},
+            "clusters_shown": {
+                "type": "integer",
+                "minimum": 1,
+                "default": 6,
+                "description": "Clusters (rows) in each example-images figure.",
+            },
+            "images_per_cluster": {
+                "type": "integer",
+                "minimum": 1,
+                "default": 8,
+                "description": "Images per cluster in the example-images figure.",
+            },
             "embedding_maps": {
                 "type": "boolean",
                 "default": True,
@@ -400,268 +424,3 @@ def schema() -> dict:
 def entry_schema(kind: str) -> dict:
     """The schema of one entry of `kind` (e.g. a clusterer's settings), built once per process."""
     return {"$defs": schema()["$defs"], "$ref": f"#/$defs/{kind}"}
-
-
-def _path(error, prefix: str = "") -> str:
-    return ".".join([prefix] * bool(prefix) + [str(p) for p in error.absolute_path]) or "(top level)"
-
-
-def validate(config: dict, schema_: dict | None = None, prefix: str = "") -> None:
-    import jsonschema
-
-    validator = jsonschema.Draft202012Validator(schema_ or schema())
-    errors = list(validator.iter_errors(config))
-    # A bad value inside a type's options also leaves its key "unevaluated"; name the bad value.
-    specific = [e for e in errors if e.validator != "unevaluatedProperties"]
-    error = jsonschema.exceptions.best_match(specific or errors)
-    if error is not None:
-        # Cross-option rules carry their reason as the failing subschema's description.
-        why = error.schema.get("description") if error.validator == "const" and isinstance(error.schema, dict) else None
-        raise ConfigError(f"{_path(error, prefix)}: {error.message}" + (f" ({why})" if why else ""))
-
-
-def _with_types(config: dict) -> dict:
-    config = copy.deepcopy(config)
-    for kind in KINDS:
-        entries = config.get(kind)
-        if isinstance(entries, dict):
-            for name, entry in list(entries.items()):
-                entries[name] = {"type": name, **(entry or {})} if isinstance(entry, (dict, type(None))) else entry
-    return config
-
-
-def _fill_defaults(config: dict) -> dict:
-    for key, prop in TOP_LEVEL.items():
-        value = config.setdefault(key, copy.deepcopy(prop["default"]))
-        if prop["type"] == "object":
-            for sub, subprop in prop["properties"].items():
-                value.setdefault(sub, subprop["default"])
-    for kind, registry in registries().items():
-        common = {k: p["default"] for k, p in COMMON_OPTIONS[kind].items()}
-        for name, entry in config[kind].items():
-            config[kind][name] = {**common, **registry[entry["type"]].defaults(), **entry}
-    return config
-
-
-@dataclass(frozen=True)
-class Config:
-    """A validated config with every default filled in; each entry carries its `name`."""
-
-    raw: dict
-
-    def __getitem__(self, key):
-        return self.raw[key]
-
-    def entry(self, kind: str, name: str) -> dict:
-        return self.raw[kind][name] if name in self.raw[kind] else self.raw["_metric_reducers"][name]
-
-    def info(self, kind: str, name: str) -> dict:
-        """Facts of the registry entry behind a config entry (a dataset's group, ...)."""
-        return registries()[kind][self.entry(kind, name)["type"]].info
-
-    def runs(self) -> Iterator[dict]:
-        """Every (dataset, split, encoder, reducer, clusterer, seed) to run, in a stable order: the
-        full grid, or with a protocol each encoder's clusterers on their own reducers."""
-        protocol = self.raw["_protocol"]
-        searched = (self.raw["search"] or {}).get("datasets", {})
-        tested = [dataset for dataset in self.raw["datasets"].values() if dataset["name"] not in searched]
-        for dataset, encoder in itertools.product(tested, self.raw["encoders"]):
-            if protocol:
-                pairs = [(s["reducer"], clusterer) for clusterer, s in protocol["encoders"][encoder].items()]
-            else:
-                pairs = list(itertools.product(self.raw["reducers"], self.raw["clusterers"]))
-            for (reducer, clusterer), seed in itertools.product(pairs, self.raw["seeds"]):
-                yield {
-                    "dataset": dataset["name"],
-                    "split": dataset["split"],
-                    "encoder": encoder,
-                    "reducer": reducer,
-                    "clusterer": clusterer,
-                    "seed": seed,
-                }
-
-    def clusterer(self, run) -> dict:
-        """The clusterer's settings for one run: its entry, then (with a protocol) the encoder's and
-        the dataset's settings on top."""
-        entry = self.entry("clusterers", run["clusterer"])
-        protocol = self.raw["_protocol"]
-        if not protocol:
-            return entry
-        by_encoder = protocol["encoders"][run["encoder"]][run["clusterer"]]["options"]
-        by_dataset = protocol["datasets"].get(run["dataset"], {}).get(run["clusterer"], {})
-        return {**entry, **by_encoder, **by_dataset}
-
-    def run_hash(self, run: dict) -> str:
-        """Hash of everything that determines a run's result (the run's provenance key)."""
-        settings = {
-            "dataset": self.entry("datasets", run["dataset"]),
-            "encoder": self.entry("encoders", run["encoder"]),
-            "reducer": self.entry("reducers", run["reducer"]),
-            "clusterer": self.clusterer(run),
-            "seed": run["seed"],
-            "metrics": self.raw["metrics"],
-        }
-        return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def load(config: dict, search: tuple = ()) -> Config:
-    """Validate a config as loaded from YAML and fill in its defaults; raises ConfigError.
-    A relative protocol path is looked up in the working folder, then in each `search` folder."""
-    if not isinstance(config, dict) or not config:
-        raise ConfigError("(top level): the config is empty; pass --configfile or use config/config.yaml")
-    full_schema = schema()
-    protocol = None
-    if config.get("protocol"):
-        if not isinstance(config["protocol"], str):
-            raise ConfigError(f"protocol: {config['protocol']!r} is not of type 'string'")
-        found = [p for p in (Path(config["protocol"]), *(Path(d) / config["protocol"] for d in search)) if p.is_file()]
-        protocol = _read_protocol(str(found[0]) if found else config["protocol"])
-        for kind in ("reducers", "clusterers"):
-            if kind in config:
-                raise ConfigError(f"{kind}: the protocol {config['protocol']} names the {kind}; leave them out of the config")
-            config = {**config, kind: copy.deepcopy(protocol[kind])}
-    else:
-        for kind in ("reducers", "clusterers"):
-            if kind not in config:
-                raise ConfigError(f"(top level): '{kind}' is a required property (or name a protocol)")
-    config = _with_types(config)
-    validate(config, full_schema)
-    config = _fill_defaults(config)
-    validate(config, full_schema)  # cross-option rules see the defaults too
-    config["encoders"] = _expand_checkpoint_series(config["encoders"])
-    config["_protocol"] = _resolve_protocol(protocol, config) if protocol else None
-    config["_metric_reducers"] = _metric_reducers(config)
-    for kind in KINDS:
-        for name, entry in config[kind].items():
-            entry["name"] = name
-    config["search"] = _resolve_search(config)
-    return Config(config)
-
-
-def _resolve_search(config: dict) -> dict | None:
-    """The search section with its defaults, every name it uses checked and every candidate setting
-    validated against its clusterer's schema (so a bad grid stops at parse time, not mid-search)."""
-    search = copy.deepcopy(config.get("search"))
-    if not search:
-        return None
-    props = TOP_LEVEL["search"]["properties"]
-    search = {**{k: p["default"] for k, p in props.items() if "default" in p}, **search}
-
-    def known(kind, names, where):
-        for name in names:
-            if name not in config[kind]:
-                raise ConfigError(f"{where}: {name!r} is not one of the config's {kind} {list(config[kind])}")
-
-    known("datasets", search["datasets"], "search.datasets")
-    search["reducers"] = search["reducers"] or list(config["reducers"])
-    known("reducers", search["reducers"], "search.reducers")
-    known("clusterers", search["clusterers"], "search.clusterers")
-    clusterer_props = props["clusterers"]["additionalProperties"]["properties"]
-    done = []
-    for name, plan in list(search["clusterers"].items()):
-        where = f"search.clusterers.{name}"
-        plan = {**{k: copy.deepcopy(p["default"]) for k, p in clusterer_props.items()}, **(plan or {})}
-        if plan["after"] is not None and plan["after"] not in done:
-            raise ConfigError(f"{where}.after: {plan['after']!r} is not a clusterer searched before it {done}")
-        plan["reducers"] = plan["reducers"] or search["reducers"]
-        known("reducers", plan["reducers"], f"{where}.reducers")
-        known("datasets", plan["skip_datasets"], f"{where}.skip_datasets")
-        if not set(search["datasets"]) - set(plan["skip_datasets"]):
-            raise ConfigError(f"{where}.skip_datasets: skips every search dataset")
-        for i, grid in enumerate(plan["steps"]):
-            known("reducers", grid.get("reducer", []), f"{where}.steps.{i}.reducer")
-            # each value must be valid for its setting; combinations that break a cross-option rule (ward
-            # with l1, ...) are skipped during the search and listed in its trace
-            options = registries()["clusterers"][config["clusterers"][name]["type"]].options
-            for key, values in grid.items():
-                if key == "reducer":
-                    continue
-                if key not in options:
-                    raise ConfigError(f"{where}.steps.{i}: {key!r} is not a setting of {name} (it has: {', '.join(options)})")
-                for value in values:
-                    validate(value, options[key], f"{where}.steps.{i}.{key}")
-        search["clusterers"][name] = plan
-        done.append(name)
-    return search
-
-
-UMAP_SPACE = {"type": "umap", "n_components": 50, "n_neighbors": 30, "min_dist": 0.0, "metric": "euclidean"}
-
-
-def _metric_reducers(config: dict) -> dict:
-    """Reductions of the workflow's own: the UMAP-50 space of the silhouettes (a U50 reducer of the
-    config if it has one) and, for the embedding maps, a 2-D UMAP."""
-    from .outputs import MAP_REDUCER, MAP_SPACE
-
-    own = {MAP_REDUCER: {**MAP_SPACE, "name": MAP_REDUCER}} if config["outputs"]["embedding_maps"] else {}
-    config["metrics"]["umap_reducer"] = None
-    if not config["metrics"]["umap_silhouette"]:
-        return own
-    for name, entry in config["reducers"].items():
-        if entry == UMAP_SPACE:
-            config["metrics"]["umap_reducer"] = name
-            return own
-    config["metrics"]["umap_reducer"] = "umap_space"
-    return {**own, "umap_space": {**UMAP_SPACE, "name": "umap_space"}}
-
-
-def _read_protocol(path: str) -> dict:
-    import yaml
-
-    try:
-        params = yaml.safe_load(open(path))
-    except OSError as err:
-        raise ConfigError(f"protocol: cannot read {path} ({err.strerror})") from None
-    except yaml.YAMLError as err:
-        raise ConfigError(f"protocol: {path} is not valid YAML ({str(err).splitlines()[0]})") from None
-    missing = [key for key in ("reducers", "clusterers", "encoders") if not isinstance(params, dict) or key not in params]
-    if missing:
-        raise ConfigError(f"protocol: {path} has no {', '.join(missing)}")
-    return params
-
-
-def _resolve_protocol(params: dict, config: dict) -> dict:
-    """Per encoder and clusterer: the reducer and the merged settings, each checked against the
-    clusterer's schema; per dataset: settings on top (e.g. HDBSCAN's min_cluster_size)."""
-    path = config["protocol"]
-    datasets = params.get("datasets") or {}
-    table = {"encoders": {}, "datasets": {}, "paper_clusterers": params.get("paper_clusterers", []), "version": params.get("version")}
-    for encoder, spec in config["encoders"].items():
-        base = encoder.split("@")[0]  # a checkpoint series shares its encoder's settings
-        settings = params["encoders"].get(base) or params["encoders"].get(spec["type"])
-        if settings is None:
-            known = ", ".join(params["encoders"])
-            raise ConfigError(f"encoders.{encoder}: the protocol {path} has no settings for it (it has: {known})")
-        table["encoders"][encoder] = {}
-        for clusterer, setting in settings.items():
-            where = f"protocol {path}: encoders.{base}.{clusterer}"
-            if clusterer not in config["clusterers"]:
-                raise ConfigError(f"{where}: {clusterer!r} is not one of the protocol's clusterers {list(config['clusterers'])}")
-            setting = dict(setting or {})
-            reducer = setting.pop("reducer", None)
-            if reducer not in config["reducers"]:
-                raise ConfigError(f"{where}.reducer: {reducer!r} is not one of the protocol's reducers {list(config['reducers'])}")
-            entry = {**config["clusterers"][clusterer], **setting}
-            validate(entry, entry_schema("clusterers"), where)
-            table["encoders"][encoder][clusterer] = {"reducer": reducer, "options": setting}
-    for name, spec in config["datasets"].items():
-        overrides = datasets.get(name) or datasets.get(spec["type"]) or {}
-        for clusterer, setting in overrides.items():
-            for encoder in table["encoders"]:
-                if clusterer in table["encoders"][encoder]:
-                    entry = {**config["clusterers"][clusterer], **table["encoders"][encoder][clusterer]["options"], **setting}
-                    validate(entry, entry_schema("clusterers"), f"protocol {path}: datasets.{name}.{clusterer}")
-        table["datasets"][name] = overrides
-    return table
-
-
-def _expand_checkpoint_series(encoders: dict) -> dict:
-    """An encoder with `checkpoints: {label: file}` becomes one encoder per file, <name>@<label>."""
-    out = {}
-    for name, entry in encoders.items():
-        series = entry.get("checkpoints") or {}
-        if not series:
-            out[name] = entry
-        for label, path in series.items():
-            out[f"{name}@{label}"] = {**entry, "checkpoints": {}, "weights_file": path}
-    return out

@@ -1,0 +1,122 @@
+"""Checks of a loaded config against the world, so that what would fail in a job stops before any
+job with one line naming the config key: encoder model names (against timm's and torchvision's
+registries), local weight files, the number of clusters asked of a subsample. Also the checks only
+a job can make (PCA components against the embeddings' dimension, n_clusters against the samples
+present), as functions returning the message, for the jobs to raise or record.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import re
+from pathlib import Path
+
+from .checkpoint_series import series_base
+from .errors import ConfigError
+from .validation import close_matches
+
+# `@register_model` (timm) / `@register_model()` or `@register_model(name="...")` (torchvision),
+# maybe more decorators, then the model's function: read from the sources, since importing either
+# library (and torch) takes seconds and the Snakefile is parsed again by every job.
+_REGISTERED = re.compile(r"^@register_model\b(?:\(name=[\"'](\w+)[\"']\))?[^\n]*\n(?:[@ \t)][^\n]*\n)*?def\s+(\w+)", re.M)
+
+
+@functools.cache
+def registered_models(library: str) -> frozenset[str]:
+    """Model names registered in `library`'s sources (timm or torchvision), without importing it;
+    empty if it is not installed."""
+    spec = importlib.util.find_spec(library)  # a top-level package: found, not imported
+    if spec is None or not spec.submodule_search_locations:
+        return frozenset()
+    names = set()
+    for path in Path(spec.submodule_search_locations[0], "models").rglob("*.py"):
+        names.update(given or function for given, function in _REGISTERED.findall(path.read_text(encoding="utf-8")))
+    return frozenset(names)
+
+
+def _listed_models(library: str) -> list[str] | None:
+    """The library's own list of model names (imports it: seconds); None if it is not installed."""
+    try:
+        if library == "timm":
+            import timm
+
+            return timm.list_models()
+        import torchvision.models
+
+        return torchvision.models.list_models()
+    except ImportError:
+        return None
+
+
+def check_model_name(where: str, library: str, model: str) -> None:
+    """ConfigError unless `model` names a model of `library` (timm: a tag after the dot is allowed,
+    hub names with a colon are not checked). The source scan answers almost every name; a name it
+    does not find is looked up in the library's own list before it is refused."""
+    arch = model.split(".")[0] if library == "timm" else model
+    if ":" in model or arch in registered_models(library):
+        return
+    listed = _listed_models(library)
+    if listed is None or arch in listed:
+        return
+    raise ConfigError(f"{where}: {model!r} is not a {library} model{close_matches(arch, listed)}")
+
+
+def _encoder_key(name: str, field: str) -> str:
+    """The config key of an encoder's field; an encoder of a checkpoint series is one of its files."""
+    if "@" in name:
+        return f"encoders.{series_base(name)}.checkpoints.{name.split('@', 1)[1]}"
+    return f"encoders.{name}.{field}"
+
+
+def check_config(config) -> list[str]:
+    """Check a loaded config (zsc.config.Config) against the installed libraries and the files it
+    names; raises ConfigError, returns warnings (one line each) about runs that will be recorded as
+    failed. Relative paths are read from the working folder."""
+    from .config_schema import registries
+
+    encoders = registries()["encoders"]
+    for name, entry in config["encoders"].items():
+        library = encoders[entry["type"]].info.get("model_library")
+        if library:
+            check_model_name(f"encoders.{name}.model", library, entry["model"])
+        path = entry.get("weights_file")
+        if path and not Path(path).is_file():
+            raise ConfigError(f"{_encoder_key(name, 'weights_file')}: {path} does not exist")
+    return dimension_warnings(config)
+
+
+def dimension_warnings(config) -> list[str]:
+    """Runs whose reducer asks for more components than their encoder's output has, where that
+    dimension is known before embedding (raw pixels: at most 3 x image_size^2; the study's encoders)."""
+    from ..resources import UNKNOWN_DIM, embedding_dim
+
+    warnings = {}
+    for run in config.runs():
+        encoder = config.entry("encoders", run["encoder"])
+        dim = embedding_dim(encoder, config.info("encoders", run["encoder"]))
+        problem = dim != UNKNOWN_DIM and reducer_problem(run["reducer"], config.entry("reducers", run["reducer"]), None, dim)
+        if problem:
+            warnings.setdefault(problem + f" of encoders.{run['encoder']}", None)
+    return [f"{line}: its runs will be recorded as failed" for line in warnings]
+
+
+def reducer_problem(name: str, reducer: dict, n_samples: int | None, dim: int | None) -> str | None:
+    """Why reducer `name` (its config entry) cannot reduce n_samples x dim embeddings (None: it can;
+    either size may be None, unknown). For the reduce job: a cell failure, recorded with this reason."""
+    n_components = reducer.get("n_components")
+    if reducer["type"] != "pca" or not isinstance(n_components, int):  # a fraction of the variance always fits
+        return None
+    limits = [(size, what) for size, what in ((dim, "dimensions"), (n_samples, "samples")) if size is not None]
+    for size, what in limits:
+        if n_components > size:
+            return f"reducers.{name}.n_components: {n_components} components exceed the {size} {what}"
+    return None
+
+
+def n_clusters_problem(dataset: str, n_clusters: int, n_samples: int) -> str | None:
+    """Why `n_clusters` clusters cannot be asked of dataset's `n_samples` samples (None: they can).
+    For the cluster job, once the samples are known (an image folder's, a split's size)."""
+    if n_clusters > n_samples:
+        return f"datasets.{dataset}.n_clusters: {n_clusters} clusters of only {n_samples} samples"
+    return None

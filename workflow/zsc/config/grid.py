@@ -1,0 +1,100 @@
+"""The run grid: a loaded config (zsc.config.Config) and the runs it asks for."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+from dataclasses import dataclass
+from typing import Iterator
+
+from .config_schema import registries
+
+RUN_KEYS = ("dataset", "split", "encoder", "reducer", "clusterer", "seed")
+# The silhouettes' shared UMAP-50 space (the study's U50): a reducer of the config equal to this is used.
+UMAP_SPACE = {"type": "umap", "n_components": 50, "n_neighbors": 30, "min_dist": 0.0, "metric": "euclidean"}
+
+
+@dataclass(frozen=True)
+class Config:
+    """A validated config. `given` is the user's config exactly as passed (a copy: load() never
+    changes the caller's dict); `settings` is it with every default filled in, each entry carrying
+    its `type` and `name`, checkpoint series expanded and the search plan resolved. What the
+    workflow derives from it is held apart: the protocol's table, its own reductions and the name
+    of the reduction the UMAP silhouettes are computed in."""
+
+    given: dict
+    settings: dict
+    protocol: dict | None = None
+    # Reductions of the workflow's own, by name: the UMAP space of the silhouettes (unless a
+    # reducer of the config is that space) and the 2-D UMAP of the embedding maps.
+    metric_reducers: dict | None = None
+    # The reducer whose space the UMAP silhouettes use (None: umap_silhouette is off).
+    umap_reducer: str | None = None
+
+    def __getitem__(self, key):
+        return self.settings[key]
+
+    def entry(self, kind: str, name: str) -> dict:
+        return self.settings[kind][name] if name in self.settings[kind] else self.metric_reducers[name]
+
+    def info(self, kind: str, name: str) -> dict:
+        """Facts of the registry entry behind a config entry (a dataset's group, ...)."""
+        return registries()[kind][self.entry(kind, name)["type"]].info
+
+    def runs(self) -> Iterator[dict]:
+        """Every (dataset, split, encoder, reducer, clusterer, seed) to run, in a stable order: the
+        full grid, or with a protocol each encoder's clusterers on their own reducers."""
+        searched = (self.settings["search"] or {}).get("datasets", {})
+        tested = [dataset for dataset in self.settings["datasets"].values() if dataset["name"] not in searched]
+        for dataset, encoder in itertools.product(tested, self.settings["encoders"]):
+            if self.protocol:
+                pairs = [(s["reducer"], clusterer) for clusterer, s in self.protocol["encoders"][encoder].items()]
+            else:
+                pairs = list(itertools.product(self.settings["reducers"], self.settings["clusterers"]))
+            for (reducer, clusterer), seed in itertools.product(pairs, self.settings["seeds"]):
+                yield {
+                    "dataset": dataset["name"],
+                    "split": dataset["split"],
+                    "encoder": encoder,
+                    "reducer": reducer,
+                    "clusterer": clusterer,
+                    "seed": seed,
+                }
+
+    def clusterer(self, run) -> dict:
+        """The clusterer's settings for one run: its entry, then (with a protocol) the encoder's and
+        the dataset's settings on top."""
+        entry = self.entry("clusterers", run["clusterer"])
+        if not self.protocol:
+            return entry
+        by_encoder = self.protocol["encoders"][run["encoder"]][run["clusterer"]]["options"]
+        by_dataset = self.protocol["datasets"].get(run["dataset"], {}).get(run["clusterer"], {})
+        return {**entry, **by_encoder, **by_dataset}
+
+    def run_hash(self, run: dict) -> str:
+        """Hash of everything that determines a run's result (the run's provenance key)."""
+        settings = {
+            "dataset": self.entry("datasets", run["dataset"]),
+            "encoder": self.entry("encoders", run["encoder"]),
+            "reducer": self.entry("reducers", run["reducer"]),
+            "clusterer": self.clusterer(run),
+            "seed": run["seed"],
+            # the silhouettes' UMAP space is part of the scores (and of the hashes of earlier results)
+            "metrics": {**self.settings["metrics"], "umap_reducer": self.umap_reducer},
+        }
+        return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def metric_reducers(settings: dict) -> tuple[dict, str | None]:
+    """Reductions of the workflow's own and the name of the silhouettes' UMAP-50 space: a U50
+    reducer of the config if it has one, else `umap_space`; for the embedding maps, a 2-D UMAP."""
+    from ..outputs import MAP_REDUCER, MAP_SPACE
+
+    own = {MAP_REDUCER: {**MAP_SPACE, "name": MAP_REDUCER}} if settings["outputs"]["embedding_maps"] else {}
+    if not settings["metrics"]["umap_silhouette"]:
+        return own, None
+    for name, entry in settings["reducers"].items():
+        if {k: v for k, v in entry.items() if k != "name"} == UMAP_SPACE:
+            return own, name
+    return {**own, "umap_space": {**UMAP_SPACE, "name": "umap_space"}}, "umap_space"

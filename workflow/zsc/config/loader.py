@@ -1,0 +1,49 @@
+"""load(): a config as loaded from YAML -> a validated zsc.config.Config."""
+
+from __future__ import annotations
+
+import copy
+
+from .checkpoint_series import expand_checkpoint_series
+from .config_schema import KINDS, schema
+from .errors import ConfigError
+from .grid import Config, metric_reducers
+from .protocol import find_protocol, read_protocol, resolve_protocol
+from .search_plan import resolve_search
+from .validation import check_sizes, fill_defaults, validate, with_types
+
+
+def load(config: dict, search: tuple = ()) -> Config:
+    """Validate a config as loaded from YAML and fill in its defaults; raises ConfigError. The dict
+    passed in is not changed. A relative protocol path is looked up in the working folder, then in
+    each `search` folder."""
+    if not isinstance(config, dict) or not config:
+        raise ConfigError("(top level): the config is empty; pass --configfile or use config/config.yaml")
+    given = copy.deepcopy(config)
+    full_schema = schema()
+    settings = with_types(given)  # a deep copy: `given` stays as the user wrote it
+    protocol = None
+    if settings.get("protocol"):
+        if not isinstance(settings["protocol"], str):
+            raise ConfigError(f"protocol: {settings['protocol']!r} is not of type 'string'")
+        protocol = read_protocol(find_protocol(settings["protocol"], search))
+        for kind in ("reducers", "clusterers"):
+            if kind in settings:
+                raise ConfigError(f"{kind}: the protocol {settings['protocol']} names the {kind}; leave them out of the config")
+            settings[kind] = with_types({kind: protocol[kind]})[kind]
+    else:
+        for kind in ("reducers", "clusterers"):
+            if kind not in settings:
+                raise ConfigError(f"(top level): '{kind}' is a required property (or name a protocol)")
+    validate(settings, full_schema)
+    settings = fill_defaults(settings)
+    validate(settings, full_schema)  # cross-option rules see the defaults too
+    check_sizes(settings)
+    settings["encoders"] = expand_checkpoint_series(settings["encoders"])
+    table = resolve_protocol(protocol, settings) if protocol else None
+    for kind in KINDS:
+        for name, entry in settings[kind].items():
+            entry["name"] = name
+    own, umap_reducer = metric_reducers(settings)
+    settings["search"] = resolve_search(settings)
+    return Config(given=given, settings=settings, protocol=table, metric_reducers=own, umap_reducer=umap_reducer)
