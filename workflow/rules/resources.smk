@@ -28,7 +28,15 @@ def embed_size(wildcards, input):
 
 
 def embed_mem_mb(wildcards, input, attempt):
-    return attempt * zsc.resources.embed_mem_mb(*embed_size(wildcards, input))
+    # a neural encoder's job asks for a GPU (encoder_gpus), so it is planned with CUDA's host side
+    # unless the config keeps embedding on the CPU
+    n, dim, neural = embed_size(wildcards, input)
+    encoder = CONFIG.entry("encoders", wildcards.encoder)
+    settings = CONFIG["embedding"]
+    mem = zsc.resources.embed_mem_mb(
+        n, dim, neural, encoder["image_size"], settings["batch_size"], gpu=neural and settings["device"] != "cpu"
+    )
+    return attempt * mem
 
 
 def embed_runtime(wildcards, input, attempt):
@@ -36,7 +44,8 @@ def embed_runtime(wildcards, input, attempt):
 
 
 def reduce_mem_mb(wildcards, input, attempt):
-    return attempt * zsc.resources.reduce_mem_mb(*zsc.resources.table_shape(input.embeddings))
+    reducer = CONFIG.entry("reducers", wildcards.reducer)
+    return attempt * zsc.resources.reduce_mem_mb(*zsc.resources.table_shape(input.embeddings), reducer)
 
 
 def reduce_runtime(wildcards, input, attempt):
@@ -70,7 +79,8 @@ def evaluate_size(wildcards, input):
 
 
 def evaluate_mem_mb(wildcards, input, attempt):
-    return attempt * zsc.resources.evaluate_mem_mb(*evaluate_size(wildcards, input))
+    silhouette_n = CONFIG["metrics"]["silhouette_max_samples"]
+    return attempt * zsc.resources.evaluate_mem_mb(*evaluate_size(wildcards, input), silhouette_n)
 
 
 def evaluate_runtime(wildcards, input, attempt):

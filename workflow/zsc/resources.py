@@ -1,4 +1,5 @@
-"""What a job asks a cluster scheduler for: memory (MB) and wall time (minutes), from its data.
+"""What a job needs: peak memory (MB), and wall time, as a scheduler limit (minutes) and as a
+prediction (seconds), from the shape of its data.
 
 workflow/rules/resources.smk turns these into Snakemake resources (`mem_mb`, `runtime`), which the
 SLURM executor passes to sbatch as --mem and --time. N (points) and d (dimensions) are read from the
@@ -6,9 +7,17 @@ footer of the parquet files a job reads (no data is loaded). Before an input exi
 raises FileNotFoundError naming it; Snakemake takes that as "not known yet" (<TBD> in a dry run)
 and asks again just before it submits the job.
 
-The figures are generous upper bounds, not measurements: too little memory or time gets a job
-killed, too much only makes it wait longer in the queue. A clusterer's own memory need comes from
-its registry entry (zsc.clusterers), the same estimate that decides whether it starts at all.
+Memory: every `*_mem_mb` is an upper bound of the job's peak resident memory (snakemake's benchmark
+max_rss), checked against every job of a real run and against the measured peaks of
+docs/measurements.md (tests/test_estimates.py): estimate >= measured and estimate <=
+max(MEMORY_FACTOR x measured, measured + MEMORY_SLACK_MB). Too little memory gets a job killed, too
+much only makes it wait longer in a queue. A method's own working set comes from its registry entry
+(`memory=` of zsc.reducers and zsc.clusterers), the same estimate that decides whether a clusterer
+starts at all.
+
+Time: `*_runtime` are the generous limits (minutes) a scheduler gets; `*_seconds` are predictions
+for this project's machine (2 cores, one job per core, as measured in docs/measurements.md), which
+`python -m zsc plan` sums into CPU and GPU hours and `--compare` sets beside the measured times.
 """
 
 from __future__ import annotations
@@ -19,10 +28,21 @@ import os
 
 MB = 2**20
 
-# Python, numpy, scikit-learn and the job's own snakemake process, before any data.
+# Python, numpy, scikit-learn and the job's own snakemake process, before any data (a job that only
+# starts peaks at 190-260 MB here; snakemake's own process under SLURM adds about 300 MB).
 BASE_MB = 1000
-# torch, the model and its DataLoader workers; on a GPU node also CUDA's host-side libraries.
-TORCH_MB = 6000
+# torch's libraries: every embed job imports torch (raw pixels too: 820-900 MB measured).
+TORCH_MB = 500
+# The model's weights when their size is not known (a ViT-L/16 has 1.2 GB).
+WEIGHTS_MB = 1000
+# CUDA's host-side libraries and pinned batches when embedding on a GPU (the activations stay there).
+CUDA_HOST_MB = 4000
+# Activations of a CPU forward pass, per input value of a batch (float32): the few largest feature
+# maps alive at once; a ResNet's first stage holds 5x the input, a ViT-B's attention maps 6x.
+ACTIVATIONS_PER_INPUT = 30
+# How far above a measured peak an estimate may be: the bound tests/test_estimates.py checks.
+MEMORY_FACTOR = 3
+MEMORY_SLACK_MB = 1024
 # sklearn's pairwise_distances_chunked works in blocks of its working_memory (1 GiB by default).
 CHUNK_MB = 1024
 # The dimension assumed for a neural encoder that does not state its own (the study's are 768 and 2048).
@@ -66,19 +86,36 @@ def embedding_dim(encoder: dict, info: dict) -> int:
     return (info.get("study") or {}).get("dim", UNKNOWN_DIM)
 
 
-def embed_mem_mb(n: int, dim: int, neural: bool) -> int:
-    # the per-batch vectors, their concatenation and the Arrow copy written out: three float32 copies
-    return BASE_MB + TORCH_MB * neural + _mb(3 * 4 * n * dim)
+def embed_mem_mb(
+    n: int, dim: int, neural: bool, image_size: int = 224, batch_size: int = 64, gpu: bool = False, weights_mb: int = WEIGHTS_MB
+) -> int:
+    # the per-batch vectors, their concatenation and the Arrow copy written out: three float32 copies;
+    # a network adds its weights and either a CPU forward pass's activations or CUDA's host side
+    model = 0
+    if neural:
+        activations = _mb(ACTIVATIONS_PER_INPUT * 4 * batch_size * 3 * image_size**2)
+        model = weights_mb + (CUDA_HOST_MB if gpu else activations)
+    return BASE_MB + TORCH_MB + model + _mb(3 * 4 * n * dim)
 
 
 def embed_runtime(n: int) -> int:
     return _minutes(n / IMAGES_PER_S)
 
 
-def reduce_mem_mb(n: int, d: int) -> int:
-    # the float32 input, its float64 copy, the centred/scaled copy and the reducer's own working
-    # copy, plus a k-nearest-neighbour graph for UMAP-like methods (a few hundred bytes per point)
-    return BASE_MB + _mb(n * (28 * d + 1000))
+def reduce_mem_mb(n: int, d: int, reducer: dict | None = None) -> int:
+    # the float32 input as read (the Arrow table and its numpy copy) and the reducer's own working set
+    # (its registry's `memory`); without a reducer, the largest of the registered ones at 50 dimensions
+    from .reducers import REDUCERS
+
+    if reducer is None:
+        need = max(_reducer_need(entry, n, d, {**entry.defaults(), "n_components": 50}) for entry in REDUCERS)
+    else:
+        need = _reducer_need(REDUCERS[reducer["type"]], n, d, reducer)
+    return BASE_MB + _mb(8 * n * d + need)
+
+
+def _reducer_need(entry, n: int, d: int, spec: dict) -> int:
+    return entry.info["memory"](n, d, {**entry.defaults(), **spec})
 
 
 def reduce_runtime(n: int, d: int) -> int:
@@ -106,10 +143,11 @@ def cluster_runtime(need: int, n: int) -> int:
     return MIN_RUNTIME + math.ceil(need / 2**30) + math.ceil(n / 1000)
 
 
-def evaluate_mem_mb(n: int, dims: list[int]) -> int:
+def evaluate_mem_mb(n: int, dims: list[int], silhouette_n: int | None = None) -> int:
     # every space (embeddings, reduction, UMAP space) as float32 and, while scored, as float64,
-    # plus the blocks of pairwise distances
-    return BASE_MB + CHUNK_MB + _mb(12 * n * sum(dims))
+    # plus the blocks of pairwise distances of the silhouettes' points (at most CHUNK_MB; two alive)
+    m = n if silhouette_n is None else min(n, silhouette_n)
+    return BASE_MB + min(CHUNK_MB, _mb(2 * 8 * m * m)) + _mb(12 * n * sum(dims))
 
 
 def evaluate_runtime(n: int, dims: list[int]) -> int:
@@ -135,3 +173,79 @@ def probes_mem_mb(n_train: int, n_test: int, d: int, batch: int = 1024) -> int:
 def probes_runtime(n_train: int, n_test: int, d: int, n_cs: int) -> int:
     # the kNN similarities (2 n_train n_test d) and, per C, a few hundred lbfgs passes over train
     return _minutes((2 * n_train * n_test * d + n_cs * 300 * 20 * n_train * d) / FLOPS)
+
+
+# ---------------------------------------------------------------------------------------------
+# Predicted seconds per job on this project's machine (2 cores, one job per core; fitted to the
+# figures of docs/measurements.md, "Default run" and "Stage time and peak memory against N").
+
+# A job that only starts: Python, the imports of its stage, reading its inputs' footers.
+START_S = 1.3
+# torch's import and building the model before the first batch.
+EMBED_START_S = 5.0
+# Floating-point operations per second of a network's forward pass: this CPU (ResNet-18 at 224 px,
+# 3.6 GFLOPs an image, 16.7 images/s beside another job in the default run; 23-42 alone) and, not
+# measured here (no GPU was lent), a data-centre GPU in float32/TF32.
+CPU_NET_FLOPS = 6e10
+GPU_NET_FLOPS = 2e13
+# Decoding and resizing images: per image on the CPU (raw pixels: 4,000 Fashion-MNIST images in
+# under 4 s), and images/s of one DataLoader worker feeding a GPU (an ImageNet-sized JPEG).
+DECODE_S = 4e-4
+DECODE_PER_WORKER = 150
+# BLAS throughput of one job (distance products, eigen-solvers) and of evaluate's 4 threads.
+BLAS_FLOPS = 4e10
+EVALUATE_FLOPS = 1e11
+
+
+def embed_seconds(n: int, flops_per_image: float, gpu: bool = False, workers: int = 8) -> float:
+    """`flops_per_image` 0 for raw pixels; on a GPU the slower of the network and decoding."""
+    if gpu:
+        return EMBED_START_S + n * max(flops_per_image / GPU_NET_FLOPS, 1 / (DECODE_PER_WORKER * max(1, workers)))
+    return EMBED_START_S + n * (DECODE_S + flops_per_image / CPU_NET_FLOPS)
+
+
+def reduce_seconds(n: int, d: int, reducer: dict) -> float:
+    from .reducers import REDUCERS
+
+    entry = REDUCERS[reducer["type"]]
+    return START_S + entry.info["seconds"](n, d, {**entry.defaults(), **reducer})
+
+
+# Per clusterer type: seconds beyond the start-up on n x d (k: clusters asked for). Measured
+# (Fashion-MNIST, UMAP-50 unless said): K-Means 0.3 s at 10k; ward 3.3 s at 10k; Affinity
+# Propagation 20.6 s at 10k; HDBSCAN brute force 5.0 s at 10k, KD-tree 125 s at 70k; Spectral on
+# 10,000 x 2,352 raw pixels 11.9 s (the exact k-NN graph). A type not listed: a second per 10,000.
+CLUSTER_SECONDS = {
+    "kmeans": lambda n, d, k, spec: 2 * n * d * k * 100 / BLAS_FLOPS,
+    "agglomerative": lambda n, d, k, spec: 3e-8 * n * n + (0 if spec.get("linkage") == "ward" else n * n * d / BLAS_FLOPS),
+    "spectral": lambda n, d, k, spec: 2 * n * n * d / BLAS_FLOPS + 1e-4 * n,
+    "affinity_propagation": lambda n, d, k, spec: 2e-7 * n * n,
+    "optics": lambda n, d, k, spec: 2e-3 * n,
+}
+CLUSTER_SECONDS["agglomerative_threshold"] = CLUSTER_SECONDS["agglomerative"]
+
+
+def cluster_seconds(n: int, d: int, k: int, clusterer: dict) -> float:
+    from .clusterers import _HDBSCAN
+
+    kind = clusterer["type"]
+    if kind == "hdbscan":
+        if clusterer.get("metric") == "arccos" or _HDBSCAN.search(clusterer.get("algorithm", "auto"), n, d) == "brute":
+            return START_S + 5e-8 * n * n + n * n * d / BLAS_FLOPS
+        return START_S + 1.1e-4 * n * math.log2(max(n, 2)) * max(1.0, d / 50)
+    return START_S + CLUSTER_SECONDS.get(kind, lambda n, d, k, spec: 1e-4 * n)(n, d, k, clusterer)
+
+
+def evaluate_seconds(n: int, dims: list[int], runs: int, silhouette_n: int | None = None) -> float:
+    # one distance pass per space over the silhouettes' points; per run, scores over all n points
+    m = n if silhouette_n is None else min(n, silhouette_n)
+    return START_S + 2 * m * m * sum(dims) / EVALUATE_FLOPS + 2e-5 * n * runs
+
+
+def labelfree_seconds(n: int, d: int, seeds: int) -> float:
+    return START_S + (seeds * 1e3 * n * d + 2 * n * d * d) / FLOPS
+
+
+def probes_seconds(n_train: int, n_test: int, d: int, n_cs: int) -> float:
+    # measured: 18-21 s for 500 train x 4,000 queries whatever d, most of it the linear probe's fits
+    return START_S + 3.0 * n_cs + (2 * n_train * n_test * d + n_cs * 300 * 20 * n_train * d) / FLOPS

@@ -1,0 +1,102 @@
+"""Memory estimates (zsc.resources, the registries' `memory`) are upper bounds of the peaks measured
+in docs/measurements.md, within the stated factor: measured <= estimate <= max(MEMORY_FACTOR x
+measured, measured + MEMORY_SLACK_MB). tests/test_plan.py checks the same on every job of a real run."""
+
+import pytest
+
+from zsc import resources
+from zsc.clusterers import CLUSTERERS
+
+# docs/measurements.md, "Stage time and peak memory against N" (2026-11-23): Fashion-MNIST `all`
+# subsamples, raw pixels (2,352-d) and the random-init ResNet-50 (2,048-d), the resnet50 row of
+# config/params/v5.0.yaml; silhouettes on at most 10,000 points. Peak MB of each job.
+# Re-measured tables replace these rows.
+SCALING = {
+    (1000, 2352): {"umap": 428, "kmeans": 194, "spectral": 289, "ward": 227, "ward_threshold": 222, "ap": 339, "hdbscan": 220, "evaluate": 366},
+    (10000, 2352): {"umap": 976, "kmeans": 225, "spectral": 924, "ward": 997, "ward_threshold": 999, "ap": 2254, "hdbscan": 1766, "evaluate": 1392},
+    (70000, 2352): {"umap": 4658, "kmeans": 263, "hdbscan": 329, "evaluate": 2414},
+    (1000, 2048): {"umap": 400, "kmeans": 226, "spectral": 263, "ward": 225, "ward_threshold": 217, "ap": 344, "hdbscan": 217, "evaluate": 379},
+    (10000, 2048): {"umap": 979, "kmeans": 215, "spectral": 615, "ward": 997, "ward_threshold": 999, "ap": 2255, "hdbscan": 1745, "evaluate": 1413},
+    (70000, 2048): {"umap": 4009, "kmeans": 278, "hdbscan": 334, "evaluate": 2983},
+}
+U50 = {"type": "umap", "n_components": 50, "n_neighbors": 30}
+CLUSTERER_SPECS = {
+    "kmeans": ({"type": "kmeans"}, 50),
+    "spectral": ({"type": "spectral", "n_neighbors": 20}, None),  # on the embeddings themselves
+    "ward": ({"type": "agglomerative", "linkage": "ward", "metric": "euclidean"}, 50),
+    "ward_threshold": ({"type": "agglomerative_threshold", "linkage": "ward", "metric": "euclidean", "distance_threshold": 2}, 50),
+    "ap": ({"type": "affinity_propagation", "damping": 0.9}, 50),
+    "hdbscan": ({"type": "hdbscan", "metric": "euclidean"}, 50),
+}
+
+# docs/measurements.md, "Plan of a config before it runs": the default run (config/config.yaml,
+# 2026-12-01), the largest peak of each kind of job: (stage, N, d, settings, measured MB).
+DEFAULT_RUN = [
+    ("embed", 1797, 512, {"neural": True, "image_size": 224}, 1320),
+    ("embed", 4000, 2352, {"neural": False, "image_size": 28}, 904),
+    ("reduce", 4000, 2352, {"type": "pca", "n_components": 50}, 563),
+    ("reduce", 4000, 2352, {"type": "umap", "n_components": 2, "n_neighbors": 30}, 601),
+    ("reduce", 4000, 2352, {**U50}, 599),
+    ("cluster", 4000, 2352, {"type": "hdbscan", "metric": "euclidean"}, 657),
+    ("cluster", 4000, 2352, {"type": "agglomerative", "linkage": "ward", "metric": "euclidean"}, 583),
+    ("cluster", 4000, 2352, {"type": "kmeans"}, 454),
+    ("evaluate", 4000, 2352, {"dims": [2352, 50, 50]}, 553),
+    ("labelfree", 4000, 2352, {}, 464),
+    ("probes", 4000, 2352, {"n_train": 500}, 452),
+]
+
+
+def within_factor(estimate, measured):
+    return measured <= estimate <= max(resources.MEMORY_FACTOR * measured, measured + resources.MEMORY_SLACK_MB)
+
+
+def cluster_estimate(spec, n, d):
+    entry = CLUSTERERS[spec["type"]]
+    spec = {**entry.defaults(), **spec, "name": spec["type"]}
+    return resources.cluster_mem_mb(entry.info["memory"](n, d, spec), n, d)
+
+
+@pytest.mark.parametrize("shape", list(SCALING))
+def test_scaling_runs_are_bounded(shape):
+    n, dim = shape
+    for job, measured in SCALING[shape].items():
+        if job == "umap":
+            estimate = resources.reduce_mem_mb(n, dim, U50)
+        elif job == "evaluate":
+            estimate = resources.evaluate_mem_mb(n, [dim, 50], 10_000)
+        else:
+            spec, d = CLUSTERER_SPECS[job]
+            estimate = cluster_estimate(spec, n, d or dim)
+        assert within_factor(estimate, measured), (job, shape, estimate, measured)
+
+
+def test_default_run_is_bounded():
+    for stage, n, d, settings, measured in DEFAULT_RUN:
+        if stage == "embed":
+            estimate = resources.embed_mem_mb(n, d, settings["neural"], settings["image_size"], 64, gpu=False)
+        elif stage == "reduce":
+            estimate = resources.reduce_mem_mb(n, d, settings)
+        elif stage == "cluster":
+            estimate = cluster_estimate(settings, n, d)
+        elif stage == "evaluate":
+            estimate = resources.evaluate_mem_mb(n, settings["dims"])
+        elif stage == "labelfree":
+            estimate = resources.labelfree_mem_mb(n, d)
+        else:
+            estimate = resources.probes_mem_mb(settings["n_train"], n, d)
+        assert within_factor(estimate, measured), (stage, settings, estimate, measured)
+
+
+def test_the_bound_can_fail():
+    # an estimate far above a small peak, or under it, is caught
+    assert not within_factor(5000, 400) and not within_factor(399, 400) and within_factor(1200, 400)
+
+
+def test_every_reducer_declares_its_memory_and_time():
+    from zsc.reducers import REDUCERS
+
+    for entry in REDUCERS:
+        spec = {**entry.defaults(), "type": entry.name, "n_components": 50}
+        small, large = entry.info["memory"](1_000, 512, spec), entry.info["memory"](100_000, 512, spec)
+        assert large >= small >= 0 and entry.info["seconds"](100_000, 512, spec) >= entry.info["seconds"](1_000, 512, spec)
+        assert (large > 0) == (not entry.info["identity"])
