@@ -36,7 +36,8 @@ def test_embedding_memory_and_time_grow_with_the_dataset():
     assert small < large
     # 100,000 x 2048 float32 vectors are 781 MiB; three copies of them, beside torch and the model
     assert large - small == pytest.approx(3 * 4 * 99_000 * 2048 / 2**20, abs=2)
-    assert resources.embed_mem_mb(1_000, 2048, False) == small - resources.TORCH_MB  # raw pixels need no torch model
+    # raw pixels need no model: neither its weights nor a forward pass's activations
+    assert resources.embed_mem_mb(1_000, 2048, False) < small - resources.WEIGHTS_MB
     assert resources.embed_runtime(1_000) < resources.embed_runtime(100_000)
 
 

@@ -1,4 +1,5 @@
-"""Command line: `python -m zsc list datasets|encoders|reducers|clusterers|outputs`, `schema`, `docs`.
+"""Command line: `python -m zsc list datasets|encoders|reducers|clusterers|outputs`, `schema`, `docs`,
+`plan` (what a config will cost, zsc.plan).
 
 `list KIND` prints one registered name per line, then tab-separated facts (a dataset's group and
 class count, whether an encoder is neural, the description; an output's kind, what it needs and
@@ -141,8 +142,20 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--write", action="store_true")
     p_check = sub.add_parser("check", help="check config files as the workflow does, naming file:line:col or the key")
     p_check.add_argument("files", nargs="+", help="config files, merged in order like snakemake's --configfile")
+    p_plan = sub.add_parser("plan", help="jobs, CPU/GPU hours, peak memory and memory-guard skips of a config, before it runs")
+    p_plan.add_argument("--configfile", help="the config (default: config/config.yaml of the working folder or the repository)")
+    p_plan.add_argument("--memory-gb", type=float, help="the machine's memory in GiB (the guard's limit: the config's, else 90%% of this)")
+    p_plan.add_argument("--cores", type=int, default=2, help="cores the CPU jobs share, for the wall time (default 2)")
+    p_plan.add_argument("--directory", help="the workflow's working folder, whose prepared files give the shapes (default: here)")
+    p_plan.add_argument("--no-gpu", action="store_true", help="the machine has no GPU: embedding.device auto embeds on the CPU")
+    p_plan.add_argument("--compare", action="store_true", help="after a run: predicted vs measured per stage (results/tables/stage_times.csv)")
+    p_plan.add_argument("--json", action="store_true", help="machine-readable output")
     args = parser.parse_args(argv)
 
+    if args.command == "plan":
+        from .plan import main as plan_main
+
+        return plan_main(args)
     if args.command == "check":
         return check_files(args.files)
     if args.command == "list":

@@ -51,12 +51,27 @@ class ZScoredPCA:
         return self.pca.fit_transform(X)
 
 
-@REDUCERS.add("none", "The embeddings as they are (no file is written; clusterers read the embeddings)", identity=True)
+# Each entry's `memory(n, d, spec)` is the bytes its method holds beyond the float32 input as read (an
+# upper bound; zsc.resources adds the job's base), `seconds(n, d, spec)` its predicted time beyond a
+# job's start-up on one core here; both are checked against measured jobs (tests/test_estimates.py).
+@REDUCERS.add(
+    "none",
+    "The embeddings as they are (no file is written; clusterers read the embeddings)",
+    identity=True,
+    memory=lambda n, d, spec: 0,
+    seconds=lambda n, d, spec: 0.0,
+)
 def none(seed: int):
     return Identity()
 
 
-@REDUCERS.add("zscore", "Per-dimension z-score only (the study's 'none(z)')", identity=False)
+@REDUCERS.add(
+    "zscore",
+    "Per-dimension z-score only (the study's 'none(z)')",
+    identity=False,
+    memory=lambda n, d, spec: 24 * n * d,  # the float64 copy, centred, then scaled
+    seconds=lambda n, d, spec: 2e-8 * n * d,
+)
 def zscore(seed: int):
     return ZScore()
 
@@ -72,6 +87,9 @@ def zscore(seed: int):
         "zscore": {"type": "boolean", "default": True, "description": "Z-score each dimension before PCA (the study: yes)."},
     },
     identity=False,
+    # the z-scored float64 copies, PCA's centred copy, a min(n, d)^2 covariance and its eigenvectors
+    memory=lambda n, d, spec: 40 * n * d + 24 * min(n, d) ** 2,
+    seconds=lambda n, d, spec: 2 * n * d * min(n, d) / 4e10 + 3e-8 * n * d,
 )
 def pca(n_components, zscore: bool, seed: int):
     return ZScoredPCA(n_components, zscore, seed)
@@ -91,6 +109,12 @@ def pca(n_components, zscore: bool, seed: int):
         },
     },
     identity=False,
+    # measured: 26 bytes per input value beyond the job's base (4.7 GB at 70,000 x 2,352), plus the
+    # k-NN graph and its fuzzy union per point
+    memory=lambda n, d, spec: 32 * n * d + 200 * n * spec["n_neighbors"] + 8 * n * spec["n_components"],
+    # measured: 173 s at 70,000 x 2,352, 23 s at 10,000 (nearest-neighbour descent grows with n d),
+    # 3 s of it loading numba's cached code
+    seconds=lambda n, d, spec: 3.0 + n * (2e-4 + 1e-6 * d),
 )
 def umap(n_components: int, n_neighbors: int, min_dist: float, metric: str, seed: int):
     return SeededUMAP(n_components=n_components, n_neighbors=n_neighbors, min_dist=min_dist, metric=metric, random_state=seed)
@@ -124,6 +148,8 @@ class SeededUMAP:
         "fp_ratio": {"type": "number", "exclusiveMinimum": 0, "default": 2.0, "description": "Further pairs per near pair."},
     },
     identity=False,
+    memory=lambda n, d, spec: 32 * n * d + 400 * n * spec["n_neighbors"] + 8 * n * spec["n_components"],  # not measured: as UMAP
+    seconds=lambda n, d, spec: 3.0 + 1.5 * n * (2e-4 + 1e-6 * d),
 )
 def pacmap(n_components: int, n_neighbors: int, mn_ratio: float, fp_ratio: float, seed: int):
     return SeededPaCMAP(n_components=n_components, n_neighbors=n_neighbors, MN_ratio=mn_ratio, FP_ratio=fp_ratio, random_state=seed)
@@ -148,7 +174,13 @@ class L2Normalise:
         return X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), np.finfo(float).tiny)
 
 
-@REDUCERS.add("l2norm", "Each embedding scaled to unit L2 norm (euclidean distances then order as cosine ones)", identity=False)
+@REDUCERS.add(
+    "l2norm",
+    "Each embedding scaled to unit L2 norm (euclidean distances then order as cosine ones)",
+    identity=False,
+    memory=lambda n, d, spec: 16 * n * d,  # a float64 copy and the scaled result
+    seconds=lambda n, d, spec: 2e-8 * n * d,
+)
 def l2norm(seed: int):
     return L2Normalise()
 
@@ -161,6 +193,9 @@ def l2norm(seed: int):
         "perplexity": {"type": "number", "exclusiveMinimum": 0, "default": 30.0, "description": "Effective number of neighbours."},
     },
     identity=False,
+    # Barnes-Hut keeps 3 x perplexity neighbours a point; the exact method (4+ dimensions) N x N matrices
+    memory=lambda n, d, spec: 32 * n * d + (72 * n * spec["perplexity"] if spec["n_components"] < 4 else 24 * n * n),
+    seconds=lambda n, d, spec: 5e-3 * n + 1e-8 * n * d if spec["n_components"] < 4 else 1e-6 * n * n,
 )
 def tsne(n_components: int, perplexity: float, seed: int):
     from sklearn.manifold import TSNE
