@@ -14,6 +14,17 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/resources.smk"
 
 
+# A killed run resumes with the same command: before snakemake locks this directory, the jobs a
+# killed snakemake left running are stopped and its lock removed; each job ends with its snakemake
+# (zsc.jobs). Jobs of a snakemake SLURM started belong to that one.
+import zsc.jobs
+
+if workflow.is_main_process:
+    zsc.jobs.take_over()
+elif workflow.remote_exec:
+    zsc.jobs.mark_remote()
+
+
 wildcard_constraints:
     dataset="[^/]+",
     split="[^/]+",

@@ -4,12 +4,28 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sys
 import warnings
 from pathlib import Path
 
+from . import jobs
+
 
 def run_logged(log_path, stage, **kwargs):
-    """Call `stage(**kwargs)` with logging (INFO), warnings and stderr sent to `log_path`."""
+    """Call `stage(**kwargs)` with logging (INFO), warnings and stderr sent to `log_path`. The job
+    records itself and ends with its snakemake, even if snakemake is killed (zsc.jobs.guard)."""
+    with jobs.guard(_job_outputs()):
+        return _run_logged(log_path, stage, **kwargs)
+
+
+def _job_outputs() -> list[str]:
+    """The output files of the snakemake job this process runs (the `snakemake` object snakemake
+    gives its script), where a killed job's temporary files would lie."""
+    job = getattr(sys.modules.get("__main__"), "snakemake", None)
+    return [str(path) for path in getattr(job, "output", [])]
+
+
+def _run_logged(log_path, stage, **kwargs):
     Path(log_path).parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "w") as log_file, contextlib.redirect_stderr(log_file):
         handler = logging.StreamHandler(log_file)
