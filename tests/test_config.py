@@ -35,7 +35,13 @@ def test_defaults_are_filled_and_type_defaults_to_name():
         "algorithm": "auto",
     }
     assert config["seeds"] == [1]
-    assert config["embedding"] == {"device": "auto", "batch_size": 64, "num_workers": "auto", "precision": "float32", "channels_last": True}
+    assert config["embedding"] == {
+        "device": "auto",
+        "batch_size": 64,
+        "num_workers": "auto",
+        "precision": "float32",
+        "channels_last": True,
+    }
     assert config.entry("datasets", "digits")["split"] == "all"
 
 
@@ -56,12 +62,27 @@ def test_default_config_file_is_valid(repo):
     "kind, name, value, message",
     [
         ("clusterers", "kmean", {}, "clusterers.kmean.type: 'kmean' is not one of ['kmeans', 'agglomerative', "),
-        ("encoders", "vit", {"type": "vitt"}, "encoders.vit.type: 'vitt' is not one of ['raw', 'timm', 'torchvision', 'random_resnet50'"),
+        (
+            "encoders",
+            "vit",
+            {"type": "vitt"},
+            "encoders.vit.type: 'vitt' is not one of ['raw', 'timm', 'torchvision', 'random_resnet50'",
+        ),
         ("datasets", "cifar", {}, "datasets.cifar.type: 'cifar' is not one of ['digits', 'cifar10', 'cifar100', 'mnist'"),
         ("clusterers", "kmeans", {"n_init": "two"}, "clusterers.kmeans.n_init: 'two' is not of type 'integer'"),
-        ("clusterers", "kmeans", {"n_clusters": 3}, "clusterers.kmeans: Unevaluated properties are not allowed ('n_clusters' was unexpected)"),
+        (
+            "clusterers",
+            "kmeans",
+            {"n_clusters": 3},
+            "clusterers.kmeans: Unevaluated properties are not allowed ('n_clusters' was unexpected)",
+        ),
         ("reducers", "pca", {}, "reducers.pca: 'n_components' is a required property"),
-        ("reducers", "p", {"type": "pca", "n_components": 1.5}, "reducers.p.n_components: 1.5 is greater than or equal to the maximum of 1"),
+        (
+            "reducers",
+            "p",
+            {"type": "pca", "n_components": 1.5},
+            "reducers.p.n_components: 1.5 is greater than or equal to the maximum of 1",
+        ),
         ("datasets", "digits", {"split": "test"}, "datasets.digits.split: 'test' is not one of ['all']"),
         ("clusterers", "bad/name", {"type": "kmeans"}, "clusterers: 'bad/name' does not match"),
         (
@@ -149,7 +170,12 @@ def test_protocol_runs_each_clusterer_on_its_tuned_reducer(repo, monkeypatch):
     assert runs[("dino_vitb16", "spectral")] == "zpca90" and runs[("dino_vitb16", "hdbscan")] == "umap50"
     assert config.entry("reducers", "zpca200d")["n_components"] == 200
     raw_ac = config.clusterer({"dataset": "digits", "encoder": "raw", "clusterer": "ac_without_c"})
-    assert (raw_ac["type"], raw_ac["metric"], raw_ac["linkage"], raw_ac["distance_threshold"]) == ("agglomerative_threshold", "cosine", "average", 0.71)
+    assert (raw_ac["type"], raw_ac["metric"], raw_ac["linkage"], raw_ac["distance_threshold"]) == (
+        "agglomerative_threshold",
+        "cosine",
+        "average",
+        0.71,
+    )
     dino_ap = config.clusterer({"dataset": "digits", "encoder": "dino_vitb16", "clusterer": "affinity_propagation"})
     assert dino_ap["damping"] == 0.85
     run = next(r for r in config.runs() if r["clusterer"] == "kmeans")
@@ -165,20 +191,29 @@ def test_protocol_dataset_settings_apply_on_top(repo, monkeypatch):
 
 def test_protocol_errors_name_the_culprit(repo, monkeypatch, tmp_path):
     monkeypatch.chdir(repo)
-    with pytest.raises(cfg.ConfigError, match=r"^encoders.mine: the protocol config/params/v5.0.yaml has no settings for it \(it has: raw, "):
+    with pytest.raises(
+        cfg.ConfigError, match=r"^encoders.mine: the protocol config/params/v5.0.yaml has no settings for it \(it has: raw, "
+    ):
         cfg.load(protocol_config(encoders={"mine": {"type": "timm", "model": "resnet18"}}))
-    with pytest.raises(cfg.ConfigError, match=r"^clusterers: the protocol config/params/v5.0.yaml names the clusterers; leave them out"):
+    with pytest.raises(
+        cfg.ConfigError, match=r"^clusterers: the protocol config/params/v5.0.yaml names the clusterers; leave them out"
+    ):
         cfg.load(protocol_config(clusterers={"kmeans": {}}))
     with pytest.raises(cfg.ConfigError, match=r"^protocol: cannot read nowhere.yaml"):
         cfg.load(protocol_config(protocol="nowhere.yaml"))
     params = yaml.safe_load((repo / PROTOCOL).read_text())
     params["encoders"]["raw"]["affinity_propagation"]["damping"] = 2
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump(params))
-    with pytest.raises(cfg.ConfigError, match=r"^protocol .*bad.yaml: encoders.raw.affinity_propagation.damping: 2 is greater than or equal to the maximum of 1$"):
+    with pytest.raises(
+        cfg.ConfigError,
+        match=r"^protocol .*bad.yaml: encoders.raw.affinity_propagation.damping: 2 is greater than or equal to the maximum of 1$",
+    ):
         cfg.load(protocol_config(protocol=str(tmp_path / "bad.yaml")))
     params["encoders"]["raw"]["affinity_propagation"] = {"reducer": "umap5", "damping": 0.8}
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump(params))
-    with pytest.raises(cfg.ConfigError, match=r"encoders.raw.affinity_propagation.reducer: 'umap5' is not one of the protocol's reducers"):
+    with pytest.raises(
+        cfg.ConfigError, match=r"encoders.raw.affinity_propagation.reducer: 'umap5' is not one of the protocol's reducers"
+    ):
         cfg.load(protocol_config(protocol=str(tmp_path / "bad.yaml")))
 
 
@@ -188,7 +223,14 @@ def test_paper_config_is_the_studys_grid(repo, monkeypatch):
     runs = list(config.runs())
     assert len(config["datasets"]) == 26 and len(config["encoders"]) == 18
     assert len(runs) == 26 * 18 * 6
-    assert config.protocol["paper_clusterers"] == ["kmeans", "spectral", "ac_with_c", "ac_without_c", "affinity_propagation", "hdbscan"]
+    assert config.protocol["paper_clusterers"] == [
+        "kmeans",
+        "spectral",
+        "ac_with_c",
+        "ac_without_c",
+        "affinity_propagation",
+        "hdbscan",
+    ]
 
 
 # --- the user's config as given; derived data apart -------------------------------------------
@@ -277,7 +319,9 @@ def test_duplicate_key_in_the_configfile_stops_with_one_line(tmp_path):
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(MINIMAL) + "seeds: [1]\nseeds: [2]\n")
     result = snakemake(tmp_path, "-n", "--configfile", "config.yaml")
     assert result.returncode == 1
-    assert snakemake_errors(result) == [f"config error: config file {tmp_path / 'config.yaml'}:{len(MINIMAL) * 2 + 2}:1: duplicate key 'seeds' (first at line {len(MINIMAL) * 2 + 1})"]
+    assert snakemake_errors(result) == [
+        f"config error: config file {tmp_path / 'config.yaml'}:{len(MINIMAL) * 2 + 2}:1: duplicate key 'seeds' (first at line {len(MINIMAL) * 2 + 1})"
+    ]
 
 
 def test_syntax_error_in_the_default_config_names_its_line(tmp_path):
@@ -287,8 +331,12 @@ def test_syntax_error_in_the_default_config_names_its_line(tmp_path):
     (tmp_path / "config" / "config.yaml").write_text("datasets:\n  digits: {}\nencoders: [raw\n")
     result = snakemake(tmp_path, "-n")
     assert result.returncode == 1
-    assert snakemake_errors(result) == ["config error: config file config/config.yaml:4:1: expected ',' or ']', but got '<stream end>'"]
-    check = subprocess.run([sys.executable, "-m", "zsc", "check", "config/config.yaml"], cwd=tmp_path, capture_output=True, text=True)
+    assert snakemake_errors(result) == [
+        "config error: config file config/config.yaml:4:1: expected ',' or ']', but got '<stream end>'"
+    ]
+    check = subprocess.run(
+        [sys.executable, "-m", "zsc", "check", "config/config.yaml"], cwd=tmp_path, capture_output=True, text=True
+    )
     assert check.returncode == 1 and check.stderr == snakemake_errors(result)[0] + "\n"
 
 
@@ -330,7 +378,9 @@ def test_missing_weights_file_stops_before_any_job(tmp_path):
     result = snakemake(tmp_path, "-n", "--configfile", "config.yaml")
     assert result.returncode == 1
     assert snakemake_errors(result) == ["config error: encoders.mine.weights_file: ckpt/mine.pth does not exist"]
-    series = {"run": {"type": "timm", "model": "resnet10t", "checkpoints": {"ep1": str(tmp_path / "config.yaml"), "ep2": "ep2.pth"}}}
+    series = {
+        "run": {"type": "timm", "model": "resnet10t", "checkpoints": {"ep1": str(tmp_path / "config.yaml"), "ep2": "ep2.pth"}}
+    }
     with pytest.raises(cfg.ConfigError, match=r"^encoders.run.checkpoints.ep2: ep2.pth does not exist$"):
         cfg.check_config(cfg.load({**MINIMAL, "encoders": series}))
 
@@ -361,13 +411,23 @@ def test_umap_metrics_are_umaps_named_distances():
 
 def test_pca_components_above_the_dimension():
     reducer = {"type": "pca", "n_components": 200}
-    assert cfg.reducer_problem("zpca200d", reducer, 1000, 192) == "reducers.zpca200d.n_components: 200 components exceed the 192 dimensions"
-    assert cfg.reducer_problem("zpca200d", reducer, 150, 300) == "reducers.zpca200d.n_components: 200 components exceed the 150 samples"
+    assert (
+        cfg.reducer_problem("zpca200d", reducer, 1000, 192)
+        == "reducers.zpca200d.n_components: 200 components exceed the 192 dimensions"
+    )
+    assert (
+        cfg.reducer_problem("zpca200d", reducer, 150, 300)
+        == "reducers.zpca200d.n_components: 200 components exceed the 150 samples"
+    )
     assert cfg.reducer_problem("zpca200d", reducer, 1000, 200) is None
     assert cfg.reducer_problem("zpca95", {"type": "pca", "n_components": 0.95}, 10, 5) is None
     # known before embedding for raw pixels (at most 3 x image_size^2): a warning, the runs recorded as failed
-    config = cfg.load({**MINIMAL, "encoders": {"raw": {"image_size": 8}}, "reducers": {"p": {"type": "pca", "n_components": 200}}})
-    assert cfg.check_config(config) == ["reducers.p.n_components: 200 components exceed the 192 dimensions of encoders.raw: its runs will be recorded as failed"]
+    config = cfg.load(
+        {**MINIMAL, "encoders": {"raw": {"image_size": 8}}, "reducers": {"p": {"type": "pca", "n_components": 200}}}
+    )
+    assert cfg.check_config(config) == [
+        "reducers.p.n_components: 200 components exceed the 192 dimensions of encoders.raw: its runs will be recorded as failed"
+    ]
 
 
 # --- the stages, listed once --------------------------------------------------------------
