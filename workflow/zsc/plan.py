@@ -335,7 +335,7 @@ def make_plan(config, workdir: Path, config_name: str = "", memory_gb: float | N
         spec = config.clusterer(run)
         need = CLUSTERERS[spec["type"]].info["memory"](n, d, spec)
         reason = too_big(spec, n, d, guard)
-        mem = resources.cluster_mem_mb(min(need, guard), n, d)
+        mem = resources.cluster_mem_mb(0 if reason else need, n, d)  # a skipped job only reads its data
         seconds = resources.START_S if reason else resources.cluster_seconds(n, d, shapes.n_clusters(run["dataset"]), spec)
         plan.jobs.append(Job("cluster", KEY["cluster"].format(**run), n, d, mem, seconds, skipped=reason))
 
