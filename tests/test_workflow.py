@@ -103,7 +103,7 @@ def test_schema_error_stops_before_any_job(tmp_path):
     result = snakemake(tmp_path, "--configfile", "bad.yaml", "--cores", "1")
     assert result.returncode != 0
     allowed = CLUSTERERS.names()
-    assert result.stderr.strip().splitlines() == [f"config error: clusterers.kmean.type: 'kmean' is not one of {allowed}"]
+    assert result.stderr.strip().splitlines() == [f"config error: clusterers.kmean.type: 'kmean' is not one of {allowed} (close: kmeans)"]
     assert not (tmp_path / "results").exists() and not (tmp_path / "resources").exists()
 
 
@@ -210,7 +210,7 @@ def test_missing_checkpoint_file_stops_before_any_job(tmp_path):
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     result = snakemake(tmp_path, "--configfile", "config.yaml", "--cores", "1")
     assert result.returncode != 0
-    assert "ft-models/absent.pth" in result.stdout + result.stderr and "Missing input files" in result.stdout + result.stderr
+    assert "config error: encoders.ft_dino_vitb16.weights_file: ft-models/absent.pth does not exist" in result.stderr.splitlines()
     assert not (tmp_path / "results" / "embeddings").exists()
 
 
