@@ -1,5 +1,7 @@
-# Config validation and the path/parameter helpers of all rules. Nothing here touches the disk,
-# since every job of a SLURM run parses this again and parse time must stay small.
+# Config validation and the path/parameter helpers of all rules. Nothing here touches the disk
+# (but for the config files and, in the planning snakemake only, zsc.config.check_config's look at
+# the files and model names the config names), since every job of a SLURM run parses this again
+# and parse time must stay small.
 import os
 import sys
 from pathlib import Path
