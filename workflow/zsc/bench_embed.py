@@ -55,7 +55,7 @@ def main(argv=None) -> None:
     images = datasets.open_split(spec, root, download=True)
     n = min(args.n, len(images))
     indices = np.arange(n)
-    model = encoders.load_encoder(config.entry("encoders", "bench"), config["embedding"], min(images.image(0).size))
+    model = encoders.load_encoder(config.entry("encoders", "bench"), config["embedding"], datasets.native_size(spec["type"]))
 
     warm = next(iter(torch.utils.data.DataLoader(encoders._ManifestImages(images, indices[: args.batch_size], model.transform), batch_size=args.batch_size)))
     model(warm)  # first-call costs (allocations, cuDNN/oneDNN setup) out of both timings

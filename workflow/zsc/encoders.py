@@ -20,6 +20,7 @@ import time
 import numpy as np
 
 from . import weights as weights_mod
+from .datasets.images import to_rgb_or_grey
 from .registry import Registry
 
 log = logging.getLogger(__name__)
@@ -31,23 +32,14 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def _to_rgb(image):
-    return image.convert("RGB")
+    """RGB for a model's own transform, by the same rules as image files (datasets.images)."""
+    return to_rgb_or_grey(image).convert("RGB")
 
 
 def _to_rgb_or_grey(image):
-    """Any Pillow mode to L or RGB: 16-bit and float greyscale scaled to 8 bits (Pillow's own
-    conversion would clip them), palette transparency resolved, alpha and CMYK converted."""
-    from PIL import Image
-
-    if image.mode in ("L", "RGB"):
-        return image
-    if image.mode.startswith("I") or image.mode == "F":
-        scale = 255.0 if image.mode == "F" else 255.0 / 65535.0  # float images in [0, 1]; integer ones 16-bit
-        pixels = np.clip(np.asarray(image, dtype=np.float64) * scale, 0, 255)
-        return Image.fromarray(np.round(pixels).astype(np.uint8), mode="L")
-    if image.mode == "P" and "transparency" in image.info:
-        image = image.convert("RGBA")
-    return image.convert("RGB")
+    """L or RGB: images read from files already are (datasets.images.read_image, with the dataset's
+    background); an image made in memory is converted by the same rules, on white."""
+    return to_rgb_or_grey(image)
 
 
 def _uint8_chw(image):
@@ -81,13 +73,17 @@ def normalise(batch):
 
 
 class RawPixels:
-    """Flattened normalised pixels: the study's "raw image" baseline."""
+    """Flattened normalised pixels: the study's "raw image" baseline.
+
+    The pixel size is fixed: `image_size` (default 32, the study's), or the dataset's own size when
+    all its images have one smaller size (`native_size`: digits 8, MNIST and Fashion-MNIST 28), which
+    is never upsampled, as in the study. It never depends on the size of any one image file.
+    """
 
     neural = False
 
-    def __init__(self, image_size: int, native_size: int):
-        # Never upsample: 28-px datasets stay at 28 px (2,352 dimensions), as in the study.
-        self.image_size = min(image_size, native_size)
+    def __init__(self, image_size: int, native_size: int | None):
+        self.image_size = image_size if native_size is None else min(image_size, native_size)
         self.transform = study_transform(self.image_size)
         self.preprocessing = f"study: resize {self.image_size}, centre crop {self.image_size}, ImageNet mean/std, flatten"
 
@@ -144,7 +140,8 @@ def build_network(arch, init_seed, arch_kwargs=None, weights_path=None, load=Non
             # message rather than inside timm's own loader.
             weights_mod.read_checkpoint(weights_path)
             return timm.create_model(name, pretrained=True, pretrained_cfg_overlay={"file": str(weights_path)}, num_classes=0, **arch_kwargs)
-        module = timm.create_model(name, pretrained=hub_pretrained, cache_dir=cache_dir, num_classes=0, **arch_kwargs)
+        with weights_mod.refusing_pickles(f"timm:{name} (pretrained weights in {cache_dir})"):
+            module = timm.create_model(name, pretrained=hub_pretrained, cache_dir=cache_dir, num_classes=0, **arch_kwargs)
     elif library == "torchvision":
         import torchvision
 
@@ -263,12 +260,21 @@ _LOAD_KEYS = ("checkpoint_key", "key_prefixes", "ignore_keys", "allow_missing")
 
 @ENCODERS.add(
     "raw",
-    "Raw pixels: resize/crop to image_size (never upsampled), ImageNet-normalised, flattened",
-    options=_image_size_option(32),
+    "Raw pixels: resize/crop to image_size, ImageNet-normalised, flattened",
+    options={
+        "image_size": {
+            "type": "integer",
+            "minimum": 1,
+            "default": 32,
+            "description": "Pixels per side of every image: shorter side resized to this, then centre-cropped square (the study: 32). "
+            "Datasets whose images all have one smaller size keep it, never upsampled (digits 8, MNIST and Fashion-MNIST 28); "
+            "the size of an image file never sets it (docs/images.md).",
+        }
+    },
     neural=False,
     weights=lambda spec: None,
 )
-def raw(image_size: int, native_size: int, device: str, **_):
+def raw(image_size: int, native_size: int | None, device: str, **_):
     return RawPixels(image_size, native_size)
 
 
@@ -567,8 +573,9 @@ class _ManifestImages:
         return self.transform(self.images.image(int(self.indices[i])))
 
 
-def load_encoder(encoder: dict, embedding: dict, native_size: int, weights_receipt=None):
-    """The encoder of a resolved config entry, on the configured device, weights loaded from disk."""
+def load_encoder(encoder: dict, embedding: dict, native_size: int | None, weights_receipt=None):
+    """The encoder of a resolved config entry, on the configured device, weights loaded from disk;
+    `native_size`: the one size of all the dataset's images, if it has one (datasets.native_size)."""
     import torch
 
     neural = ENCODERS[encoder["type"]].info["neural"]
@@ -625,7 +632,7 @@ def embed(manifest_path, out_path, dataset: dict, encoder: dict, root, embedding
     manifest, manifest_meta = tables.read(manifest_path)
     images = datasets.open_split(dataset, root)
     indices = manifest["index"]
-    model = load_encoder(encoder, embedding, min(images.image(int(indices[0])).size), weights_receipt)
+    model = load_encoder(encoder, embedding, datasets.native_size(dataset["type"]), weights_receipt)
     start = time.perf_counter()
     vectors = embed_images(model, images, indices, embedding, desc=f"{dataset['name']}/{encoder['name']}")
     seconds = time.perf_counter() - start

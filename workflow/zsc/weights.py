@@ -11,10 +11,12 @@ reads the receipt and loads from disk only.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import os
+import pickle
 import re
 from pathlib import Path
 from urllib.parse import urlparse
@@ -69,9 +71,11 @@ def fetch(source: dict, receipt: str, weights_dir: str = WEIGHTS_DIR) -> None:
 
         weights = get_weight(source["weights"])
         model_dir = weights_dir / "torch"
-        # torchvision's file names carry a SHA-256 prefix, which check_hash verifies.
-        weights.get_state_dict(progress=False, check_hash=True, model_dir=str(model_dir))
         files = [model_dir / Path(urlparse(weights.url).path).name]
+        # torchvision's file names carry a SHA-256 prefix, which check_hash verifies; the file is read
+        # back with weights_only=True (torch.hub's default is False: any pickled object would run).
+        with refusing_pickles(files[0]):
+            weights.get_state_dict(progress=False, check_hash=True, model_dir=str(model_dir), weights_only=True)
     elif source["kind"] == "timm":
         import timm
 
@@ -79,7 +83,8 @@ def fetch(source: dict, receipt: str, weights_dir: str = WEIGHTS_DIR) -> None:
         # job creates the model from this cache with the hub offline.
         cache = weights_dir / "cache"
         before = set(cache.rglob("*")) if cache.exists() else set()
-        timm.create_model(source["model"], pretrained=True, cache_dir=cache)
+        with refusing_pickles(f"timm:{source['model']}"):  # timm reads checkpoints with weights_only=True itself
+            timm.create_model(source["model"], pretrained=True, cache_dir=cache)
         files = sorted(p for p in cache.rglob("*") if p.is_file() and p not in before)
     else:
         raise ValueError(f"unknown weight source kind {source['kind']!r}")
@@ -114,7 +119,11 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
         import torch
 
         obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises many kinds (UnpicklingError, RuntimeError, EOFError...)
+    except pickle.UnpicklingError as err:
+        if not _unsafe_pickle(err):
+            raise WeightsError(f"{path}: not a readable checkpoint (UnpicklingError: {_unpickler_detail(err)})") from None
+        raise WeightsError(_refused(path, err)) from None
+    except Exception as err:  # torch raises many kinds (RuntimeError, EOFError...)
         first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise WeightsError(f"{path}: not a readable checkpoint ({type(err).__name__}: {first_line})") from None
     if not isinstance(obj, dict):
@@ -176,3 +185,41 @@ def load_into(model, path, checkpoint_key=None, key_prefixes=None, ignore_keys=(
 def _some(keys, n=5) -> str:
     keys = list(keys)
     return ", ".join(keys[:n]) + (f" ... (+{len(keys) - n} more)" if len(keys) > n else "")
+
+
+@contextlib.contextmanager
+def refusing_pickles(what):
+    """Turn torch's refusal of a checkpoint under weights_only=True into one line naming `what`."""
+    try:
+        yield
+    except (pickle.UnpicklingError, RuntimeError) as err:
+        if not _unsafe_pickle(err):
+            raise
+        raise WeightsError(_refused(what, err)) from None
+
+
+def _first_line(err) -> str:
+    return str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+
+
+def _unpickler_detail(err) -> str:
+    """The reason in torch's weights-only message (its first line only advises loading unsafely)."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    after = [line for i, line in enumerate(lines) if i and "WeightsUnpickler error" in lines[i - 1]]
+    return after[0] if after else _first_line(err)
+
+
+def _unsafe_pickle(err) -> bool:
+    """Whether torch refused a checkpoint under weights_only=True (it holds other pickled objects)."""
+    return "Unsupported global" in str(err)
+
+
+def _refused(what, err) -> str:
+    """One line for a checkpoint that holds pickled objects other than tensors: refused, never run."""
+    detail = next((line.strip() for line in str(err).splitlines() if "Unsupported global" in line or "GLOBAL" in line), "")
+    return (
+        f"{what}: refused: the checkpoint holds pickled Python objects, not only weights"
+        + (f" ({detail})" if detail else "")
+        + "; checkpoints are read with weights_only=True. Re-save its state dict (torch.save(model.state_dict(), ...)) from a trusted copy, or use .safetensors"
+    )
+

@@ -1,0 +1,110 @@
+"""What every dataset module shares: the registry, the split's images (`SplitImages`), the error, and
+the helpers of the readers (seeded carving, label encoding, the layouts a user must place by hand)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ..registry import Registry
+from .images import BACKGROUND_OPTION
+
+DATASETS = Registry("datasets")
+
+GROUPS = ["In-domain", "Domain-shift", "Near-OOD", "Fine-grained", "Far-OOD", "Search", "Other"]
+SEED = 0  # the study's seed for its own splits (EuroSAT, BreakHis) and for carving val from train
+UNLABELLED = -1  # the label of every image of a flat image folder
+
+# Datasets that cannot be downloaded: where their files must be placed (each module adds its own).
+DATASETS_WITHOUT_DOWNLOAD: dict[str, str] = {}
+
+
+class DatasetError(RuntimeError):
+    """A dataset that cannot be read; the message says what to place where."""
+
+
+@dataclass(frozen=True)
+class BadFile:
+    """A file found unusable while preparing: its name (printable, see images.display_name) and why."""
+
+    path: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}"
+
+
+@dataclass
+class SplitImages:
+    """The images of one split: `labels[i]` is the class of `image(i)` (a PIL image)."""
+
+    labels: np.ndarray
+    classes: list[str]
+    image: Callable[[int], "object"]
+    extra_labels: dict[str, np.ndarray] = field(default_factory=dict)
+    # Samples found unusable while preparing (index -> BadFile); they never reach the manifest.
+    bad: dict[int, BadFile] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def subset(self, keep: np.ndarray) -> "SplitImages":
+        image = self.image
+        return SplitImages(
+            self.labels[keep], self.classes, lambda i: image(int(keep[i])), {k: v[keep] for k, v in self.extra_labels.items()}
+        )
+
+
+def _options(default_split: str, splits: list[str], files: bool) -> dict:
+    options = {
+        "split": {
+            "type": "string",
+            "enum": splits,
+            "default": default_split,
+            "description": f"Split to cluster (default '{default_split}': the split the study clusters, if it uses the dataset).",
+        },
+        "mirror": {
+            "type": ["string", "null"],
+            "default": None,
+            "description": "Base URL of a mirror holding the dataset's download files under their usual names (null: the official source).",
+        },
+    }
+    return {**options, **BACKGROUND_OPTION} if files else options
+
+
+def register(name, description, group, n_classes, split, splits, available, files=True, **info):
+    """Decorator: a dataset entry; `available` is the file or folder (under the root) that exists once
+    the dataset is in place, for `python -m zsc list datasets`. `files`: its images are image files
+    (read by images.read_image, with the `background` option); datasets stored as arrays set it False
+    and `native_size`, the side of all their images (raw pixels never upsample it)."""
+    return DATASETS.add(name, description, options=_options(split, splits, files), group=group, n_classes=n_classes, available=available, **info)
+
+
+def native_size(dataset_type: str) -> int | None:
+    """The one pixel size of all images of a dataset stored at a fixed size (MNIST 28, CIFAR 32, ...);
+    None for datasets of image files, whose sizes vary."""
+    return DATASETS[dataset_type].info.get("native_size")
+
+
+def carve(labels: np.ndarray, size: int | float, seed: int = SEED, stratify: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """(rest, carved): a seeded split of the indices, stratified by label unless told otherwise;
+    `size` is a count or a fraction."""
+    from sklearn.model_selection import train_test_split
+
+    rest, carved = train_test_split(np.arange(len(labels)), test_size=size, stratify=labels if stratify else None, random_state=seed)
+    return np.sort(rest), np.sort(carved)
+
+
+def encode(values) -> tuple[np.ndarray, list]:
+    """(codes, classes): each value's index in the sorted distinct values."""
+    classes, codes = np.unique(np.asarray(values), return_inverse=True)
+    return codes.astype(np.int64), list(classes)
+
+
+def require(path: Path, name: str) -> Path:
+    if not path.exists():
+        raise DatasetError(f"{name}: {path} not found. {DATASETS_WITHOUT_DOWNLOAD[name]}")
+    return path
