@@ -27,7 +27,8 @@ def _job_outputs() -> list[str]:
 
 def _run_logged(log_path, stage, **kwargs):
     Path(log_path).parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "w") as log_file, contextlib.redirect_stderr(log_file):
+    # backslashreplace: a file name that is not UTF-8 must never make a log line fail.
+    with open(log_path, "w", encoding="utf-8", errors="backslashreplace") as log_file, contextlib.redirect_stderr(log_file):
         handler = logging.StreamHandler(log_file)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         root = logging.getLogger()
