@@ -1,8 +1,8 @@
 """A synthetic results table of the study's full shape, with planted effects, for the table and figure tests.
 
 `study_runs(seed)` gives (runs, labels, facts) as `zsc.study` takes them: the 26 test datasets in their five
-groups (STUDY.md section 2) plus the three ImageNet-9 extras in "Other", raw pixels and the 17 RN50 / ViT-B/16
-encoders of STUDY.md section 1, the 6 clusterers of the 6c-avg, seed 1. The numbers are made up; what is
+groups (docs/study.md#2-datasets) plus the three ImageNet-9 extras in "Other", raw pixels and the 17 RN50 / ViT-B/16
+encoders of docs/study.md#1-encoders, the 6 clusterers of the 6c-avg, seed 1. The numbers are made up; what is
 planted (and what tests may rely on):
 
 * Every DINO encoder scores DINO_FAR_OOD (+5 p.p.) above its architecture's X-Ent. on Far-OOD datasets and
@@ -98,7 +98,7 @@ AP_REASON = "memory guard: affinity_propagation needs {gib} GiB, the limit is 64
 SKIPPED_ONE = ("places365", "spectral", "vicreg_resnet50", "memory guard: spectral needs 70.1 GiB, the limit is 64 GiB")
 SEED = 1
 
-# The tuned settings (after STUDY.md 3.4): a default for the U50 encoders and the encoders that differ.
+# The tuned settings (after docs/study.md#34-tuned-settings-v50): a default for the U50 encoders and the encoders that differ.
 U50 = {
     "kmeans": ("umap50", {}),
     "spectral": ("none", {"n_neighbors": 20}),

@@ -296,7 +296,11 @@ class Reach:
                 elif isinstance(node, ast.Call) and isinstance(node.func, ast.Call):  # register(...)(fn)
                     registries = self._registries_named(module, bindings, node.func.func)
                     named = {arg.id for arg in node.args if isinstance(arg, ast.Name)}
-                    defs = [d for d in ast.walk(scope(node)) if isinstance(d, (ast.FunctionDef, ast.AsyncFunctionDef)) and d.name in named]
+                    defs = [
+                        d
+                        for d in ast.walk(scope(node))
+                        if isinstance(d, (ast.FunctionDef, ast.AsyncFunctionDef)) and d.name in named
+                    ]
                     registered += [(registry, d) for registry in registries for d in defs]
             for registry, node in registered:
                 if node in module.tree.body:
@@ -341,7 +345,9 @@ class Reach:
             nodes = self._unit_nodes(unit)
             bindings, third_party, imported = self._bindings(module, nodes)
             bindings = {**self._module_bindings(module), **bindings}
-            backends += [(PANDAS_BACKENDS[n.attr], unit) for n in nodes if isinstance(n, ast.Attribute) and n.attr in PANDAS_BACKENDS]
+            backends += [
+                (PANDAS_BACKENDS[n.attr], unit) for n in nodes if isinstance(n, ast.Attribute) and n.attr in PANDAS_BACKENDS
+            ]
             packages.update({package: self._chain(parent, unit, script) for package in sorted(third_party - set(packages))})
             reached = []
             for name in sorted(imported):  # importing a module runs its top level and its packages'
@@ -508,9 +514,9 @@ def test_environment_pins_agree_with_the_lock(env):
     locked = lock_versions()
     for name, requirement in env_requirements(env).items():
         assert name in locked, f"{env.name}: {requirement} is not in {LOCK.name}"
-        assert str(requirement.specifier) == f"=={locked[name]}", (
-            f"{env.name}: {requirement} does not pin the locked version {name}=={locked[name]}"
-        )
+        assert (
+            str(requirement.specifier) == f"=={locked[name]}"
+        ), f"{env.name}: {requirement} does not pin the locked version {name}=={locked[name]}"
 
 
 def test_pyproject_agrees_with_the_lock_and_pins_the_internals_it_relies_on():
@@ -518,12 +524,14 @@ def test_pyproject_agrees_with_the_lock_and_pins_the_internals_it_relies_on():
     requirements = pyproject_requirements()
     for name, requirement in requirements.items():
         assert name in locked, f"pyproject.toml: {requirement} is not in {LOCK.name}"
-        assert requirement.specifier.contains(locked[name], prereleases=True), (
-            f"pyproject.toml: {requirement} excludes the locked {name}=={locked[name]}"
-        )
+        assert requirement.specifier.contains(
+            locked[name], prereleases=True
+        ), f"pyproject.toml: {requirement} excludes the locked {name}=={locked[name]}"
     for name in PINNED_INTERNALS:
         assert name in requirements, f"pyproject.toml does not declare {name}"
-        assert str(requirements[name].specifier) == f"=={locked[name]}", f"pyproject.toml: {requirements[name]} is not =={locked[name]}"
+        assert (
+            str(requirements[name].specifier) == f"=={locked[name]}"
+        ), f"pyproject.toml: {requirements[name]} is not =={locked[name]}"
 
 
 def test_pyproject_declares_every_package_the_code_imports():
@@ -548,3 +556,38 @@ def test_lock_is_what_this_machine_runs_and_holds_the_capped_torch():
     assert canonicalize_name(PACKAGE) not in locked  # the project itself is installed editable, not from the lock
     for name in ["torch", "torchvision", *PINNED_INTERNALS, "snakemake", "pygments"]:
         assert importlib.metadata.version(name) == locked[canonicalize_name(name)], f"installed {name} differs from {LOCK.name}"
+
+
+# --- The study's facts, cited from the code ----------------------------------------------------
+
+
+def _anchor(heading: str) -> str:
+    """GitHub's anchor of a Markdown heading."""
+    text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return text.replace(" ", "-")
+
+
+def test_study_citations_point_at_sections_of_docs_study_md():
+    """Comments cite the study's facts as docs/study.md#<section>, never the design notes outside
+    the repository (STUDY.md): every cited section exists."""
+    study = (REPO / "docs/study.md").read_text()
+    anchors = {_anchor(line.lstrip("#")) for line in study.splitlines() if line.startswith("#")}
+    toc = set(re.findall(r"\]\(#([\w\-]+)\)", study))
+    assert toc <= anchors, f"docs/study.md: contents links without a heading: {sorted(toc - anchors)}"
+    files = [
+        REPO / "README.md",
+        REPO / "Snakefile",
+        *[p for d in ("workflow", "tests", "config", "docs", "profiles", "envs") for p in (REPO / d).rglob("*")],
+    ]
+    cited, stale = 0, []
+    for path in files:
+        if path.suffix not in {".py", ".smk", ".md", ".yaml", ".rst", ""} or not path.is_file() or path == Path(__file__):
+            continue
+        text = path.read_text(errors="replace")
+        if "STUDY.md" in text:
+            stale.append(str(path.relative_to(REPO)))
+        for anchor in re.findall(r"docs/study\.md#([\w\-]+)", text):
+            cited += 1
+            assert anchor in anchors, f"{path.relative_to(REPO)} cites docs/study.md#{anchor}, which is not a section"
+    assert not stale, f"cite docs/study.md, not STUDY.md (outside this repository): {stale}"
+    assert cited >= 10

@@ -1,7 +1,7 @@
 """Encoder registry and the embedding stage.
 
 Entries: `raw` pixels; any `timm` or `torchvision` model by name (random init, their pretrained
-weights, or a local checkpoint); and the study's encoders (STUDY.md section 1) as fixed entries
+weights, or a local checkpoint); and the study's encoders (docs/study.md#1-encoders) as fixed entries
 recording architecture, training method, weight source, embedding dimension and output.
 
 An encoder factory returns an object with `transform` (PIL image -> CHW tensor: uint8 for the study's
@@ -361,7 +361,7 @@ def _run_options(options):
     return {"precision": options.get("precision", "float32"), "channels_last": options.get("channels_last", False)}
 
 
-# The study's encoders (STUDY.md section 1). `load` is how the checkpoint maps onto the
+# The study's encoders (docs/study.md#1-encoders). `load` is how the checkpoint maps onto the
 # architecture: "timm" = timm's own pretrained path, a dict = weights.load_into's mapping.
 _FB = "https://dl.fbaipublicfiles.com"
 STUDY_ENCODERS = {

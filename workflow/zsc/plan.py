@@ -28,7 +28,7 @@ from . import resources
 
 REPO = Path(__file__).resolve().parents[2]
 
-# The study's clustered split sizes (STUDY.md section 2) and the official sizes of the other splits
+# The study's clustered split sizes (docs/study.md#2-datasets) and the official sizes of the other splits
 # (torchvision's and each dataset's documentation): images per split before max_samples.
 CATALOGUE_SIZES = {
     "digits": {"all": 1797},

@@ -1,4 +1,4 @@
-"""The study's figures (STUDY.md section 5), each a function returning a matplotlib Figure.
+"""The study's figures (docs/study.md#5-tables-and-figures), each a function returning a matplotlib Figure.
 
 Every `plot_*`-style function takes the frames the analysis computes (zsc.study) and returns a
 Figure on the Agg canvas (no pyplot state: nothing to close, nothing shown). `save_figure` writes

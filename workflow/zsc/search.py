@@ -1,4 +1,4 @@
-"""Hyper-parameter search (STUDY.md 3.3): greedy and sequential, per encoder and clusterer.
+"""Hyper-parameter search (docs/study.md#33-hyper-parameter-search): greedy and sequential, per encoder and clusterer.
 
 For one encoder, each clusterer of the config's `search` section is tuned in order: a reduction step
 (unless the plan starts `after` another clusterer's result), then the plan's steps; each step tries

@@ -1,4 +1,5 @@
-"""The numbers behind the study's tables and statistics (Lowe et al. 2024, STUDY.md sections 4 and 5).
+"""The numbers behind the study's tables and statistics (Lowe et al. 2024; docs/study.md#4-metrics-and-aggregation,
+docs/study.md#5-tables-and-figures).
 
 Pure functions of pandas DataFrames: no files, no plotting, no styling (the rendering module does that).
 

@@ -143,7 +143,8 @@ TOP_LEVEL = {
         "additionalProperties": False,
         "required": ["datasets", "clusterers"],
         "default": None,
-        "description": "A hyper-parameter search (the study's, STUDY.md 3.3): per encoder and clusterer, greedy steps "
+        "description": "A hyper-parameter search (the study's, docs/study.md#33-hyper-parameter-search): per encoder and "
+        "clusterer, greedy steps "
         "over grids of settings, each keeping the candidate with the best weighted mean AMI on the search datasets. "
         "Writes results/search/params.yaml, a params file in the format of config/params/v5.0.yaml that a later "
         "config names as its `protocol`. null: no search.",
