@@ -15,6 +15,11 @@ os.environ.update(PYTHONPATH=os.pathsep.join([ZSC_PATH, *filter(None, [os.enviro
 # compiled again in each new process (zsc.numba_cache); absolute, so it is the same folder for
 # jobs that run elsewhere on a shared file system. A user's own NUMBA_CACHE_DIR wins.
 os.environ.setdefault("NUMBA_CACHE_DIR", os.path.abspath("resources/cache/numba"))
+# OpenBLAS's kernels and numba's instruction set fixed at AVX2 (not chosen by each CPU), so the same
+# config gives the same numbers on every x86-64 machine with AVX2 (docs/reproducibility.md).
+import zsc.portable_numerics
+
+zsc.portable_numerics.pin(os.environ)
 
 import zsc.config
 import zsc.datasets
