@@ -22,6 +22,12 @@ def snakemake(workdir: Path, *args: str, timeout: int = 900) -> subprocess.Compl
     return subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
 
 
+def snakemake_errors(result) -> list[str]:
+    """stderr without Snakemake's own banner lines (the workflow profile it read, ...)."""
+    banner = ("Using workflow specific profile", "Assuming unrestricted shared filesystem usage")
+    return [line for line in result.stderr.splitlines() if not line.startswith(banner)]
+
+
 @pytest.fixture
 def repo() -> Path:
     return REPO

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 import yaml
-from conftest import snakemake
+from conftest import snakemake, snakemake_errors
 
 from zsc import config as cfg
 from zsc.__main__ import DOCS_FILE, SCHEMA_FILE, docs_text, schema_text
@@ -307,12 +307,6 @@ def test_protocol_file_errors_are_one_line(repo, monkeypatch, tmp_path):
     duplicated.write_text(text.replace("encoders:\n", "encoders:\n  raw: {}\n", 1))
     with pytest.raises(cfg.ConfigError, match=rf"^protocol {duplicated}:\d+:3: duplicate key 'raw' \(first at line \d+\)$"):
         cfg.load(protocol_config(protocol=str(duplicated)))
-
-
-def snakemake_errors(result) -> list[str]:
-    """stderr without Snakemake's own banner lines (the workflow profile it read, ...)."""
-    banner = ("Using workflow specific profile", "Assuming unrestricted shared filesystem usage")
-    return [line for line in result.stderr.splitlines() if not line.startswith(banner)]
 
 
 def test_duplicate_key_in_the_configfile_stops_with_one_line(tmp_path):

@@ -5,6 +5,8 @@ import io
 import logging
 import pickle
 import shutil
+import subprocess
+import sys
 import tarfile
 import warnings
 from pathlib import Path
@@ -13,6 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import REPO
 from zsc import config as cfg
 from zsc import datasets, tables
 from zsc.encoders import _to_rgb_or_grey, study_transform
@@ -404,3 +407,29 @@ def test_inaturalist_taxonomy_levels(tmp_path):
     assert val.extra_labels["label_kingdom"].tolist() == [0, 0, 1]
     assert val.extra_labels["label_genus"].tolist() == [0, 0, 1]
     assert val.extra_labels["label_family"].tolist() == [0, 0, 1]  # coded by the full path, kingdom first
+
+
+_PREPARE = """
+import sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+from zsc import datasets
+from zsc.config import load
+spec = load({"datasets": {"fashionmnist": {"split": sys.argv[3]}}, "encoders": {"raw": {}}, "reducers": {"none": {}},
+             "clusterers": {"kmeans": {}}}).entry("datasets", "fashionmnist")
+datasets.prepare(spec, Path(sys.argv[2]), Path(sys.argv[2]) / f"manifest-{sys.argv[3]}.parquet")
+"""
+
+
+@needs_debian
+def test_two_splits_prepared_side_by_side_share_one_root(tmp_path):
+    # the default run prepares Fashion-MNIST's test split and its probe's train split at once, in one root
+    root = tmp_path / "root"
+    runs = [
+        subprocess.Popen([sys.executable, "-c", _PREPARE, str(REPO / "workflow"), str(root), split], stderr=subprocess.PIPE, text=True)
+        for split in ("test", "train", "all")
+    ]
+    errors = [run.communicate(timeout=300)[1] for run in runs]
+    assert [run.returncode for run in runs] == [0, 0, 0], errors
+    sizes = {split: len(tables.read(root / f"manifest-{split}.parquet")[0]["label"]) for split in ("test", "train", "all")}
+    assert sizes == {"test": 10000, "train": 60000, "all": 70000}

@@ -201,10 +201,21 @@ def test_guard_outside_snakemake_does_nothing(monkeypatch):
 # --- The default-sized run, killed at four points, then the same command each time -------------------
 
 
+def ancestors() -> set[int]:
+    pids, pid = set(), os.getpid()
+    while pid > 1:
+        pids.add(pid)
+        pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    return pids
+
+
 def processes_in(workdir: Path) -> list[str]:
-    """Command lines of the processes working in `workdir` (snakemake, its jobs, their workers)."""
-    found = []
+    """Command lines of the processes working in `workdir` (snakemake, its jobs, their workers),
+    but this test's own."""
+    found, mine = [], ancestors()
     for stat in Path("/proc").glob("[0-9]*/cmdline"):
+        if int(stat.parent.name) in mine:
+            continue
         try:
             cmdline = stat.read_bytes().replace(b"\0", b" ").decode(errors="replace")
             state = (stat.parent / "stat").read_text().rsplit(")", 1)[1].split()[0]
@@ -221,6 +232,7 @@ class Run:
 
     def __init__(self, workdir: Path):
         self.workdir = workdir
+        self.existing = set(workdir.rglob("*.log"))
         self.log = (workdir / f"run{len(list(workdir.glob('run*.log')))}.log").open("w")
         self.process = subprocess.Popen(
             [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "-d", str(workdir), "--cores", "all"],
@@ -232,9 +244,12 @@ class Run:
         return Path(self.log.name).read_text()
 
     def kill_when(self, pattern: str, sig: int, group: bool) -> None:
-        """Send `sig` to snakemake (or to its whole process group) once a file matching `pattern`
-        appears, and wait for snakemake to end."""
-        wait_until(lambda: list(self.workdir.glob(pattern)) or self.process.poll() is not None, pattern, 1800)
+        """Send `sig` to snakemake (or to its whole process group) once a log matching `pattern`
+        appears that the run did not find, and wait for snakemake to end."""
+        def started():
+            return set(self.workdir.glob(pattern)) - self.existing or self.process.poll() is not None
+
+        wait_until(started, pattern, 1800)
         assert self.process.poll() is None, f"the run ended before {pattern} appeared:\n{self.output()[-3000:]}"
         if group:
             os.killpg(self.process.pid, sig)

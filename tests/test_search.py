@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from zsc import config as cfg
+from zsc.clusterers import CLUSTERERS
 from zsc.search import Search, weighted_score
 
 
@@ -112,8 +113,10 @@ def test_a_dataset_over_the_memory_limit_does_not_count_and_is_traced():
     search = config["search"]
     clusterers = {"ac_c": config.entry("clusterers", "ac_c")}
     reducers = {name: config.entry("reducers", name) for name in config["reducers"]}
-    small = (X[::3], blobs[::3])  # 60 points fit in the limit, 180 do not (agglomerative: 8 N^2 bytes)
-    s = Search({"coarse": (X, groups), "fine": small}, search["datasets"], reducers, clusterers, 100, memory_gb=8 * 100**2 / 2**30)
+    small = (X[::3], blobs[::3])  # 60 points fit in the limit, 180 do not
+    memory = CLUSTERERS["agglomerative"].info["memory"]
+    limit = (memory(60, 2, clusterers["ac_c"]) + memory(180, 2, clusterers["ac_c"])) / 2
+    s = Search({"coarse": (X, groups), "fine": small}, search["datasets"], reducers, clusterers, 100, memory_gb=limit / 2**30)
     s.run(search["clusterers"])
     assert all(math.isnan(row["AMI_coarse"]) and row["skipped"].startswith("coarse: ac_c (agglomerative) on N=180") for row in s.trace)
     assert all(row["score"] == row["AMI_fine"] for row in s.trace)

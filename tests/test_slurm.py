@@ -14,9 +14,11 @@ import time
 
 import pandas as pd
 import pytest
+import yaml
 
 from conftest import REPO, SNAKEMAKE, snakemake
 from test_workflow import job_counts, outputs_facts
+from zsc import config as cfg
 from zsc import resources
 from zsc.outputs import OUTPUTS
 
@@ -121,7 +123,12 @@ def test_slurm_run_equals_a_local_run(slurm_run, local_run):
 
 def test_embedding_asks_slurm_for_a_gpu_and_memory_by_dataset_size(slurm_run):
     work, output = slurm_run
-    gpu_mem = resources.embed_mem_mb(N, resources.UNKNOWN_DIM, neural=True)  # a timm model states no dimension
+    # as the rule plans it: a timm model states no dimension; random_tiny's 32-px inputs in batches of
+    # the default 64; a job that asks for a GPU is planned with CUDA's host side
+    settings = cfg.load(yaml.safe_load(CONFIG.read_text()))
+    gpu_mem = resources.embed_mem_mb(
+        N, resources.UNKNOWN_DIM, neural=True, image_size=32, batch_size=settings["embedding"]["batch_size"], gpu=True
+    )
     cpu_mem = resources.embed_mem_mb(N, 3 * 32 * 32, neural=False)  # raw pixels at image_size 32
     calls = {comment: line for line in output.splitlines() if "sbatch call:" in line for comment in [GPU_EMBED, CPU_EMBED]
              if f"--comment {comment} " in line}

@@ -11,7 +11,7 @@ import timm
 import torch
 import yaml
 
-from conftest import REPO, snakemake
+from conftest import REPO, snakemake, snakemake_errors
 from zsc import tables
 from zsc import config as cfg
 from zsc.clusterers import CLUSTERERS
@@ -103,7 +103,7 @@ def test_schema_error_stops_before_any_job(tmp_path):
     result = snakemake(tmp_path, "--configfile", "bad.yaml", "--cores", "1")
     assert result.returncode != 0
     allowed = CLUSTERERS.names()
-    assert result.stderr.strip().splitlines() == [f"config error: clusterers.kmean.type: 'kmean' is not one of {allowed} (close: kmeans)"]
+    assert snakemake_errors(result) == [f"config error: clusterers.kmean.type: 'kmean' is not one of {allowed} (close: kmeans)"]
     assert not (tmp_path / "results").exists() and not (tmp_path / "resources").exists()
 
 
@@ -315,4 +315,4 @@ def test_a_probe_split_the_dataset_does_not_have_is_a_config_error(tmp_path):
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     result = snakemake(tmp_path, "-n", "--configfile", "config.yaml")
     assert result.returncode != 0
-    assert result.stderr.strip().splitlines() == ["config error: datasets.digits.probe_split: 'train' is not another split of digits (carve, none)"]
+    assert snakemake_errors(result) == ["config error: datasets.digits.probe_split: 'train' is not another split of digits (carve, none)"]

@@ -19,6 +19,7 @@ rule aggregate:
         stage_times=TABLES["stage_times"],
     log:
         "results/logs/aggregate.log",
+    retries: 0  # local and deterministic: a profile's retries are for SLURM jobs killed for memory or time
     conda:
         "../../envs/report.yaml"
     params:

@@ -8,7 +8,9 @@ rule prepare_dataset:
         MANIFEST,
     log:
         log_file("prepare_dataset"),
-    retries: 2
+    # a network error is retried inside the job (zsc.failures.retry_network); a deterministic error
+    # (a checksum, a 404, a bug) fails once, also under a profile's retries (those are for SLURM kills)
+    retries: 0
     conda:
         "../../envs/datasets.yaml"
     params:

@@ -20,6 +20,7 @@ rule render:
         ),
     log:
         "results/logs/render/{name}.log",
+    retries: 0  # local and deterministic: a profile's retries are for SLURM jobs killed for memory or time
     conda:
         "../../envs/report.yaml"
     params:

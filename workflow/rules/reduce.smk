@@ -15,5 +15,7 @@ rule reduce:
     params:
         reducer=entry("reducer"),
         seed=lambda wildcards: int(wildcards.seed),
+        # names the data in the message of a reducer that cannot reduce it
+        embeddings=lambda wildcards: f"the embeddings of dataset {wildcards.dataset} (split {wildcards.split}) by encoder {wildcards.encoder}",
     script:
         "../scripts/reduce.py"

@@ -35,6 +35,7 @@ rule search_params:
         SEARCH_PARAMS,
     log:
         "results/logs/search/params.log",
+    retries: 0  # local and deterministic: a profile's retries are for SLURM jobs killed for memory or time
     conda:
         "../../envs/cluster.yaml"
     params:

@@ -11,7 +11,9 @@ rule fetch_weights:
         "results/logs/fetch_weights/{source}.log",
     wildcard_constraints:
         source="(url|timm|torchvision)/[^/]+",
-    retries: 2
+    # a network error is retried inside the job (zsc.failures.retry_network); a deterministic error
+    # (a checksum, a 404, a bug) fails once, also under a profile's retries (those are for SLURM kills)
+    retries: 0
     conda:
         "../../envs/embed.yaml"
     params:

@@ -12,4 +12,5 @@ run_logged(
     n_clusters=snakemake.params.n_clusters,
     memory_gb=snakemake.params.memory_gb,
     seed=snakemake.params.seed,
+    dataset=snakemake.wildcards.dataset,
 )

@@ -9,4 +9,5 @@ run_logged(
     out_path=snakemake.output[0],
     reducer=snakemake.params.reducer,
     seed=snakemake.params.seed,
+    embeddings=snakemake.params.embeddings,
 )

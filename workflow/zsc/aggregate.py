@@ -23,8 +23,14 @@ PROBE_KEYS = ["dataset", "split", "encoder"]
 
 
 def collect_runs(metric_paths: list[str], groups: dict[str, str]) -> pd.DataFrame:
+    """runs.parquet: every run of the grid, one row each; `status` says whether it ran, was skipped
+    or failed (zsc.failures) and `skipped` why not, its metrics then missing."""
     runs = collect(metric_paths, list(RUN_KEYS))
     runs.insert(1, "group", runs["dataset"].map(groups))
+    skipped = runs["skipped"].fillna("").astype(str) if "skipped" in runs else pd.Series("", index=runs.index, dtype=object)
+    if "status" not in runs:  # rows evaluated before runs had a status
+        runs["status"] = skipped.map(lambda why: "skipped" if why else "ran")
+    runs["skipped"] = skipped
     return runs
 
 
@@ -66,14 +72,34 @@ def labelfree_table(paths: list[str], runs: pd.DataFrame) -> pd.DataFrame:
     return frame.sort_values(LABELFREE_KEYS, kind="stable").reset_index(drop=True)
 
 
+SUMMARY_ROWS = ["dataset", "encoder", "reducer"]
+
+
 def ami_summary(runs: pd.DataFrame) -> pd.DataFrame:
-    """AMI x 100 per dataset x encoder x reducer (rows) and clusterer (columns), median over seeds."""
-    table = runs.pivot_table(
-        index=["dataset", "encoder", "reducer"], columns="clusterer", values="AMI", aggfunc="median", sort=False
+    """AMI x 100 per dataset x encoder x reducer (rows) and clusterer (columns), median over seeds;
+    empty where no run of the cell has an AMI (skipped or failed: `not_run_notes`)."""
+    ami = runs["AMI"] if "AMI" in runs else pd.Series(float("nan"), index=runs.index)
+    table = (
+        runs.assign(AMI=ami)
+        .groupby([*SUMMARY_ROWS, "clusterer"], sort=False)["AMI"]
+        .median()
+        .unstack("clusterer")
+        .reindex(columns=runs["clusterer"].unique())
     )
+    table = table.reindex(pd.MultiIndex.from_frame(runs[SUMMARY_ROWS].drop_duplicates()))  # the runs' order
     table = (100 * table).round(1)
     table.columns.name = None
     return table.reset_index()
+
+
+def not_run_notes(runs: pd.DataFrame) -> list[str]:
+    """One line per run that was skipped or failed, with the reason."""
+    if "status" not in runs:
+        return []
+    rows = runs[runs["status"] != "ran"]
+    return [
+        f"{r.status}: {r.dataset} / {r.encoder} / {r.reducer} / {r.clusterer} (seed {r.seed}): {r.skipped}" for r in rows.itertuples()
+    ]
 
 
 def stage_times(benchmarks: dict[str, list[str]]) -> pd.DataFrame:
@@ -97,5 +123,7 @@ def write_tables(frames: dict[str, pd.DataFrame], times: pd.DataFrame, out: dict
         tables.write_frame(out[name], frame)
     summary = ami_summary(frames["runs"])
     summary.to_csv(out["summary_csv"], index=False)
-    Path(out["summary_md"]).write_text(summary.to_markdown(index=False) + "\n")
+    notes = not_run_notes(frames["runs"])
+    notes = ["", "Empty cells did not run:", "", *(f"- {line}" for line in notes)] if notes else []
+    Path(out["summary_md"]).write_text("\n".join([summary.astype(object).where(summary.notna(), None).to_markdown(index=False, missingval=""), *notes]) + "\n")
     times.to_csv(out["stage_times"], index=False)

@@ -1,4 +1,4 @@
-"""Clusterer registry with the study's fixed settings (STUDY.md 3.2) as defaults.
+"""Clusterer registry with the study's fixed settings (docs/study.md#32-clusterers-and-their-fixed-settings) as defaults.
 
 A factory takes its options plus `n_clusters` (the number of classes present in the clustered
 split, given to the methods that need it), `n_samples` and `seed`, and returns an object with
@@ -87,22 +87,32 @@ def kmeans(n_init: int, max_iter: int, n_clusters: int, n_samples: int, seed: in
     return KMeans(n_clusters=n_clusters, init="k-means++", n_init=n_init, max_iter=max_iter, random_state=seed)
 
 
+def _agglomerative_memory(n: int, d: int, spec: dict) -> int:
+    """The exact route's peak (zsc.linkage.memory_bytes): O(N d) for ward and vector single linkage,
+    plus one condensed float64 matrix, 4 N (N - 1) bytes, for the others."""
+    from .linkage import memory_bytes
+
+    return memory_bytes(n, d, spec["linkage"], spec["metric"])
+
+
 @CLUSTERERS.add(
     "agglomerative",
-    "Agglomerative clustering given the true number of clusters (the study's AC w/ C)",
+    "Agglomerative clustering given the true number of clusters (the study's AC w/ C); scikit-learn's labels "
+    "without its N x N copies: ward on the vectors (fastcluster, memory O(N d)), single linkage with euclidean, "
+    "l1 or chebyshev by scikit-learn's own spanning tree (O(N d)), the others on one condensed float64 distance "
+    "matrix (4 N (N - 1) bytes, e.g. 9.3 GiB at 50,000 points)",
     options={
         "linkage": _LINKAGE,
         "metric": _METRIC,
     },
     uses_n_clusters=True,
-    memory=lambda n, d, spec: 8 * n * n + _matrix_bytes(n, spec),  # condensed distances (4 n^2) and the linkage's copy
+    memory=_agglomerative_memory,
     schema=_WARD_NEEDS_EUCLIDEAN,
 )
 def agglomerative(linkage: str, metric: str, n_clusters: int, n_samples: int, seed: int):
-    from sklearn.cluster import AgglomerativeClustering
+    from .linkage import Agglomerative
 
-    model = AgglomerativeClustering(n_clusters=n_clusters, linkage=linkage, metric=_sklearn_metric(metric))
-    return _arccos_aware(model, metric)
+    return Agglomerative(linkage, metric, n_clusters=n_clusters)
 
 
 class _AverageZScored:
@@ -124,7 +134,8 @@ class _AverageZScored:
 
 @CLUSTERERS.add(
     "agglomerative_threshold",
-    "Agglomerative clustering cut at a distance threshold (the study's AC w/o C): finds n_clusters",
+    "Agglomerative clustering cut at a distance threshold (the study's AC w/o C): finds n_clusters; the same "
+    "trees and memory as agglomerative, cut where scikit-learn cuts (merge heights >= the threshold are undone)",
     options={
         "distance_threshold": {
             "type": "number",
@@ -145,32 +156,43 @@ class _AverageZScored:
         },
     },
     uses_n_clusters=False,
-    memory=lambda n, d, spec: 8 * n * n + _matrix_bytes(n, spec),
+    memory=_agglomerative_memory,
     schema=_WARD_NEEDS_EUCLIDEAN,
 )
 def agglomerative_threshold(distance_threshold, linkage, metric, average_zscore, dimension_correction, n_clusters, n_samples, seed):
-    from sklearn.cluster import AgglomerativeClustering
+    from .linkage import Agglomerative
 
-    model = AgglomerativeClustering(
-        n_clusters=None, distance_threshold=distance_threshold, linkage=linkage, metric=_sklearn_metric(metric)
-    )
-    return _AverageZScored(_arccos_aware(model, metric), metric, average_zscore, dimension_correction)
+    model = Agglomerative(linkage, metric, distance_threshold=distance_threshold)
+    return _AverageZScored(model, metric, average_zscore, dimension_correction)
 
 
 @CLUSTERERS.add(
     "spectral",
-    "Spectral clustering on a nearest-neighbour graph, cluster_qr labels, given the true number of clusters",
+    "Spectral clustering on a nearest-neighbour graph, cluster_qr labels, given the true number of clusters "
+    "(scikit-learn's: an exact k-NN graph by blocked BLAS, then its eigensolver; see docs/measurements.md for the time at 100,000 points)",
     options={
         "n_neighbors": {"type": "integer", "minimum": 2, "default": 10, "description": "Neighbours of the affinity graph (the study: 10 to 50)."},
+        "eigen_solver": {
+            "type": "string",
+            "enum": ["arpack", "lobpcg"],
+            "default": "arpack",
+            "description": "Eigensolver of the graph Laplacian: arpack (scikit-learn's default, shift-invert with a sparse LU) "
+            "or lobpcg (no factorisation; different eigenvectors, so labels agree only approximately: see docs/measurements.md).",
+        },
     },
     uses_n_clusters=True,
     memory=lambda n, d, spec: n * (48 * spec["n_neighbors"] + 8 * d),  # a sparse k-NN graph, not N x N
 )
-def spectral(n_neighbors, n_clusters, n_samples, seed):
+def spectral(n_neighbors, eigen_solver, n_clusters, n_samples, seed):
     from sklearn.cluster import SpectralClustering
 
     return SpectralClustering(
-        n_clusters=n_clusters, affinity="nearest_neighbors", n_neighbors=n_neighbors, assign_labels="cluster_qr", random_state=seed
+        n_clusters=n_clusters,
+        affinity="nearest_neighbors",
+        n_neighbors=n_neighbors,
+        assign_labels="cluster_qr",
+        eigen_solver=None if eigen_solver == "arpack" else eigen_solver,  # None is scikit-learn's arpack route
+        random_state=seed,
     )
 
 
@@ -348,7 +370,9 @@ class _HDBSCAN:
             "type": "string",
             "enum": ["auto", "brute", "kd_tree", "ball_tree"],
             "default": "auto",
-            "description": "Neighbour search; auto = brute force above 32 dimensions up to 20,000 points, else trees (same result).",
+            "description": "Neighbour search; auto = brute force above 32 dimensions up to 20,000 points, else trees. The same "
+            "clusters except where mutual-reachability distances tie (integer pixels, duplicates): the two routes' spanning "
+            "trees break ties differently (sklearn digits: ARI 0.85 to 0.97 between them, docs/measurements.md).",
         },
     },
     uses_n_clusters=False,
@@ -389,24 +413,45 @@ def too_big(clusterer: dict, n: int, d: int, limit: int) -> str | None:
     )
 
 
-def cluster(reduced_path, embeddings_path, out_path, clusterer: dict, seed: int, n_clusters: int | None = None, memory_gb=None) -> None:
-    """Cluster one reduction; `n_clusters` defaults to the number of classes present (the study).
-    A clusterer whose memory estimate is over the limit does not start: the output records why."""
-    from . import tables
+def cluster(
+    reduced_path, embeddings_path, out_path, clusterer: dict, seed: int, n_clusters: int | None = None, memory_gb=None, dataset=None
+) -> None:
+    """Cluster one reduction; `n_clusters` (the config's datasets.<dataset>.n_clusters) defaults to
+    the number of classes present (the study). The output is written whatever happens to the
+    method (zsc.failures): a clusterer whose memory estimate is over the limit does not start
+    (status skipped); one whose reduction failed, that is asked for more clusters than there are
+    samples, or that raises a known data-dependent error records status failed and the reason."""
+    from . import failures, tables
+    from .config import n_clusters_problem
 
-    X = tables.read_vectors(reduced_path)
+    meta = {"clusterer": clusterer, "seed": seed}
     columns, _ = tables.read(embeddings_path, columns=["index", "label"])
+
+    def not_run(status, reason):
+        log.warning("%s: %s", status, reason)
+        tables.write_not_run(out_path, ["index", "label_pred"], meta, status, reason)
+
+    reduction = tables.not_run(reduced_path)
+    if reduction:
+        return not_run(failures.FAILED, f"not run, its reduction {reduction[0]}: {reduction[1]}")
+    X = tables.read_vectors(reduced_path)
     reason = too_big(clusterer, X.shape[0], X.shape[1], memory_limit(memory_gb))
     if reason:
-        log.warning("skipped: %s", reason)
-        empty = np.zeros(0, dtype=np.int64)
-        tables.write(out_path, {"index": empty, "label_pred": empty}, {"clusterer": clusterer, "seed": seed, "skipped": reason})
-        return
+        return not_run(failures.SKIPPED, reason)
+    uses_n_clusters = CLUSTERERS[clusterer["type"]].info["uses_n_clusters"]
     labels = columns["label"]
     if n_clusters is None:
         n_clusters = len(np.unique(labels[labels >= 0]))
-        if n_clusters == 0 and CLUSTERERS[clusterer["type"]].info["uses_n_clusters"]:
+        if n_clusters == 0 and uses_n_clusters:
             raise ValueError(f"{embeddings_path}: no labels to count clusters from; set the dataset's n_clusters for {clusterer['name']}")
+    elif uses_n_clusters and (reason := n_clusters_problem(dataset or "<dataset>", n_clusters, len(X))):
+        return not_run(failures.FAILED, f"{reason}, so {clusterer['name']} ({clusterer['type']}) cannot run")
     model = CLUSTERERS.build(clusterer, n_clusters=n_clusters, n_samples=len(X), seed=seed)
-    labels = np.asarray(model.fit_predict(X), dtype=np.int64)
-    tables.write(out_path, {"index": columns["index"], "label_pred": labels}, {"clusterer": clusterer, "seed": seed})
+    try:
+        labels = np.asarray(model.fit_predict(X), dtype=np.int64)
+    except Exception as error:
+        why = failures.cell_failure(error)
+        if why is None:
+            raise
+        return not_run(failures.FAILED, f"clusterers.{clusterer['name']} ({clusterer['type']}) on N={len(X)}, d={X.shape[1]}: {why}")
+    tables.write(out_path, {"index": columns["index"], "label_pred": labels}, meta)

@@ -107,7 +107,9 @@ def kill_tree(who: dict) -> None:
         pid = todo.pop()
         doomed.append(pid)
         todo.extend(tree.get(pid, []))
-    for pid in doomed:
+    # descendants first, the job last: the watchdog calling this is the job's child and dies with it
+    # (its parent-death signal), so killing the job first could leave the job's workers running
+    for pid in reversed(doomed):
         if pid != os.getpid():
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)

@@ -33,6 +33,7 @@ Use it between embeddings of the same width and sample size, or on low-dimension
 from __future__ import annotations
 
 import itertools
+import logging
 
 import numpy as np
 
@@ -396,8 +397,14 @@ def score_embeddings(embeddings_path, runs: list[dict], out_path, settings: dict
     scores = {}
     for space, path in {"og": embeddings_path, "umap": umap_path}.items():
         if path:
-            points = X if space == "og" else tables.read_vectors(path)
-            agreement = kmeans_agreement(points, k, seeds)
+            failed = tables.not_run(path) if space == "umap" else None  # the UMAP space could not be made
+            points = None if failed else X if space == "og" else tables.read_vectors(path)
+            if points is None or k > len(points):  # cannot be computed on this data (zsc.failures): NaN
+                why = failed[1] if failed else f"{k} clusters asked of only {len(points)} samples (datasets' n_clusters)"
+                logging.getLogger(__name__).warning("no K-Means agreement in the %s space: %s", space, why)
+                agreement = dict.fromkeys(["agreement_ami_mean", "agreement_ami_min", "agreement_ari_mean", "agreement_ari_min"], float("nan"))
+            else:
+                agreement = kmeans_agreement(points, k, seeds)
             scores.update(
                 {
                     f"agreement_{space}_{name.removeprefix('agreement_')}": agreement[name]

@@ -149,13 +149,14 @@ def level_rows(run: dict, levels: dict[str, np.ndarray], y_pred: np.ndarray) -> 
 
 def evaluate(embeddings_path, runs: list[dict], out_path, metrics: dict, umap_path=None, levels_path=None) -> None:
     """Score every run of one (embeddings, seed) and write their rows (run keys, provenance and
-    metrics; a skipped run's row says why). `runs`: {run, reduced, clusters} per run, `run` being
+    metrics; a run whose method did not run has status 'skipped' or 'failed' and, in `skipped`, the
+    reason, and no metrics: zsc.failures). `runs`: {run, reduced, clusters} per run, `run` being
     its keys. Silhouettes cost all pairwise distances of a space; each space (the embeddings, each
     reduction, the UMAP space) is read and passed over once for the labels of all runs in it.
     With `levels_path`, also the AMI of each run against every label level (label_levels)."""
     import pandas as pd
 
-    from . import tables
+    from . import failures, tables
 
     emb, _ = tables.read(embeddings_path, columns=["index", "label", tables.VECTOR])
     y_true = emb["label"]
@@ -168,17 +169,21 @@ def evaluate(embeddings_path, runs: list[dict], out_path, metrics: dict, umap_pa
             loaded[str(path)] = tables.read_vectors(path)
         return loaded[str(path)]
 
+    if umap_path and (umap_failed := tables.not_run(umap_path)):  # then no run has UMAP silhouettes
+        log.warning("no UMAP silhouettes: the UMAP space %s: %s", *umap_failed)
+        umap_path = None
     rows, in_space, placed = [], {}, []  # in_space: path -> {row number: predicted labels}
     for i, job in enumerate(runs):
         pred, pred_meta = tables.read(job["clusters"])
-        if pred_meta.get("skipped"):  # the clusterer did not start
-            log.warning("skipped: %s", pred_meta["skipped"])
-            rows.append({**job["run"], "skipped": pred_meta["skipped"]})
+        if pred_meta.get("skipped"):  # the clusterer did not start or could not run (zsc.failures)
+            status = pred_meta.get("status", failures.SKIPPED)
+            log.warning("%s: %s", status, pred_meta["skipped"])
+            rows.append({**job["run"], "status": status, "skipped": pred_meta["skipped"]})
             continue
         if not np.array_equal(emb["index"], pred["index"]):
             raise ValueError(f"{job['clusters']}: sample order differs from {embeddings_path}")
         y_pred = pred["label_pred"]
-        rows.append({**job["run"], "skipped": "", **run_scores(y_true, y_pred, points(job["reduced"]))})
+        rows.append({**job["run"], "status": failures.RAN, "skipped": "", **run_scores(y_true, y_pred, points(job["reduced"]))})
         level_table += level_rows(job["run"], levels, y_pred)
         for space, path in {"og": embeddings_path, "reduced": job["reduced"], "umap": umap_path}.items():
             if path:

@@ -213,10 +213,30 @@ def tsne(n_components: int, perplexity: float, seed: int):
     return TSNE(n_components=n_components, perplexity=perplexity, init="pca", method=method, random_state=seed)
 
 
-def reduce(embeddings_path, out_path, reducer: dict, seed: int) -> None:
-    from . import tables
+def reduce(embeddings_path, out_path, reducer: dict, seed: int, embeddings: str = "the embeddings") -> None:
+    """Reduce one embeddings file (`embeddings` names it in messages: dataset, split, encoder). A
+    reducer that cannot reduce this data (zsc.failures) writes the file without vectors, its
+    status and reason in the metadata: its clusterers record the reason instead of running."""
+    from . import failures, tables
+    from .config import reducer_problem
 
     X = tables.read_vectors(embeddings_path)
     index = tables.read(embeddings_path, columns=["index"])[0]["index"]
-    Z = REDUCERS.build(reducer, seed=seed).fit_transform(X)
-    tables.write(out_path, {"index": index, tables.VECTOR: Z}, {"reducer": reducer, "seed": seed})
+    meta = {"reducer": reducer, "seed": seed}
+    name = reducer.get("name", reducer["type"])
+    reason = reducer_problem(name, reducer, *X.shape)  # before any work, naming the config key
+    if reason:
+        reason += f" of {embeddings}"
+    else:
+        try:
+            Z = REDUCERS.build(reducer, seed=seed).fit_transform(X)
+        except Exception as error:
+            why = failures.cell_failure(error)
+            if why is None:
+                raise
+            reason = f"reducers.{name} ({reducer['type']}) on {embeddings}, {X.shape[0]} x {X.shape[1]}: {why}"
+    if reason:
+        log.warning("failed: %s", reason)
+        tables.write_not_run(out_path, ["index"], meta, failures.FAILED, reason)
+        return
+    tables.write(out_path, {"index": index, tables.VECTOR: Z}, meta)

@@ -60,11 +60,9 @@ def table_shape(path: str | os.PathLike) -> tuple[int, int]:
     if not os.path.exists(path):
         # Snakemake recognises a FileNotFoundError about one of the job's inputs (by its filename).
         raise FileNotFoundError(errno.ENOENT, "not written yet", str(path))
-    import pyarrow.parquet as pq
+    from .tables import VECTOR, read_metadata
 
-    from .tables import VECTOR
-
-    meta = pq.read_metadata(path)
+    meta = read_metadata(path)  # a corrupt file: one line naming it and how to recompute it
     schema = meta.schema.to_arrow_schema()
     dim = schema.field(VECTOR).type.list_size if VECTOR in schema.names else 0
     return meta.num_rows, dim

@@ -85,12 +85,21 @@ def _skipped_notes(runs) -> list[str]:
     if "skipped" not in runs:
         return []
     skipped = runs[runs["skipped"].fillna("").astype(str) != ""]
-    return [f"skipped: {r.dataset} / {r.encoder} / {r.clusterer} (seed {r.seed}): {r.skipped}" for r in skipped.itertuples()]
+    # status: skipped (over the memory limit) or failed (cannot run on this data: zsc.failures)
+    return [
+        f"{getattr(r, 'status', 'skipped')}: {r.dataset} / {r.encoder} / {_on(r)}{r.clusterer} (seed {r.seed}): {r.skipped}"
+        for r in skipped.itertuples()
+    ]
+
+
+def _on(row) -> str:
+    """The reducer of a run or dropped cell, where it tells runs apart ("reducer / ")."""
+    return f"{row.reducer} / " if getattr(row, "reducer", "") else ""
 
 
 def _drop_notes(drops) -> list[str]:
     return [
-        f"dropped for every encoder: {r.clusterer} on {r.dataset} (missing for {r.encoders}: {r.reason})"
+        f"dropped for every encoder: {r.clusterer} on {r.dataset}{f' ({r.reducer})' if r.reducer else ''} (missing for {r.encoders}: {r.reason})"
         for r in drops.itertuples()
     ]
 

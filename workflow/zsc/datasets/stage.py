@@ -3,6 +3,7 @@ subsample and write the manifest every later stage reads (and, beside it, the li
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
 
@@ -27,7 +28,29 @@ def root_of(spec: dict) -> str:
 def open_split(spec: dict, root: Path, download: bool = False) -> SplitImages:
     """Open the split named by a resolved dataset config entry (`download`: the prepare stage,
     which may fetch files and checks every image of an image folder)."""
-    return DATASETS.build(spec, root=Path(root), download=download)
+    if not download:
+        return DATASETS.build(spec, root=Path(root), download=False)
+    with root_lock(root):
+        return DATASETS.build(spec, root=Path(root), download=True)
+
+
+@contextlib.contextmanager
+def root_lock(root: Path):
+    """Hold the dataset root's lock while its files are fetched and extracted: the prepare jobs of
+    two splits (a test split and its probe's train split) run side by side and share one root, and
+    one's download, extraction or clean-up after a failure must not meet the other's."""
+    import fcntl
+    import hashlib
+    import tempfile
+
+    # in the temporary directory, not in the root (an image folder is the user's, maybe read-only),
+    # named by the root's absolute path: every workflow on this machine fetching into it waits
+    name = hashlib.sha256(str(Path(root).resolve()).encode()).hexdigest()[:16]
+    path = Path(tempfile.gettempdir()) / "zsc-dataset-locks" / f"{name}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also if the job is killed
+        yield
 
 
 def is_available(dataset_type: str, root: Path | None = None) -> bool:
