@@ -48,46 +48,19 @@ def test_job_counts_are_the_dry_runs(tmp_path, name):
     assert plan_of(tmp_path / "config.yaml", tmp_path).counts() == job_counts(result.stdout + result.stderr)
 
 
-# Small enough that Affinity Propagation (24 N^2 bytes: 2.2 MB on 300 points) and K-Means on the
-# 512-d network embeddings (2.5 MB) are skipped, while K-Means on the 192-d pixels runs.
-GUARDED = {
-    "seeds": [1],
-    "limits": {"memory_gb": 0.0019},
-    "datasets": {"digits": {"max_samples": 300}},
-    "encoders": {"raw": {}, "random_tiny": {"type": "timm", "model": "resnet10t", "image_size": 32}},
-    "reducers": {"none": {}, "zpca10": {"type": "pca", "n_components": 10}},
-    "clusterers": {"kmeans": {}, "ac_ward": {"type": "agglomerative"}, "affinity_propagation": {}, "hdbscan": {}},
-    "metrics": {"umap_silhouette": False},
-    "outputs": {"embedding_maps": False},
-}
-
-
-@pytest.fixture(scope="module")
-def guarded_run(tmp_path_factory):
-    work = tmp_path_factory.mktemp("guarded")
-    (work / "config.yaml").write_text(yaml.safe_dump(GUARDED))
-    # the plan is made before anything exists: shapes from the catalogue and the meta device
-    before = plan_of(work / "config.yaml", work, gpu=False)
-    result = snakemake(work, "--configfile", "config.yaml", "--cores", "2", "results/tables/runs.parquet", "results/tables/stage_times.csv")
-    assert result.returncode == 0, result.stderr[-4000:]
-    return work, before
-
-
-def test_plan_flags_exactly_the_cells_the_memory_guard_skips(guarded_run):
+def test_plan_flags_exactly_the_cells_the_memory_guard_skips_and_those_that_will_fail(guarded_run):
     work, before = guarded_run
     runs = pd.read_parquet(work / "results/tables/runs.parquet")
-    skipped = {
-        f"{r.dataset}/{r.split}/{r.encoder}/seed{r.seed}/{r.reducer}/{r.clusterer}"
-        for r in runs.itertuples()
-        if isinstance(r.skipped, str) and r.skipped
+    recorded = {
+        status: {
+            f"{r.dataset}/{r.split}/{r.encoder}/seed{r.seed}/{r.reducer}/{r.clusterer}": r.skipped for r in runs.itertuples() if r.status == status
+        }
+        for status in ("skipped", "failed")
     }
-    flagged = {job.key: job.skipped for job in before.skipped()}
-    assert skipped and len(skipped) < len(runs)  # the limit splits the grid
-    assert set(flagged) == skipped
-    for row in runs.itertuples():  # the same reason, word for word
-        key = f"{row.dataset}/{row.split}/{row.encoder}/seed{row.seed}/{row.reducer}/{row.clusterer}"
-        if key in flagged:
-            assert row.skipped == flagged[key]
+    assert recorded["skipped"] and recorded["failed"] and len(recorded["skipped"]) + len(recorded["failed"]) < len(runs)
+    # the same cells, each with the same reason word for word
+    assert {job.key: job.skipped for job in before.skipped()} == recorded["skipped"]
+    assert {job.key: job.failed for job in before.failed() if job.stage == "cluster"} == recorded["failed"]
 
 
 def test_every_jobs_memory_estimate_bounds_its_measured_peak(guarded_run):

@@ -99,7 +99,7 @@ print(json.dumps({"peak": status("VmHWM:") - before}))
 """
 
 
-@pytest.mark.parametrize("linkage,metric,n,d", [("ward", "euclidean", 6000, 300), ("average", "cosine", 5000, 50), ("single", "l1", 5000, 200)])
+@pytest.mark.parametrize("linkage,metric,n,d", [("ward", "euclidean", 4000, 300), ("average", "cosine", 5000, 50), ("single", "l1", 5000, 200)])
 def test_memory_estimate_bounds_the_measured_peak(repo, linkage, metric, n, d):
     out = subprocess.run(
         [sys.executable, "-c", _PEAK_SCRIPT, str(repo / "workflow"), str(n), str(d), linkage, metric],
@@ -130,3 +130,18 @@ def test_spectral_default_is_scikit_learns_route_and_lobpcg_an_approximation():
     np.testing.assert_array_equal(default, reference)
     lobpcg = CLUSTERERS.build(spec("clusterers", "spectral", eigen_solver="lobpcg"), n_clusters=5, n_samples=len(X), seed=4)
     assert adjusted_rand_score(reference, lobpcg.fit_predict(X)) > 0.9
+
+
+def test_hdbscan_takes_scikit_learns_own_route_up_to_64_dimensions_and_float64_brute_force_above():
+    from sklearn.cluster import HDBSCAN
+
+    for d, n in ((50, 3000), (200, 1500)):
+        X = make_blobs(n_samples=n, centers=8, n_features=d, cluster_std=3.0, random_state=d)[0].astype(np.float32)
+        ours = CLUSTERERS.build(spec("clusterers", "hdbscan"), n_clusters=0, n_samples=n, seed=1).fit_predict(X)
+        assert len(np.unique(ours)) > 2
+        settings = {"min_cluster_size": 5, "max_cluster_size": round(0.2 * n)}  # the study's, the entry's defaults
+        if d <= 64:  # scikit-learn's default route (a KD-tree) on the float32 input, label for label
+            reference = HDBSCAN(**settings).fit_predict(X)
+        else:  # brute force, distances in float64
+            reference = HDBSCAN(algorithm="brute", **settings).fit_predict(X.astype(np.float64))
+        np.testing.assert_array_equal(ours, reference)

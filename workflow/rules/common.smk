@@ -23,6 +23,7 @@ zsc.portable_numerics.pin(os.environ)
 
 import zsc.config
 import zsc.datasets
+import zsc.failures
 import zsc.labelfree
 import zsc.outputs
 import zsc.stages

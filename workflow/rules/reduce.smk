@@ -16,6 +16,6 @@ rule reduce:
         reducer=entry("reducer"),
         seed=lambda wildcards: int(wildcards.seed),
         # names the data in the message of a reducer that cannot reduce it
-        embeddings=lambda wildcards: f"the embeddings of dataset {wildcards.dataset} (split {wildcards.split}) by encoder {wildcards.encoder}",
+        embeddings=lambda wildcards: zsc.failures.embeddings_name(wildcards.dataset, wildcards.split, wildcards.encoder),
     script:
         "../scripts/reduce.py"

@@ -311,10 +311,13 @@ def leiden(n_neighbors, metric, resolution, n_clusters, n_samples, seed):
 class _HDBSCAN:
     """sklearn's HDBSCAN, choosing the exact neighbour search that is fast for the dimension."""
 
-    # sklearn's "auto" picks a KD-tree whatever the dimension; above a few dozen dimensions the
-    # tree degenerates (83 s vs 1.5 s brute force for 5k x 2352 here). Both are exact, but brute
-    # force holds N x N distances, so it is only chosen while that stays small.
-    TREE_MAX_DIM = 32
+    # sklearn's "auto" picks a KD-tree whatever the dimension; far above the study's 50 dimensions
+    # the tree degenerates (83 s vs 1.5 s brute force for 5k x 2352 here). Both are exact, but their
+    # spanning trees break the ties of mutual-reachability distances differently (same clusters,
+    # other label numbers; rarely a point moves: docs/measurements.md), so scikit-learn's own route
+    # is kept up to 64 dimensions (UMAP-50 included) and brute force, holding N x N float64
+    # distances, is only chosen above that while they stay small.
+    TREE_MAX_DIM = 64
     BRUTE_MAX_N = 20_000  # 16 N^2 bytes: 6.4 GB
 
     def __init__(self, **kwargs):
@@ -333,6 +336,8 @@ class _HDBSCAN:
         algorithm = self.search(kwargs.pop("algorithm"), *X.shape)
         if kwargs["metric"] == "precomputed":  # arccos
             return HDBSCAN(copy=True, **kwargs).fit_predict(arccos_distances(X))
+        if algorithm == "brute":  # distances in float64 as the trees compute them (and faster than float32 here)
+            X = np.asarray(X, dtype=np.float64)
         return HDBSCAN(algorithm=algorithm, copy=True, **kwargs).fit_predict(X)
 
 
@@ -370,9 +375,9 @@ class _HDBSCAN:
             "type": "string",
             "enum": ["auto", "brute", "kd_tree", "ball_tree"],
             "default": "auto",
-            "description": "Neighbour search; auto = brute force above 32 dimensions up to 20,000 points, else trees. The same "
-            "clusters except where mutual-reachability distances tie (integer pixels, duplicates): the two routes' spanning "
-            "trees break ties differently (sklearn digits: ARI 0.85 to 0.97 between them, docs/measurements.md).",
+            "description": "Neighbour search; auto = scikit-learn's KD-tree up to 64 dimensions and above 20,000 points, else "
+            "brute force on float64 distances (the tree is slow in high dimensions). The two routes give the same clusters "
+            "except where mutual-reachability distances tie: their spanning trees break ties differently (docs/measurements.md).",
         },
     },
     uses_n_clusters=False,
@@ -433,7 +438,7 @@ def cluster(
 
     reduction = tables.not_run(reduced_path)
     if reduction:
-        return not_run(failures.FAILED, f"not run, its reduction {reduction[0]}: {reduction[1]}")
+        return not_run(failures.FAILED, failures.reduction_not_run(*reduction))
     X = tables.read_vectors(reduced_path)
     reason = too_big(clusterer, X.shape[0], X.shape[1], memory_limit(memory_gb))
     if reason:

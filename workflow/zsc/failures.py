@@ -39,6 +39,16 @@ DATA_VALUE_ERRORS = (
 )
 
 
+def embeddings_name(dataset: str, split: str, encoder: str) -> str:
+    """How messages name an embeddings file (the reduce rule's and the plan's)."""
+    return f"the embeddings of dataset {dataset} (split {split}) by encoder {encoder}"
+
+
+def reduction_not_run(status: str, reason: str) -> str:
+    """The reason a clustering records when its reduction did not run."""
+    return f"not run, its reduction {status}: {reason}"
+
+
 def cell_failure(error: BaseException) -> str | None:
     """The reason to record when `error`, raised by a reducer's or clusterer's fit, means the
     method cannot run on this data; None when it must stop the run."""

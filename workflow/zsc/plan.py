@@ -24,7 +24,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from . import resources
+from . import failures, resources
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -91,6 +91,7 @@ class Job:
     seconds: float = 0.0
     gpu: bool = False
     skipped: str | None = None  # the memory guard's reason, for a cluster job it will skip
+    failed: str | None = None  # why a reduce or cluster job will record a failed cell (docs/failures.md)
     estimated: bool = True  # False: a local rule that does no computing of its own
 
 
@@ -115,6 +116,9 @@ class Plan:
 
     def skipped(self) -> list[Job]:
         return [job for job in self.jobs if job.skipped]
+
+    def failed(self) -> list[Job]:
+        return [job for job in self.jobs if job.failed]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -269,6 +273,7 @@ def make_plan(config, workdir: Path, config_name: str = "", memory_gb: float | N
     `gpu`: whether the machine has one, so that `embedding.device: auto` embeds there (a neural
     encoder's job asks for one, see resources.smk)."""
     from .clusterers import CLUSTERERS, memory_limit, too_big
+    from .config import reducer_problem
     from .weights import source_id
 
     configured = config["limits"]["memory_gb"]
@@ -320,19 +325,30 @@ def make_plan(config, workdir: Path, config_name: str = "", memory_gb: float | N
         reductions += [{**r, "reducer": MAP_REDUCER} for r in runs if r["seed"] == config["seeds"][0]]
     if config.umap_reducer:
         reductions += [{**r, "reducer": config.umap_reducer} for r in runs]
-    seen = {}
+    seen, reduce_failures = {}, {}
     for run in reductions:
         seen.setdefault(KEY["reduce"].format(**run), run)
     for key, run in seen.items():
         n = shapes.n(run["dataset"], run["split"])
         d = shapes.encoder(run["dataset"], run["split"], run["encoder"])[0]
         reducer = config.entry("reducers", run["reducer"])
-        plan.jobs.append(Job("reduce", key, n, d, resources.reduce_mem_mb(n, d, reducer), resources.reduce_seconds(n, d, reducer)))
+        failed = reducer_problem(run["reducer"], reducer, n, d)  # as the reduce job will check it
+        if failed:
+            failed += f" of {failures.embeddings_name(run['dataset'], run['split'], run['encoder'])}"
+            reduce_failures[key] = failed
+        plan.jobs.append(
+            Job("reduce", key, n, d, resources.reduce_mem_mb(n, d, reducer), resources.reduce_seconds(n, d, reducer), failed=failed)
+        )
 
     # cluster: one job per run; the guard decides on the space clustered
     for run in runs:
         n, d = shapes.n(run["dataset"], run["split"]), shapes.reduced(run)
         spec = config.clusterer(run)
+        failed = reduce_failures.get(KEY["reduce"].format(**run))
+        if failed:  # the job only records its reduction's failure
+            cell = failures.reduction_not_run(failures.FAILED, failed)
+            plan.jobs.append(Job("cluster", KEY["cluster"].format(**run), n, d, resources.cluster_mem_mb(0, n, d), resources.START_S, failed=cell))
+            continue
         need = CLUSTERERS[spec["type"]].info["memory"](n, d, spec)
         reason = too_big(spec, n, d, guard)
         mem = resources.cluster_mem_mb(0 if reason else need, n, d)  # a skipped job only reads its data
@@ -449,6 +465,10 @@ def text(plan: Plan) -> str:
     skipped = plan.skipped()
     lines += ["", f"cells the memory guard will skip: {len(skipped)}"]
     lines += [f"  {job.key}: {job.skipped}" for job in skipped]
+    failed = [job for job in plan.failed() if job.stage == "cluster"]
+    if failed:
+        lines += ["", f"cells that will be recorded as failed (docs/failures.md): {len(failed)}"]
+        lines += [f"  {job.key}: {job.failed}" for job in failed]
     if plan.notes:
         lines += ["", "notes:"] + [f"  {note}" for note in dict.fromkeys(plan.notes)]
     return "\n".join(lines) + "\n"
