@@ -10,13 +10,17 @@ from zsc.clusterers import CLUSTERERS
 # docs/measurements.md, "Stage time and peak memory against N" (2026-11-23): Fashion-MNIST `all`
 # subsamples, raw pixels (2,352-d) and the random-init ResNet-50 (2,048-d), the resnet50 row of
 # config/params/v5.0.yaml; silhouettes on at most 10,000 points. Peak MB of each job.
-# Re-measured tables replace these rows.
+# Re-measured tables replace these rows. HDBSCAN at 10,000 x 50 re-measured 2026-12-02 after `auto`
+# moved to scikit-learn's KD-tree up to 64 dimensions (was brute force: 1,766 and 1,745 MB): the peak
+# of a process clustering 10,000 points of UMAP-50 with the registry's entry (docs/measurements.md,
+# "HDBSCAN neighbour search"). The ward figures are scikit-learn's route; zsc.linkage's is below
+# them (tests/test_scale_methods.py).
 SCALING = {
     (1000, 2352): {"umap": 428, "kmeans": 194, "spectral": 289, "ward": 227, "ward_threshold": 222, "ap": 339, "hdbscan": 220, "evaluate": 366},
-    (10000, 2352): {"umap": 976, "kmeans": 225, "spectral": 924, "ward": 997, "ward_threshold": 999, "ap": 2254, "hdbscan": 1766, "evaluate": 1392},
+    (10000, 2352): {"umap": 976, "kmeans": 225, "spectral": 924, "ward": 997, "ward_threshold": 999, "ap": 2254, "hdbscan": 327, "evaluate": 1392},
     (70000, 2352): {"umap": 4658, "kmeans": 263, "hdbscan": 329, "evaluate": 2414},
     (1000, 2048): {"umap": 400, "kmeans": 226, "spectral": 263, "ward": 225, "ward_threshold": 217, "ap": 344, "hdbscan": 217, "evaluate": 379},
-    (10000, 2048): {"umap": 979, "kmeans": 215, "spectral": 615, "ward": 997, "ward_threshold": 999, "ap": 2255, "hdbscan": 1745, "evaluate": 1413},
+    (10000, 2048): {"umap": 979, "kmeans": 215, "spectral": 615, "ward": 997, "ward_threshold": 999, "ap": 2255, "hdbscan": 327, "evaluate": 1413},
     (70000, 2048): {"umap": 4009, "kmeans": 278, "hdbscan": 334, "evaluate": 2983},
 }
 U50 = {"type": "umap", "n_components": 50, "n_neighbors": 30}

@@ -137,3 +137,33 @@ def test_a_grid_with_an_impossible_cell_writes_every_table_and_figure(guarded_ru
     # the run is finished: a failed cell is a result, not a job to run again
     again = snakemake(work, *GUARDED_TARGETS, "-n", "--configfile", "config.yaml")  # (--configfile takes every name after it)
     assert "Nothing to be done" in again.stdout + again.stderr
+
+
+def test_an_error_about_the_users_input_is_one_line_without_a_traceback(tmp_path, capfd):
+    from zsc.datasets.base import DatasetError
+    from zsc.logs import run_logged
+
+    def prepare():
+        raise DatasetError("imagefolder: /data/a/bad\\xff.png: not an image (bad_images: skip would leave it out)")
+
+    def bug():
+        return {}["no such key"]
+
+    with pytest.raises(SystemExit) as exit_:
+        run_logged(tmp_path / "prepare.log", prepare)
+    assert exit_.value.code == 1
+    assert capfd.readouterr().err == "error: imagefolder: /data/a/bad\\xff.png: not an image (bad_images: skip would leave it out)\n"
+    assert "Traceback" not in (tmp_path / "prepare.log").read_text()
+    with pytest.raises(KeyError):  # a bug keeps its traceback, in the log
+        run_logged(tmp_path / "bug.log", bug)
+    assert "Traceback" in (tmp_path / "bug.log").read_text()
+
+
+def test_the_user_errors_named_for_the_logs_exist():
+    import importlib
+
+    from zsc.logs import USER_ERRORS
+
+    for name in USER_ERRORS:
+        module, cls = name.rsplit(".", 1)
+        assert issubclass(getattr(importlib.import_module(module), cls), Exception), name

@@ -38,8 +38,29 @@ def _run_logged(log_path, stage, **kwargs):
         warnings.simplefilter("default")
         try:
             return stage(**kwargs)
-        except Exception:
+        except Exception as error:
+            if _names_its_culprit(error):  # the message is the whole story: one line, no traceback
+                logging.getLogger(stage.__module__).error("%s", error)
+                print(f"error: {error}", file=sys.__stderr__, flush=True)
+                raise SystemExit(1) from None
             logging.getLogger(stage.__module__).exception("%s failed", stage.__name__)
             raise
         finally:
             root.removeHandler(handler)
+
+
+# Errors about the user's input (a dataset's files, weights, the config, an unreadable intermediate
+# file) whose message names the file or key and what to do; a traceback would only bury it. Named,
+# not imported: importing them would pull the config's, weights' and tables' libraries into every
+# stage's environment (tests/test_envs.py).
+USER_ERRORS = {
+    "zsc.config.errors.ConfigError",
+    "zsc.datasets.base.DatasetError",
+    "zsc.tables.UnreadableTable",
+    "zsc.weights.WeightsError",
+}
+
+
+def _names_its_culprit(error: Exception) -> bool:
+    """Whether `error` is one of USER_ERRORS (or a subclass): anything else is a bug and keeps its traceback."""
+    return any(f"{cls.__module__}.{cls.__qualname__}" in USER_ERRORS for cls in type(error).__mro__)
