@@ -141,7 +141,7 @@ def test_hdbscan_takes_scikit_learns_own_route_up_to_64_dimensions_and_float64_b
         assert len(np.unique(ours)) > 2
         settings = {"min_cluster_size": 5, "max_cluster_size": round(0.2 * n)}  # the study's, the entry's defaults
         if d <= 64:  # scikit-learn's default route (a KD-tree) on the float32 input, label for label
-            reference = HDBSCAN(**settings).fit_predict(X)
+            reference = HDBSCAN(copy=True, **settings).fit_predict(X)
         else:  # brute force, distances in float64
-            reference = HDBSCAN(algorithm="brute", **settings).fit_predict(X.astype(np.float64))
+            reference = HDBSCAN(algorithm="brute", copy=True, **settings).fit_predict(X.astype(np.float64))
         np.testing.assert_array_equal(ours, reference)
