@@ -93,13 +93,20 @@ def ami_summary(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def not_run_notes(runs: pd.DataFrame) -> list[str]:
-    """One line per run that was skipped or failed, with the reason."""
-    if "status" not in runs:
+    """One line per run that was skipped (over the memory limit) or failed (cannot run on this data:
+    zsc.failures), with the reason; runs.parquet and every study output list them the same way."""
+    if "skipped" not in runs:
         return []
-    rows = runs[runs["status"] != "ran"]
+    rows = runs[runs["skipped"].fillna("").astype(str) != ""]
     return [
-        f"{r.status}: {r.dataset} / {r.encoder} / {r.reducer} / {r.clusterer} (seed {r.seed}): {r.skipped}" for r in rows.itertuples()
+        f"{getattr(r, 'status', 'skipped')}: {r.dataset} / {r.encoder} / {_on(r)}{r.clusterer} (seed {r.seed}): {r.skipped}"
+        for r in rows.itertuples()
     ]
+
+
+def _on(row) -> str:
+    """The reducer of a run, where the table has one ("reducer / ")."""
+    return f"{row.reducer} / " if getattr(row, "reducer", "") else ""
 
 
 def stage_times(benchmarks: dict[str, list[str]]) -> pd.DataFrame:

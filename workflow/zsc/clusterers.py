@@ -169,7 +169,7 @@ def agglomerative_threshold(distance_threshold, linkage, metric, average_zscore,
 @CLUSTERERS.add(
     "spectral",
     "Spectral clustering on a nearest-neighbour graph, cluster_qr labels, given the true number of clusters "
-    "(scikit-learn's: an exact k-NN graph by blocked BLAS, then its eigensolver; see docs/measurements.md for the time at 100,000 points)",
+    "(scikit-learn's: an exact k-NN graph by blocked BLAS, then its eigensolver; docs/measurements.md says where the time goes)",
     options={
         "n_neighbors": {"type": "integer", "minimum": 2, "default": 10, "description": "Neighbours of the affinity graph (the study: 10 to 50)."},
         "eigen_solver": {

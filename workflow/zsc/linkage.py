@@ -131,9 +131,10 @@ class Agglomerative:
         if route(self.linkage, self.metric) == "sklearn_mst":
             from sklearn.cluster import AgglomerativeClustering
 
-            metric = {"l1": "manhattan"}.get(self.metric, self.metric)
+            from .clusterers import _sklearn_metric
+
             model = AgglomerativeClustering(
-                n_clusters=self.n_clusters, distance_threshold=self.distance_threshold, linkage="single", metric=metric
+                n_clusters=self.n_clusters, distance_threshold=self.distance_threshold, linkage="single", metric=_sklearn_metric(self.metric)
             )
             return model.fit_predict(X)
         n = len(X)

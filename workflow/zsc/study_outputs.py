@@ -81,20 +81,10 @@ def _needs_labels_and_runs(facts_):
     return needs_runs(facts_)
 
 
-def _skipped_notes(runs) -> list[str]:
-    if "skipped" not in runs:
-        return []
-    skipped = runs[runs["skipped"].fillna("").astype(str) != ""]
-    # status: skipped (over the memory limit) or failed (cannot run on this data: zsc.failures)
-    return [
-        f"{getattr(r, 'status', 'skipped')}: {r.dataset} / {r.encoder} / {_on(r)}{r.clusterer} (seed {r.seed}): {r.skipped}"
-        for r in skipped.itertuples()
-    ]
+def not_run_notes(runs) -> list[str]:
+    from .aggregate import not_run_notes  # here: zsc.aggregate imports zsc.config, which imports the outputs
 
-
-def _on(row) -> str:
-    """The reducer of a run or dropped cell, where it tells runs apart ("reducer / ")."""
-    return f"{row.reducer} / " if getattr(row, "reducer", "") else ""
+    return not_run_notes(runs)
 
 
 def _drop_notes(drops) -> list[str]:
@@ -117,7 +107,7 @@ def main_ami(data: Data, out: Path):
     from . import study
 
     avg, drops = study.clusterer_average(data.runs, data.facts)
-    notes = _drop_notes(drops) + _skipped_notes(data.runs)
+    notes = _drop_notes(drops) + not_run_notes(data.runs)
     write(study.main_table(avg, data.facts), out, "main_ami", notes=notes)
 
 
@@ -134,7 +124,7 @@ def ami_per_clusterer(data: Data, out: Path):
     for clusterer in data.facts["all_clusterers"]:
         runs = data.runs[data.runs["clusterer"] == clusterer]
         table = study.per_clusterer_table(data.runs, data.facts, clusterer)
-        write(table, out, f"ami_{clusterer}", notes=_skipped_notes(runs), caption=f"AMI x 100, {clusterer}")
+        write(table, out, f"ami_{clusterer}", notes=not_run_notes(runs), caption=f"AMI x 100, {clusterer}")
 
 
 @output(
