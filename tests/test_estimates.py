@@ -14,7 +14,9 @@ from zsc.clusterers import CLUSTERERS
 # moved to scikit-learn's KD-tree up to 64 dimensions (was brute force: 1,766 and 1,745 MB): the peak
 # of a process clustering 10,000 points of UMAP-50 with the registry's entry (docs/measurements.md,
 # "HDBSCAN neighbour search"). The ward figures are scikit-learn's route; zsc.linkage's is below
-# them (tests/test_scale_methods.py).
+# them (tests/test_scale_methods.py). Spectral at 100,000 x 2,048 (2026-12-02): the peak of the
+# process of `zsc.bench_scale spectral` on the 100,000-point set (the embeddings read as a job reads
+# them, scikit-learn's steps): 4,063 MB up to Lanczos, 12,861 MB with ARPACK's LU.
 SCALING = {
     (1000, 2352): {"umap": 428, "kmeans": 194, "spectral": 289, "ward": 227, "ward_threshold": 222, "ap": 339, "hdbscan": 220, "evaluate": 366},
     (10000, 2352): {"umap": 976, "kmeans": 225, "spectral": 924, "ward": 997, "ward_threshold": 999, "ap": 2254, "hdbscan": 327, "evaluate": 1392},
@@ -22,11 +24,13 @@ SCALING = {
     (1000, 2048): {"umap": 400, "kmeans": 226, "spectral": 263, "ward": 225, "ward_threshold": 217, "ap": 344, "hdbscan": 217, "evaluate": 379},
     (10000, 2048): {"umap": 979, "kmeans": 215, "spectral": 615, "ward": 997, "ward_threshold": 999, "ap": 2255, "hdbscan": 327, "evaluate": 1413},
     (70000, 2048): {"umap": 4009, "kmeans": 278, "hdbscan": 334, "evaluate": 2983},
+    (100000, 2048): {"spectral": 12861, "spectral_lanczos": 4063},
 }
 U50 = {"type": "umap", "n_components": 50, "n_neighbors": 30}
 CLUSTERER_SPECS = {
     "kmeans": ({"type": "kmeans"}, 50),
     "spectral": ({"type": "spectral", "n_neighbors": 20}, None),  # on the embeddings themselves
+    "spectral_lanczos": ({"type": "spectral", "n_neighbors": 20, "eigen_solver": "lanczos"}, None),
     "ward": ({"type": "agglomerative", "linkage": "ward", "metric": "euclidean"}, 50),
     "ward_threshold": ({"type": "agglomerative_threshold", "linkage": "ward", "metric": "euclidean", "distance_threshold": 2}, 50),
     "ap": ({"type": "affinity_propagation", "damping": 0.9}, 50),

@@ -132,6 +132,45 @@ def test_spectral_default_is_scikit_learns_route_and_lobpcg_an_approximation():
     assert adjusted_rand_score(reference, lobpcg.fit_predict(X)) > 0.9
 
 
+def test_spectral_at_10000_points_on_several_threads_gives_a_one_thread_jobs_labels_and_lanczos_the_same():
+    """The cluster rule gives Spectral jobs several threads (its k-NN search): labels stay a one-thread job's.
+    Lanczos (no LU) gives the same labels on this connected graph."""
+    from threadpoolctl import threadpool_limits
+
+    X = make_blobs(n_samples=10_000, centers=10, n_features=64, cluster_std=8.0, random_state=3)[0].astype(np.float32)
+    with threadpool_limits(limits=1):  # a one-thread job, as before: OpenMP and BLAS on one thread
+        reference = SpectralClustering(
+            n_clusters=10, affinity="nearest_neighbors", n_neighbors=20, assign_labels="cluster_qr", random_state=1
+        ).fit_predict(X)
+    for solver in ("arpack", "lanczos"):
+        with threadpool_limits(limits=2):  # a two-thread job: OMP_NUM_THREADS=2, OPENBLAS_NUM_THREADS=2
+            model = CLUSTERERS.build(spec("clusterers", "spectral", n_neighbors=20, eigen_solver=solver), n_clusters=10, n_samples=len(X), seed=1)
+            np.testing.assert_array_equal(model.fit_predict(X), reference, err_msg=solver)
+    assert len(np.unique(reference)) == 10
+
+
+@pytest.mark.parametrize("n_blobs", [4, 8, 12])
+def test_lanczos_on_a_graph_of_several_components_finds_each_one(n_blobs):
+    """Far-apart blobs: one graph component each, so the Laplacian's 0 is repeated; Lanczos from one start
+    vector alone would find one of its vectors, so zsc.spectral solves component by component. Fewer
+    components than clusters: ARPACK's labels exactly; as many: the components, as ARPACK finds them (its
+    basis of the repeated eigenvalue's vectors is another, so the cluster numbers may differ); more: any
+    n_clusters of them are as right, so only the number of clusters is compared."""
+    from scipy.sparse.csgraph import connected_components
+    from sklearn.neighbors import kneighbors_graph
+
+    X, truth = make_blobs(n_samples=1500 + 100 * n_blobs, centers=n_blobs, n_features=32, cluster_std=1.0, random_state=5)
+    assert connected_components(kneighbors_graph(X, 10, include_self=True), directed=False)[0] == n_blobs
+    reference = SpectralClustering(n_clusters=8, affinity="nearest_neighbors", n_neighbors=10, assign_labels="cluster_qr", random_state=2).fit_predict(X)
+    lanczos = CLUSTERERS.build(spec("clusterers", "spectral", eigen_solver="lanczos"), n_clusters=8, n_samples=len(X), seed=2).fit_predict(X)
+    if n_blobs < 8:
+        np.testing.assert_array_equal(lanczos, reference)
+    elif n_blobs == 8:
+        assert adjusted_rand_score(truth, reference) == adjusted_rand_score(truth, lanczos) == 1.0
+    else:
+        assert len(np.unique(lanczos)) == len(np.unique(reference)) == 8
+
+
 def test_hdbscan_takes_scikit_learns_own_route_up_to_64_dimensions_and_float64_brute_force_above():
     from sklearn.cluster import HDBSCAN
 

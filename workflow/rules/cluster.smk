@@ -10,6 +10,7 @@ rule cluster:
         benchmark_file("cluster")
     conda:
         "../../envs/cluster.yaml"
+    threads: cluster_threads
     resources:
         mem_mb=cluster_mem_mb,
         runtime=cluster_runtime,

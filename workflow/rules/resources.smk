@@ -9,8 +9,9 @@
 # an upper bound instead of leaving the job out.
 #
 # Threads: one per job, so a workstation runs as many jobs side by side as it has cores, except
-# evaluate: it is the last job of each (embeddings, seed), often alone, and its distance products
-# (BLAS) give the same result on any thread count. Snakemake gives a job at most --cores.
+# evaluate (the last job of each (embeddings, seed), often alone: its distance products give the same
+# result on any thread count) and a clusterer whose registry entry asks for more (Spectral: its
+# exact k-NN search, same neighbours on any thread count). Snakemake gives a job at most --cores.
 import zsc.clusterers
 import zsc.resources
 
@@ -60,6 +61,10 @@ def cluster_need(wildcards, input):
     limit_gb = CONFIG["limits"]["memory_gb"]
     limit = None if limit_gb is None else zsc.clusterers.memory_limit(limit_gb)
     return zsc.resources.cluster_need(memory, n, d, clusterer, limit), n, d
+
+
+def cluster_threads(wildcards):
+    return zsc.clusterers.CLUSTERERS[CONFIG.clusterer(wildcards)["type"]].info.get("threads", 1)
 
 
 def cluster_mem_mb(wildcards, input, attempt):

@@ -2,14 +2,19 @@
 
     python -m zsc.bench_scale agglomerative EMBEDDINGS.parquet --linkage ward --metric euclidean --n 5000 10000 20000
     python -m zsc.bench_scale spectral EMBEDDINGS.parquet --n 10000 30000 [--n-neighbors 20] [--check]
+        [--solvers lanczos lobpcg arpack] [--graph-dir DIR]
 
 `agglomerative`: this workflow's route (zsc.linkage) and scikit-learn's AgglomerativeClustering, each
 in a fresh process per size: seconds, peak memory (growth of the process's resident set), and
 whether the labels are equal. `spectral`: scikit-learn's SpectralClustering taken apart (the k-NN
-graph, the eigensolver: ARPACK and LOBPCG, cluster_qr), seconds per step, the peak, and the
-agreement of LOBPCG's labels with ARPACK's; `--check` also runs SpectralClustering itself and says
-whether its labels equal the ARPACK steps'. Sizes are seeded random subsamples of the file's rows.
-Run with OMP_NUM_THREADS=1 for a job's one thread.
+graph, the eigensolver: Lanczos (zsc.spectral), LOBPCG and ARPACK, cluster_qr), seconds per step,
+the process's peak after each, the graph's connected components, and the agreement of the other
+solvers' labels with ARPACK's; `--check` also runs SpectralClustering itself and says whether its
+labels equal the ARPACK steps'. The figures so far go to stderr after each step; `--graph-dir` keeps
+the k-NN graph for a later run of the eigensolvers alone. Sizes are seeded random subsamples of the
+file's rows.
+As in a job, the k-NN search runs on OMP_NUM_THREADS threads and the rest with BLAS on one thread;
+run with OMP_NUM_THREADS=1 for a one-thread job.
 """
 
 from __future__ import annotations
@@ -77,36 +82,57 @@ def agglomerative(path: str, sizes: list[int], linkage: str, metric: str) -> Non
             print(json.dumps(row), flush=True)
 
 
-def spectral(path: str, sizes: list[int], n_neighbors: int, n_clusters: int, check: bool) -> None:
+def spectral(path: str, sizes: list[int], n_neighbors: int, n_clusters: int, check: bool, solvers: list[str], graph_dir: str | None) -> None:
+    import scipy.sparse
+    from threadpoolctl import threadpool_limits
     from sklearn.cluster import SpectralClustering
     from sklearn.cluster._spectral import cluster_qr
     from sklearn.manifold import spectral_embedding
     from sklearn.metrics import adjusted_rand_score
     from sklearn.neighbors import kneighbors_graph
 
+    from .spectral import lanczos_embedding
+
     for n in sizes:
-        X = _rows(path, n)
+        X = _rows(path, n).astype(np.float64)  # as SpectralClustering.fit
         peak = _peak_since_reset()
         row = {"n": len(X), "d": X.shape[1], "k": n_neighbors}
+        saved = Path(graph_dir or tempfile.gettempdir()) / f"{Path(path).stem}-n{len(X)}-k{n_neighbors}.npz"
         start = time.perf_counter()
-        graph = kneighbors_graph(X, n_neighbors=n_neighbors, include_self=True)  # SpectralClustering's steps
-        graph = 0.5 * (graph + graph.T)
-        row["knn_s"] = round(time.perf_counter() - start, 1)
+        if graph_dir and saved.exists():  # a later run of the eigensolvers alone
+            graph = scipy.sparse.load_npz(saved)
+        else:
+            graph = kneighbors_graph(X, n_neighbors=n_neighbors, include_self=True)  # SpectralClustering's steps
+            graph = 0.5 * (graph + graph.T)
+            row["knn_s"] = round(time.perf_counter() - start, 1)
+            if graph_dir:
+                scipy.sparse.save_npz(saved, graph)
+        row["components"] = int(scipy.sparse.csgraph.connected_components(graph, directed=False)[0])
+        row["peak_knn_mb"] = round(peak())
+        print(json.dumps(row), file=sys.stderr, flush=True)  # so far: a run stopped later keeps these figures
         labels = {}
-        for solver in ("arpack", "lobpcg"):
+        for solver in solvers:
             start = time.perf_counter()
-            maps = spectral_embedding(
-                graph, n_components=n_clusters, eigen_solver=None if solver == "arpack" else solver, random_state=np.random.RandomState(1), drop_first=False
-            )
+            with threadpool_limits(limits=1, user_api="blas"):  # as the job (zsc.clusterers._OneBlasThread)
+                if solver == "lanczos":
+                    maps = lanczos_embedding(graph, n_clusters, np.random.RandomState(1))
+                else:
+                    maps = spectral_embedding(
+                        graph, n_components=n_clusters, eigen_solver=None if solver == "arpack" else solver, random_state=np.random.RandomState(1), drop_first=False
+                    )
+                labels[solver] = cluster_qr(maps)
             row[f"{solver}_s"] = round(time.perf_counter() - start, 1)
-            labels[solver] = cluster_qr(maps)
-        row["ari_lobpcg_vs_arpack"] = round(adjusted_rand_score(labels["arpack"], labels["lobpcg"]), 4)
-        if check:
-            reference = SpectralClustering(
-                n_clusters=n_clusters, affinity="nearest_neighbors", n_neighbors=n_neighbors, assign_labels="cluster_qr", random_state=1
-            ).fit_predict(X)
+            row[f"peak_after_{solver}_mb"] = round(peak())  # the process's peak so far: solvers in the order given
+            print(json.dumps(row), file=sys.stderr, flush=True)
+        for solver in labels.keys() - {"arpack"} if "arpack" in labels else ():
+            row[f"ari_{solver}_vs_arpack"] = round(adjusted_rand_score(labels["arpack"], labels[solver]), 4)
+            row[f"{solver}_equals_arpack"] = bool(np.array_equal(labels["arpack"], labels[solver]))
+        if check and "arpack" in labels:
+            with threadpool_limits(limits=1):  # a one-thread job's labels
+                reference = SpectralClustering(
+                    n_clusters=n_clusters, affinity="nearest_neighbors", n_neighbors=n_neighbors, assign_labels="cluster_qr", random_state=1
+                ).fit_predict(X)
             row["arpack_equals_spectral_clustering"] = bool(np.array_equal(reference, labels["arpack"]))
-        row["peak_mb"] = round(peak())
         print(json.dumps(row), flush=True)
 
 
@@ -124,6 +150,8 @@ def main(argv=None) -> None:
     spec.add_argument("--n-neighbors", type=int, default=20)
     spec.add_argument("--n-clusters", type=int, default=10)
     spec.add_argument("--check", action="store_true")
+    spec.add_argument("--solvers", nargs="+", choices=["arpack", "lanczos", "lobpcg"], default=["lanczos", "lobpcg", "arpack"], help="run in this order")
+    spec.add_argument("--graph-dir", default=None, help="keep each k-NN graph here and reuse it in a later run")
     once = sub.add_parser("agglomerative-once")  # internal: one method, one size, in its own process
     for name in ("embeddings", "n", "linkage", "metric", "which", "out"):
         once.add_argument(name)
@@ -131,7 +159,7 @@ def main(argv=None) -> None:
     if args.command == "agglomerative":
         agglomerative(args.embeddings, args.n, args.linkage, args.metric)
     elif args.command == "spectral":
-        spectral(args.embeddings, args.n, args.n_neighbors, args.n_clusters, args.check)
+        spectral(args.embeddings, args.n, args.n_neighbors, args.n_clusters, args.check, args.solvers, args.graph_dir)
     else:
         _agglomerative_once(args.embeddings, int(args.n), args.linkage, args.metric, args.which, args.out)
 

@@ -166,6 +166,12 @@ def agglomerative_threshold(distance_threshold, linkage, metric, average_zscore,
     return _AverageZScored(model, metric, average_zscore, dimension_correction)
 
 
+# Spectral's memory: a sparse k-NN graph, not N x N, and with ARPACK the fill of its sparse LU, which
+# grows about as N^2 on these graphs: measured 1.2-1.4 bytes per pair of points at 10,000-30,000 and
+# 0.9 at 100,000 (docs/measurements.md, "Spectral clustering: where the time goes").
+ARPACK_LU_BYTES_PER_PAIR = 1.5
+
+
 @CLUSTERERS.add(
     "spectral",
     "Spectral clustering on a nearest-neighbour graph, cluster_qr labels, given the true number of clusters "
@@ -174,19 +180,26 @@ def agglomerative_threshold(distance_threshold, linkage, metric, average_zscore,
         "n_neighbors": {"type": "integer", "minimum": 2, "default": 10, "description": "Neighbours of the affinity graph (the study: 10 to 50)."},
         "eigen_solver": {
             "type": "string",
-            "enum": ["arpack", "lobpcg"],
+            "enum": ["arpack", "lanczos", "lobpcg"],
             "default": "arpack",
-            "description": "Eigensolver of the graph Laplacian: arpack (scikit-learn's default, shift-invert with a sparse LU) "
-            "or lobpcg (no factorisation; different eigenvectors, so labels agree only approximately: see docs/measurements.md).",
+            "description": "Eigensolver of the graph Laplacian: arpack (scikit-learn's default, shift-invert with a sparse LU, "
+            "whose fill bounds time and memory at 100,000 points), lanczos (ARPACK without the LU: the same labels where the "
+            "graph is connected, minutes faster at scale; zsc/spectral.py) or lobpcg (no factorisation; different "
+            "eigenvectors, so labels agree only approximately). docs/measurements.md compares them.",
         },
     },
     uses_n_clusters=True,
-    memory=lambda n, d, spec: n * (48 * spec["n_neighbors"] + 8 * d),  # a sparse k-NN graph, not N x N
+    memory=lambda n, d, spec: n * (48 * spec["n_neighbors"] + 8 * d) + (int(ARPACK_LU_BYTES_PER_PAIR * n * n) if spec["eigen_solver"] == "arpack" else 0),
+    threads=4,  # the k-NN search, most of the time at 100,000 points, runs on the job's threads
 )
 def spectral(n_neighbors, eigen_solver, n_clusters, n_samples, seed):
     from sklearn.cluster import SpectralClustering
 
-    return SpectralClustering(
+    from .spectral import SpectralLanczos
+
+    if eigen_solver == "lanczos":
+        return _OneBlasThread(SpectralLanczos(n_clusters, n_neighbors, seed))
+    model = SpectralClustering(
         n_clusters=n_clusters,
         affinity="nearest_neighbors",
         n_neighbors=n_neighbors,
@@ -194,6 +207,25 @@ def spectral(n_neighbors, eigen_solver, n_clusters, n_samples, seed):
         eigen_solver=None if eigen_solver == "arpack" else eigen_solver,  # None is scikit-learn's arpack route
         random_state=seed,
     )
+    return _OneBlasThread(model)
+
+
+class _OneBlasThread:
+    """Runs a model with BLAS on one thread and OpenMP on the job's threads (OMP_NUM_THREADS).
+
+    scikit-learn's exact k-NN search (ArgKmin) splits the query rows over OpenMP threads, each with a
+    one-thread BLAS product per block of rows: the same neighbours on any thread count. The eigensolver
+    and cluster_qr after it use BLAS, whose threaded reductions sum in another order; on one thread
+    they give the labels of a one-thread job whatever threads the job has."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def fit_predict(self, X):
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1, user_api="blas"):
+            return self.model.fit_predict(X)
 
 
 @CLUSTERERS.add(
