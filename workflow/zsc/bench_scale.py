@@ -89,23 +89,21 @@ def spectral(path: str, sizes: list[int], n_neighbors: int, n_clusters: int, che
     from sklearn.cluster._spectral import cluster_qr
     from sklearn.manifold import spectral_embedding
     from sklearn.metrics import adjusted_rand_score
-    from sklearn.neighbors import kneighbors_graph
 
-    from .spectral import lanczos_embedding
+    from .spectral import knn_affinity, lanczos_embedding
 
     for n in sizes:
         X = _rows(path, n).astype(np.float64)  # as SpectralClustering.fit
         peak = _peak_since_reset()
         row = {"n": len(X), "d": X.shape[1], "k": n_neighbors}
-        saved = Path(graph_dir or tempfile.gettempdir()) / f"{Path(path).stem}-n{len(X)}-k{n_neighbors}.npz"
+        saved = Path(graph_dir) / f"{Path(path).stem}-n{len(X)}-k{n_neighbors}.npz" if graph_dir else None
         start = time.perf_counter()
-        if graph_dir and saved.exists():  # a later run of the eigensolvers alone
+        if saved and saved.exists():  # a later run of the eigensolvers alone
             graph = scipy.sparse.load_npz(saved)
         else:
-            graph = kneighbors_graph(X, n_neighbors=n_neighbors, include_self=True)  # SpectralClustering's steps
-            graph = 0.5 * (graph + graph.T)
+            graph = knn_affinity(X, n_neighbors)  # SpectralClustering's steps
             row["knn_s"] = round(time.perf_counter() - start, 1)
-            if graph_dir:
+            if saved:
                 scipy.sparse.save_npz(saved, graph)
         row["components"] = int(scipy.sparse.csgraph.connected_components(graph, directed=False)[0])
         row["peak_knn_mb"] = round(peak())

@@ -199,15 +199,16 @@ def spectral(n_neighbors, eigen_solver, n_clusters, n_samples, seed):
 
     if eigen_solver == "lanczos":
         return _OneBlasThread(SpectralLanczos(n_clusters, n_neighbors, seed))
-    model = SpectralClustering(
-        n_clusters=n_clusters,
-        affinity="nearest_neighbors",
-        n_neighbors=n_neighbors,
-        assign_labels="cluster_qr",
-        eigen_solver=None if eigen_solver == "arpack" else eigen_solver,  # None is scikit-learn's arpack route
-        random_state=seed,
+    return _OneBlasThread(
+        SpectralClustering(
+            n_clusters=n_clusters,
+            affinity="nearest_neighbors",
+            n_neighbors=n_neighbors,
+            assign_labels="cluster_qr",
+            eigen_solver=None if eigen_solver == "arpack" else eigen_solver,  # None is scikit-learn's arpack route
+            random_state=seed,
+        )
     )
-    return _OneBlasThread(model)
 
 
 class _OneBlasThread:

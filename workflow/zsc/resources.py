@@ -218,7 +218,7 @@ def reduce_seconds(n: int, d: int, reducer: dict) -> float:
 CLUSTER_SECONDS = {
     "kmeans": lambda n, d, k, spec: 2 * n * d * k * 100 / BLAS_FLOPS,
     "agglomerative": lambda n, d, k, spec: 3e-8 * n * n + (0 if spec.get("linkage") == "ward" else n * n * d / BLAS_FLOPS),
-    "spectral": lambda n, d, k, spec: 2 * n * n * d / BLAS_FLOPS + 1e-4 * n + (4.4e-10 * n**2.5 if spec.get("eigen_solver", "arpack") == "arpack" else 0),
+    "spectral": lambda n, d, k, spec: 2 * n * n * d / BLAS_FLOPS + 1e-4 * n + (4.4e-10 * n**2.5 if spec["eigen_solver"] == "arpack" else 0),
     "affinity_propagation": lambda n, d, k, spec: 2e-7 * n * n,
     "optics": lambda n, d, k, spec: 2e-3 * n,
 }

@@ -19,6 +19,15 @@ from __future__ import annotations
 import numpy as np
 
 
+def knn_affinity(X, n_neighbors: int):
+    """SpectralClustering's affinity="nearest_neighbors": the exact k-NN connectivity of the float64
+    points, each point its own neighbour, symmetrised."""
+    from sklearn.neighbors import kneighbors_graph
+
+    connectivity = kneighbors_graph(np.asarray(X, dtype=np.float64), n_neighbors=n_neighbors, include_self=True)
+    return 0.5 * (connectivity + connectivity.T)
+
+
 def lanczos_embedding(adjacency, n_components: int, random_state: np.random.RandomState) -> np.ndarray:
     """scikit-learn's spectral_embedding(adjacency, n_components, drop_first=False) by Lanczos: (n, n_components)."""
     from scipy.sparse import csgraph
@@ -70,10 +79,6 @@ class SpectralLanczos:
 
     def fit_predict(self, X) -> np.ndarray:
         from sklearn.cluster._spectral import cluster_qr
-        from sklearn.neighbors import kneighbors_graph
 
-        # as SpectralClustering.fit: float64 points, the k-NN connectivity including each point, symmetrised
-        X = np.asarray(X, dtype=np.float64)
-        connectivity = kneighbors_graph(X, n_neighbors=self.n_neighbors, include_self=True)
-        affinity = 0.5 * (connectivity + connectivity.T)
+        affinity = knn_affinity(X, self.n_neighbors)
         return cluster_qr(lanczos_embedding(affinity, self.n_clusters, np.random.RandomState(self.seed)))
