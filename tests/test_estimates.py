@@ -16,7 +16,10 @@ from zsc.clusterers import CLUSTERERS
 # "HDBSCAN neighbour search"). The ward figures are scikit-learn's route; zsc.linkage's is below
 # them (tests/test_scale_methods.py). Spectral at 100,000 x 2,048 (2026-12-02): the peak of the
 # process of `zsc.bench_scale spectral` on the 100,000-point set (the embeddings read as a job reads
-# them, scikit-learn's steps): 4,063 MB up to Lanczos, 12,861 MB with ARPACK's LU.
+# them, scikit-learn's steps): 4,063 MB up to Lanczos, 12,861 MB with ARPACK's LU. The raw row at
+# 100,000 x 2,352 (2026-12-02 and 2026-12-05): the jobs of `zsc.bench_cluster --settings-of raw` on
+# the 100,000-point set, the largest peak of the runs that measured it (snakemake samples
+# a job's memory now and then, so a short peak is caught in one run and missed in the other).
 SCALING = {
     (1000, 2352): {"umap": 428, "kmeans": 194, "spectral": 289, "ward": 227, "ward_threshold": 222, "ap": 339, "hdbscan": 220, "evaluate": 366},
     (10000, 2352): {"umap": 976, "kmeans": 225, "spectral": 924, "ward": 997, "ward_threshold": 999, "ap": 2254, "hdbscan": 327, "evaluate": 1392},
@@ -24,13 +27,28 @@ SCALING = {
     (1000, 2048): {"umap": 400, "kmeans": 226, "spectral": 263, "ward": 225, "ward_threshold": 217, "ap": 344, "hdbscan": 217, "evaluate": 379},
     (10000, 2048): {"umap": 979, "kmeans": 215, "spectral": 615, "ward": 997, "ward_threshold": 999, "ap": 2255, "hdbscan": 327, "evaluate": 1413},
     (70000, 2048): {"umap": 4009, "kmeans": 278, "hdbscan": 334, "evaluate": 2983},
-    (100000, 2048): {"spectral": 12861, "spectral_lanczos": 4063},
+    (100000, 2048): {"spectral": 12861, "spectral_lanczos": 4063, "evaluate": 4869},
+    (100000, 2352): {"umap": 5376, "umap2": 5716, "zpca200": 8103, "zpca80": 6720, "zpca90": 6722, "spectral_k10": 8151, "kmeans_zpca90": 828, "evaluate": 5366, "labelfree": 4220, "probes": 6671},
 }
 U50 = {"type": "umap", "n_components": 50, "n_neighbors": 30}
+# evaluate's spaces (the embeddings first) and silhouettes' points: the embeddings and UMAP-50 on at
+# most 10,000 points, but at 100,000 exact on every point in every space of the row (the raw row:
+# the pixels, zPCA-90 (250-d), zPCA-200, zPCA-80 (62-d), UMAP-50)
+EVALUATE_SPACES = {(100000, 2048): ([2048, 50], None), (100000, 2352): ([2352, 250, 200, 62, 50], None)}
+PROBE_TRAIN = 60_000  # Fashion-MNIST `train`, the probes' training split
+REDUCER_SPECS = {
+    "umap": U50,
+    "umap2": {"type": "umap", "n_components": 2, "n_neighbors": 30},
+    "zpca200": {"type": "pca", "n_components": 200},
+    "zpca80": {"type": "pca", "n_components": 0.8},
+    "zpca90": {"type": "pca", "n_components": 0.9},
+}
 CLUSTERER_SPECS = {
     "kmeans": ({"type": "kmeans"}, 50),
     "spectral": ({"type": "spectral", "n_neighbors": 20}, None),  # on the embeddings themselves
     "spectral_lanczos": ({"type": "spectral", "n_neighbors": 20, "eigen_solver": "lanczos"}, None),
+    "spectral_k10": ({"type": "spectral", "n_neighbors": 10}, None),
+    "kmeans_zpca90": ({"type": "kmeans"}, 250),  # zPCA-90 keeps 250 of the 100,000-point set's 2,352 pixels
     "ward": ({"type": "agglomerative", "linkage": "ward", "metric": "euclidean"}, 50),
     "ward_threshold": ({"type": "agglomerative_threshold", "linkage": "ward", "metric": "euclidean", "distance_threshold": 2}, 50),
     "ap": ({"type": "affinity_propagation", "damping": 0.9}, 50),
@@ -68,10 +86,14 @@ def cluster_estimate(spec, n, d):
 def test_scaling_runs_are_bounded(shape):
     n, dim = shape
     for job, measured in SCALING[shape].items():
-        if job == "umap":
-            estimate = resources.reduce_mem_mb(n, dim, U50)
+        if job in REDUCER_SPECS:
+            estimate = resources.reduce_mem_mb(n, dim, REDUCER_SPECS[job])
         elif job == "evaluate":
-            estimate = resources.evaluate_mem_mb(n, [dim, 50], 10_000)
+            estimate = resources.evaluate_mem_mb(n, *EVALUATE_SPACES.get(shape, ([dim, 50], 10_000)))
+        elif job == "labelfree":
+            estimate = resources.labelfree_mem_mb(n, dim)
+        elif job == "probes":
+            estimate = resources.probes_mem_mb(PROBE_TRAIN, n, dim)
         else:
             spec, d = CLUSTERER_SPECS[job]
             estimate = cluster_estimate(spec, n, d or dim)

@@ -142,10 +142,13 @@ def cluster_runtime(need: int, n: int) -> int:
 
 
 def evaluate_mem_mb(n: int, dims: list[int], silhouette_n: int | None = None) -> int:
-    # every space (embeddings, reduction, UMAP space) as float32 and, while scored, as float64,
-    # plus the blocks of pairwise distances of the silhouettes' points (at most CHUNK_MB; two alive)
+    # every space (`dims`: the embeddings first, each reduction, the UMAP space) kept as float32,
+    # the embeddings also as read (Arrow), the space being scored as float64, and the silhouettes'
+    # block of pairwise distances with scikit-learn's temporaries of its size (two blocks of at most
+    # CHUNK_MB). Measured at 100,000 points, exact silhouettes: 5,366 MB over 2,352 + 250 + 200 + 62
+    # + 50 dimensions, 4,869 MB over 2,048 + 50 (docs/measurements.md).
     m = n if silhouette_n is None else min(n, silhouette_n)
-    return BASE_MB + min(CHUNK_MB, _mb(2 * 8 * m * m)) + _mb(12 * n * sum(dims))
+    return BASE_MB + min(2 * CHUNK_MB, _mb(2 * 8 * m * m)) + _mb(4 * n * (sum(dims) + dims[0]) + 8 * n * max(dims))
 
 
 def evaluate_runtime(n: int, dims: list[int]) -> int:
@@ -190,9 +193,11 @@ GPU_NET_FLOPS = 2e13
 # under 4 s), and images/s of one DataLoader worker feeding a GPU (an ImageNet-sized JPEG).
 DECODE_S = 4e-4
 DECODE_PER_WORKER = 150
-# BLAS throughput of one job (distance products, eigen-solvers) and of evaluate's 4 threads.
+# BLAS throughput of one job (distance products, eigen-solvers) and of evaluate's threads on this
+# machine's 2 cores (the silhouettes' distances and per-cluster sums: 880 s for 2 x 100,000^2 x
+# 2,914 flops, the raw row at 100,000).
 BLAS_FLOPS = 4e10
-EVALUATE_FLOPS = 1e11
+EVALUATE_FLOPS = 6.5e10
 
 
 def embed_seconds(n: int, flops_per_image: float, gpu: bool = False, workers: int = 8) -> float:
