@@ -31,29 +31,40 @@ SCALING = {
     (100000, 2352): {"umap": 5376, "umap2": 5716, "zpca200": 8103, "zpca80": 6720, "zpca90": 6722, "spectral_k10": 8151, "kmeans_zpca90": 828, "evaluate": 5366, "labelfree": 4220, "probes": 6671},
 }
 U50 = {"type": "umap", "n_components": 50, "n_neighbors": 30}
-# evaluate's spaces (the embeddings first) and silhouettes' points: the embeddings and UMAP-50 on at
-# most 10,000 points, but at 100,000 exact on every point in every space of the row (the raw row:
-# the pixels, zPCA-90 (250-d), zPCA-200, zPCA-80 (62-d), UMAP-50)
-EVALUATE_SPACES = {(100000, 2048): ([2048, 50], None), (100000, 2352): ([2352, 250, 200, 62, 50], None)}
-PROBE_TRAIN = 60_000  # Fashion-MNIST `train`, the probes' training split
-REDUCER_SPECS = {
-    "umap": U50,
-    "umap2": {"type": "umap", "n_components": 2, "n_neighbors": 30},
-    "zpca200": {"type": "pca", "n_components": 200},
-    "zpca80": {"type": "pca", "n_components": 0.8},
-    "zpca90": {"type": "pca", "n_components": 0.9},
+# Each scaling job's stage and settings; a clusterer's "width" is that of the reduction it clustered
+# (absent: the embeddings themselves). evaluate's spaces (the embeddings first) and silhouettes'
+# points: the embeddings and UMAP-50 on at most 10,000 points, but at 100,000 exact on every point in
+# every space of the row (the raw row: the pixels, zPCA-90 (250-d), zPCA-200, zPCA-80 (62-d), UMAP-50).
+SCALING_JOBS = {
+    "umap": ("reduce", U50),
+    "umap2": ("reduce", {"type": "umap", "n_components": 2, "n_neighbors": 30}),
+    "zpca200": ("reduce", {"type": "pca", "n_components": 200}),
+    "zpca80": ("reduce", {"type": "pca", "n_components": 0.8}),
+    "zpca90": ("reduce", {"type": "pca", "n_components": 0.9}),
+    "kmeans": ("cluster", {"type": "kmeans", "width": 50}),
+    "kmeans_zpca90": ("cluster", {"type": "kmeans", "width": 250}),  # zPCA-90 keeps 250 of the 100,000-point set's 2,352 pixels
+    "spectral": ("cluster", {"type": "spectral", "n_neighbors": 20}),
+    "spectral_lanczos": ("cluster", {"type": "spectral", "n_neighbors": 20, "eigen_solver": "lanczos"}),
+    "spectral_k10": ("cluster", {"type": "spectral", "n_neighbors": 10}),
+    "ward": ("cluster", {"type": "agglomerative", "linkage": "ward", "metric": "euclidean", "width": 50}),
+    "ward_threshold": ("cluster", {"type": "agglomerative_threshold", "linkage": "ward", "metric": "euclidean", "distance_threshold": 2, "width": 50}),
+    "ap": ("cluster", {"type": "affinity_propagation", "damping": 0.9, "width": 50}),
+    "hdbscan": ("cluster", {"type": "hdbscan", "metric": "euclidean", "width": 50}),
+    "labelfree": ("labelfree", {}),
+    "probes": ("probes", {"n_train": 60_000}),  # Fashion-MNIST `train`, the probes' training split
 }
-CLUSTERER_SPECS = {
-    "kmeans": ({"type": "kmeans"}, 50),
-    "spectral": ({"type": "spectral", "n_neighbors": 20}, None),  # on the embeddings themselves
-    "spectral_lanczos": ({"type": "spectral", "n_neighbors": 20, "eigen_solver": "lanczos"}, None),
-    "spectral_k10": ({"type": "spectral", "n_neighbors": 10}, None),
-    "kmeans_zpca90": ({"type": "kmeans"}, 250),  # zPCA-90 keeps 250 of the 100,000-point set's 2,352 pixels
-    "ward": ({"type": "agglomerative", "linkage": "ward", "metric": "euclidean"}, 50),
-    "ward_threshold": ({"type": "agglomerative_threshold", "linkage": "ward", "metric": "euclidean", "distance_threshold": 2}, 50),
-    "ap": ({"type": "affinity_propagation", "damping": 0.9}, 50),
-    "hdbscan": ({"type": "hdbscan", "metric": "euclidean"}, 50),
+EVALUATE_SPACES = {
+    (100000, 2048): {"dims": [2048, 50], "silhouette_n": None},
+    (100000, 2352): {"dims": [2352, 250, 200, 62, 50], "silhouette_n": None},
 }
+
+
+def scaling_job(job, shape):
+    """(stage, settings) of one job of the scaling runs."""
+    if job == "evaluate":
+        return "evaluate", EVALUATE_SPACES.get(shape, {"dims": [shape[1], 50], "silhouette_n": 10_000})
+    return SCALING_JOBS[job]
+
 
 # docs/measurements.md, "Plan of a config before it runs": the default run (config/config.yaml,
 # 2026-12-01), the largest peak of each kind of job: (stage, N, d, settings, measured MB).
@@ -76,44 +87,37 @@ def within_factor(estimate, measured):
     return measured <= estimate <= max(resources.MEMORY_FACTOR * measured, measured + resources.MEMORY_SLACK_MB)
 
 
-def cluster_estimate(spec, n, d):
-    entry = CLUSTERERS[spec["type"]]
-    spec = {**entry.defaults(), **spec, "name": spec["type"]}
-    return resources.cluster_mem_mb(entry.info["memory"](n, d, spec), n, d)
+def estimate_mb(stage, n, d, settings):
+    """The memory estimate of one job, as the workflow makes it (zsc.resources)."""
+    if stage == "embed":
+        return resources.embed_mem_mb(n, d, settings["neural"], settings["image_size"], 64, gpu=False)
+    if stage == "reduce":
+        return resources.reduce_mem_mb(n, d, settings)
+    if stage == "cluster":
+        spec = {key: value for key, value in settings.items() if key != "width"}
+        d = settings.get("width", d)
+        entry = CLUSTERERS[spec["type"]]
+        spec = {**entry.defaults(), **spec, "name": spec["type"]}
+        return resources.cluster_mem_mb(entry.info["memory"](n, d, spec), n, d)
+    if stage == "evaluate":
+        return resources.evaluate_mem_mb(n, settings["dims"], settings.get("silhouette_n"))
+    if stage == "labelfree":
+        return resources.labelfree_mem_mb(n, d)
+    return resources.probes_mem_mb(settings["n_train"], n, d)
 
 
 @pytest.mark.parametrize("shape", list(SCALING))
 def test_scaling_runs_are_bounded(shape):
     n, dim = shape
     for job, measured in SCALING[shape].items():
-        if job in REDUCER_SPECS:
-            estimate = resources.reduce_mem_mb(n, dim, REDUCER_SPECS[job])
-        elif job == "evaluate":
-            estimate = resources.evaluate_mem_mb(n, *EVALUATE_SPACES.get(shape, ([dim, 50], 10_000)))
-        elif job == "labelfree":
-            estimate = resources.labelfree_mem_mb(n, dim)
-        elif job == "probes":
-            estimate = resources.probes_mem_mb(PROBE_TRAIN, n, dim)
-        else:
-            spec, d = CLUSTERER_SPECS[job]
-            estimate = cluster_estimate(spec, n, d or dim)
+        stage, settings = scaling_job(job, shape)
+        estimate = estimate_mb(stage, n, dim, settings)
         assert within_factor(estimate, measured), (job, shape, estimate, measured)
 
 
 def test_default_run_is_bounded():
     for stage, n, d, settings, measured in DEFAULT_RUN:
-        if stage == "embed":
-            estimate = resources.embed_mem_mb(n, d, settings["neural"], settings["image_size"], 64, gpu=False)
-        elif stage == "reduce":
-            estimate = resources.reduce_mem_mb(n, d, settings)
-        elif stage == "cluster":
-            estimate = cluster_estimate(settings, n, d)
-        elif stage == "evaluate":
-            estimate = resources.evaluate_mem_mb(n, settings["dims"])
-        elif stage == "labelfree":
-            estimate = resources.labelfree_mem_mb(n, d)
-        else:
-            estimate = resources.probes_mem_mb(settings["n_train"], n, d)
+        estimate = estimate_mb(stage, n, d, settings)
         assert within_factor(estimate, measured), (stage, settings, estimate, measured)
 
 
