@@ -12,8 +12,6 @@ code.
 
 from __future__ import annotations
 
-import os
-
 import numba
 import numpy as np
 
@@ -65,9 +63,11 @@ def affinity_propagation(X, damping=0.5, convergence_iter=15, max_iter=200, rand
     from sklearn.cluster import AffinityPropagation
     from sklearn.metrics import euclidean_distances
     from sklearn.utils import check_random_state
+    from threadpoolctl import threadpool_limits
 
     n = len(X)
-    S = -euclidean_distances(X, squared=True)
+    with threadpool_limits(1, user_api="blas"):  # the similarities of a one-thread job, on any thread count
+        S = -euclidean_distances(X, squared=True)
     preference = np.median(S)
     S.flat[:: n + 1] = S[0, 1] if n > 1 else 0
     if n == 1 or S.min() == S.max():
@@ -108,12 +108,12 @@ def affinity_propagation(X, damping=0.5, convergence_iter=15, max_iter=200, rand
 
 
 class AffinityPropagation:
-    """`fit_predict` as scikit-learn's, on the job's thread budget (OMP_NUM_THREADS, which snakemake sets)."""
+    """`fit_predict` as scikit-learn's, on numba's threads (a job's: zsc.logs.use_threads). The labels
+    do not depend on the thread count: each row's messages, and each column's sum, are computed by
+    one thread in a fixed order, the threads only share out the rows (the columns)."""
 
     def __init__(self, damping=0.5, convergence_iter=15, max_iter=200, random_state=None):
         self.options = dict(damping=damping, convergence_iter=convergence_iter, max_iter=max_iter, random_state=random_state)
 
     def fit_predict(self, X) -> np.ndarray:
-        threads = int(os.environ.get("OMP_NUM_THREADS", numba.config.NUMBA_NUM_THREADS))
-        numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
         return affinity_propagation(np.asarray(X), **self.options)

@@ -245,6 +245,7 @@ class _OneBlasThread:
     },
     uses_n_clusters=False,
     memory=lambda n, d, spec: 24 * n * n,  # similarity, availability, responsibility: N x N float64 each (zsc.affinity)
+    threads=4,  # its message passes share out rows (columns) among numba's threads: the same labels on any thread count
 )
 def affinity_propagation(damping, convergence_iter, max_iter, n_clusters, n_samples, seed):
     from .affinity import AffinityPropagation  # scikit-learn's labels, bit for bit, in less time and memory

@@ -22,7 +22,20 @@ def n_clusters(labels: np.ndarray) -> int:
     return int(len(np.unique(labels[labels != NOISE])))
 
 
-@numba.njit(cache=True)
+# Silhouettes need every pairwise distance of a space. They are computed in blocks of rows, several
+# blocks at once on the job's threads, each block by one thread: its distances with BLAS on one
+# thread, its sums per cluster row by row, members in index order. Blocks are cut by N alone, never
+# by the thread count, and their scores are averaged in block order, so the result is the same bytes
+# on any number of threads. (A block's product on several BLAS threads is not: OpenBLAS's
+# multi-threaded products of a block of rows round differently with another thread count.)
+BLOCKS = 16  # enough to keep 4 threads busy to the end
+# At most 4 blocks in flight (the evaluate rule's threads), of at most 256 MiB of distances each:
+# the 1 GiB of distances in memory that the evaluate job's estimate plans for (zsc.resources.CHUNK_MB).
+MAX_BLOCKS_IN_FLIGHT = 4
+BLOCK_BYTES = 2**28
+
+
+@numba.njit(cache=True, nogil=True)
 def _cluster_sums(distances, codes, offsets, total):
     """Per row of a block of distances, the sum to the members of each cluster of every label set
     (codes: N x sets; set s's clusters are columns offsets[s]... of the result): one pass over the
@@ -37,12 +50,33 @@ def _cluster_sums(distances, codes, offsets, total):
     return sums
 
 
-def silhouettes(X: np.ndarray, label_sets: dict, max_samples: int | None, seed: int) -> dict:
-    """Euclidean silhouette of each label set in one space, sharing the O(N^2 d) distances: rows of
-    the distance matrix are computed a chunk at a time and summed per cluster for every label set.
+def _blocks(n: int) -> list[slice]:
+    """The row blocks of an n x n distance matrix: BLOCKS of them, or more where one would exceed BLOCK_BYTES."""
+    rows = max(1, min(-(-n // BLOCKS), BLOCK_BYTES // (8 * n)))
+    return [slice(start, min(start + rows, n)) for start in range(0, n, rows)]
+
+
+def _distances(X: np.ndarray, norms: np.ndarray, rows: slice) -> np.ndarray:
+    """Euclidean distances from the points `rows` of X (float64) to all of them, in scikit-learn's
+    arithmetic (|x|^2 - 2 x.y + |y|^2, clipped at 0, 0 to itself), in one block of memory."""
+    D = X[rows] @ X.T
+    D *= -2
+    D += norms[rows, None]
+    D += norms[None, :]
+    np.maximum(D, 0, out=D)
+    D[np.arange(rows.stop - rows.start), np.arange(rows.start, rows.stop)] = 0
+    return np.sqrt(D, out=D)
+
+
+def silhouettes(X: np.ndarray, label_sets: dict, max_samples: int | None, seed: int, threads: int | None = None) -> dict:
+    """Euclidean silhouette of each label set in one space, sharing the O(N^2 d) distances: each
+    block of rows of the distance matrix is summed per cluster for every label set (BLOCKS).
     NaN where undefined (fewer than 2 labels, or as many labels as points). With `max_samples`, on a
-    seeded subsample of that many points (the same for every run of the same data and seed)."""
-    from sklearn.metrics import pairwise_distances_chunked
+    seeded subsample of that many points (the same for every run of the same data and seed).
+    `threads` (default numba's: the job's, zsc.logs.use_threads) changes the time, never the result."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from threadpoolctl import threadpool_limits
 
     if max_samples is not None and max_samples < len(X):
         keep = np.sort(np.random.default_rng(seed).choice(len(X), size=max_samples, replace=False))
@@ -52,26 +86,34 @@ def silhouettes(X: np.ndarray, label_sets: dict, max_samples: int | None, seed: 
         codes = np.unique(labels, return_inverse=True)[1].reshape(-1)
         n_labels = codes.max() + 1 if len(codes) else 0
         if 2 <= n_labels < len(labels):
-            prepared[name] = (codes, np.bincount(codes), [])
+            prepared[name] = (codes, np.bincount(codes))
         else:
             out[name] = float("nan")
     if prepared:
-        codes = np.stack([codes for codes, _, _ in prepared.values()], axis=1)
-        offsets = np.cumsum([0] + [len(sizes) for _, sizes, _ in prepared.values()])
-        start = 0
-        for chunk in pairwise_distances_chunked(np.asarray(X, dtype=np.float64), metric="euclidean"):
-            rows = slice(start, start + len(chunk))
-            start += len(chunk)
-            all_sums = _cluster_sums(chunk, codes, offsets[:-1], offsets[-1])
-            for (own_codes, sizes, parts), first in zip(prepared.values(), offsets):
+        X = np.asarray(X, dtype=np.float64)
+        norms = np.einsum("ij,ij->i", X, X)  # scikit-learn's row_norms
+        codes = np.stack([codes for codes, _ in prepared.values()], axis=1)
+        offsets = np.cumsum([0] + [len(sizes) for _, sizes in prepared.values()])
+
+        def block_scores(rows: slice) -> list[np.ndarray]:
+            """Each prepared label set's silhouettes of the points `rows`."""
+            all_sums = _cluster_sums(_distances(X, norms, rows), codes, offsets[:-1], offsets[-1])
+            here, scores = np.arange(rows.stop - rows.start), []
+            for (own_codes, sizes), first in zip(prepared.values(), offsets):
                 sums = all_sums[:, first : first + len(sizes)]  # per row: summed distance to each cluster
                 own = own_codes[rows]
-                a = sums[np.arange(len(chunk)), own] / np.maximum(sizes[own] - 1, 1)
-                sums[np.arange(len(chunk)), own] = np.inf
+                a = sums[here, own] / np.maximum(sizes[own] - 1, 1)
+                sums[here, own] = np.inf
                 b = (sums / sizes).min(axis=1)
                 s = np.where(sizes[own] > 1, (b - a) / np.maximum(a, b), 0.0)  # singletons score 0, as in sklearn
-                parts.append(np.nan_to_num(s))
-        out.update({name: float(np.mean(np.concatenate(parts))) for name, (_, _, parts) in prepared.items()})
+                scores.append(np.nan_to_num(s))
+            return scores
+
+        workers = max(1, min(threads or numba.get_num_threads(), MAX_BLOCKS_IN_FLIGHT))
+        with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(workers) as pool:
+            blocks = list(pool.map(block_scores, _blocks(len(X))))
+        for k, name in enumerate(prepared):
+            out[name] = float(np.mean(np.concatenate([scores[k] for scores in blocks])))
     return {name: out[name] for name in label_sets}
 
 
@@ -95,6 +137,7 @@ def run_scores(y_true, y_pred, reduced: np.ndarray) -> dict[str, float | int]:
     clustered points only), cluster counts, and Calinski-Harabasz / Davies-Bouldin in the space the
     clusterer saw."""
     from sklearn import metrics as skm
+    from threadpoolctl import threadpool_limits
 
     clustered = y_pred != NOISE
     row = {**agreement(y_true, y_pred), **agreement(y_true[clustered], y_pred[clustered], "_clus")}
@@ -105,8 +148,9 @@ def run_scores(y_true, y_pred, reduced: np.ndarray) -> dict[str, float | int]:
         ratio_clustered=float(np.mean(clustered)),
     )
     ok = 2 <= len(np.unique(y_pred)) < len(y_pred)
-    row["calinski_harabasz"] = float(skm.calinski_harabasz_score(reduced, y_pred)) if ok else float("nan")
-    row["davies_bouldin"] = float(skm.davies_bouldin_score(reduced, y_pred)) if ok else float("nan")
+    with threadpool_limits(1, user_api="blas"):  # Davies-Bouldin's distances: a one-thread job's on any thread count
+        row["calinski_harabasz"] = float(skm.calinski_harabasz_score(reduced, y_pred)) if ok else float("nan")
+        row["davies_bouldin"] = float(skm.davies_bouldin_score(reduced, y_pred)) if ok else float("nan")
     return row
 
 
