@@ -29,17 +29,18 @@ import json, sys, types
 import numba
 from threadpoolctl import threadpool_info, threadpool_limits
 
+from zsc import metrics
 from zsc.clusterers import cluster
 from zsc.logs import run_logged
-from zsc.metrics import evaluate
 
 threads, jobs = int(sys.argv[1]), json.loads(sys.argv[2])
 snakemake = types.SimpleNamespace(threads=threads, output=[])  # what snakemake gives a job's script
-stages = {"cluster": cluster, "evaluate": evaluate}
+stages = {"cluster": cluster, "evaluate": metrics.evaluate}
 
 
-def job(name, **kwargs):
+def job(name, full_bytes=metrics.FULL_BYTES, **kwargs):
     seen = {"numba": numba.get_num_threads(), "blas": max(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas")}
+    metrics.FULL_BYTES = full_bytes  # 0: distances a block of rows at a time, as above 11,585 points
     stages[name](**kwargs)
     return seen
 
@@ -85,8 +86,8 @@ def data(tmp_path_factory):
 
 def test_affinity_propagation_and_evaluate_jobs_give_the_same_bytes_on_1_2_and_4_threads(data, tmp_path_factory):
     """Affinity Propagation (threads in its registry entry) gives scikit-learn's labels at any
-    thread count, and the evaluate job's tables (silhouettes from 16 blocks of distances) are the
-    same bytes."""
+    thread count, and the evaluate job's tables are the same bytes, its distances computed in tiles
+    of the whole matrix or (as above 11,585 points) a block of rows at a time."""
     from sklearn.cluster import AffinityPropagation
 
     work, paths, X = data
@@ -116,12 +117,15 @@ def test_affinity_propagation_and_evaluate_jobs_give_the_same_bytes_on_1_2_and_4
             "levels_path": str(out / "levels.parquet"),
             "metrics": {"silhouette_max_samples": None},
         }
+        blocked = {**scoring, "out_path": str(out / "rows-blocked.parquet"), "levels_path": None, "full_bytes": 0}
         jobs = [
             [str(out / "cluster.log"), {"name": "cluster", **clustering}],
             [str(out / "evaluate.log"), {"name": "evaluate", **scoring}],
+            [str(out / "blocked.log"), {"name": "evaluate", **blocked}],
         ]
-        assert run_jobs(work, threads, jobs, cache) == [{"numba": threads, "blas": threads}] * 2
-        outputs[threads] = {name: (out / name).read_bytes() for name in ("ap.parquet", "rows.parquet", "levels.parquet")}
+        assert run_jobs(work, threads, jobs, cache) == [{"numba": threads, "blas": threads}] * 3
+        names = ("ap.parquet", "rows.parquet", "levels.parquet", "rows-blocked.parquet")
+        outputs[threads] = {name: (out / name).read_bytes() for name in names}
     assert outputs[1] == outputs[2] == outputs[4]
 
     labels = tables.read(work / "t1" / "ap.parquet")[0]["label_pred"]
@@ -130,9 +134,11 @@ def test_affinity_propagation_and_evaluate_jobs_give_the_same_bytes_on_1_2_and_4
     )
     np.testing.assert_array_equal(labels, reference.fit_predict(X[:, :8]))
     assert len(np.unique(labels)) > 1
-    rows = tables.read(work / "t1" / "rows.parquet")[0]
+    rows, blocked_rows = tables.read(work / "t1" / "rows.parquet")[0], tables.read(work / "t1" / "rows-blocked.parquet")[0]
     for space in ("og", "reduced", "umap"):
         assert np.all(np.isfinite(rows[f"silhouette_{space}"]))
+        # the two ways (chosen by N, never by threads) may round a product differently
+        np.testing.assert_allclose(rows[f"silhouette_{space}"], blocked_rows[f"silhouette_{space}"], rtol=1e-12)
 
 
 USE_THREADS = """

@@ -22,17 +22,20 @@ def n_clusters(labels: np.ndarray) -> int:
     return int(len(np.unique(labels[labels != NOISE])))
 
 
-# Silhouettes need every pairwise distance of a space. They are computed in blocks of rows, several
-# blocks at once on the job's threads, each block by one thread: its distances with BLAS on one
-# thread, its sums per cluster row by row, members in index order. Blocks are cut by N alone, never
-# by the thread count, and their scores are averaged in block order, so the result is the same bytes
-# on any number of threads. (A block's product on several BLAS threads is not: OpenBLAS's
-# multi-threaded products of a block of rows round differently with another thread count.)
-BLOCKS = 16  # enough to keep 4 threads busy to the end
-# At most 4 blocks in flight (the evaluate rule's threads), of at most 256 MiB of distances each:
-# the 1 GiB of distances in memory that the evaluate job's estimate plans for (zsc.resources.CHUNK_MB).
-MAX_BLOCKS_IN_FLIGHT = 4
-BLOCK_BYTES = 2**28
+# Silhouettes need every pairwise distance of a space. The work is cut into pieces by N alone, never
+# by the thread count, which run side by side on the job's threads, each piece on one thread with
+# BLAS on one thread; each row's distances to a cluster are summed in index order and the rows'
+# scores averaged in row order. So the result is the same bytes on any number of threads (OpenBLAS's
+# own threads would not give that: its multi-threaded products of a block of rows round differently
+# with another thread count). While the N x N distances fit in FULL_BYTES, each pair's dot product is
+# computed once, in tiles of the upper triangle mirrored below (as numpy's symmetric product X X^T:
+# half the work); above that, a block of rows against all points at a time.
+BLOCKS = 16  # row blocks: enough to keep 4 threads busy to the end
+MAX_BLOCKS_IN_FLIGHT = 4  # the evaluate rule's threads
+# The distances in memory the evaluate job's estimate plans for (zsc.resources.CHUNK_MB): the whole
+# matrix, or MAX_BLOCKS_IN_FLIGHT blocks of rows.
+FULL_BYTES = 2**30
+BLOCK_BYTES = FULL_BYTES // MAX_BLOCKS_IN_FLIGHT
 
 
 @numba.njit(cache=True, nogil=True)
@@ -56,21 +59,34 @@ def _blocks(n: int) -> list[slice]:
     return [slice(start, min(start + rows, n)) for start in range(0, n, rows)]
 
 
-def _distances(X: np.ndarray, norms: np.ndarray, rows: slice) -> np.ndarray:
-    """Euclidean distances from the points `rows` of X (float64) to all of them, in scikit-learn's
-    arithmetic (|x|^2 - 2 x.y + |y|^2, clipped at 0, 0 to itself), in one block of memory."""
-    D = X[rows] @ X.T
-    D *= -2
-    D += norms[rows, None]
-    D += norms[None, :]
-    np.maximum(D, 0, out=D)
-    D[np.arange(rows.stop - rows.start), np.arange(rows.start, rows.stop)] = 0
-    return np.sqrt(D, out=D)
+def _gram(X: np.ndarray, blocks: list[slice], pool) -> np.ndarray:
+    """X X^T, each tile of its upper triangle one product on one thread of `pool`, mirrored below."""
+    G = np.empty((len(X), len(X)))
+
+    def tile(rows_cols):
+        rows, cols = rows_cols
+        G[rows, cols] = X[rows] @ X[cols].T
+        if cols != rows:
+            G[cols, rows] = G[rows, cols].T
+
+    list(pool.map(tile, [(rows, cols) for i, rows in enumerate(blocks) for cols in blocks[i:]]))
+    return G
+
+
+def _to_distances(dots: np.ndarray, norms: np.ndarray, rows: slice) -> np.ndarray:
+    """The dot products of the points `rows` with all points made their Euclidean distances, in
+    place, in scikit-learn's arithmetic (-2 x.y + |x|^2 + |y|^2, clipped at 0, 0 to itself, root)."""
+    dots *= -2
+    dots += norms[rows, None]
+    dots += norms[None, :]
+    np.maximum(dots, 0, out=dots)
+    dots[np.arange(rows.stop - rows.start), np.arange(rows.start, rows.stop)] = 0
+    return np.sqrt(dots, out=dots)
 
 
 def silhouettes(X: np.ndarray, label_sets: dict, max_samples: int | None, seed: int, threads: int | None = None) -> dict:
     """Euclidean silhouette of each label set in one space, sharing the O(N^2 d) distances: each
-    block of rows of the distance matrix is summed per cluster for every label set (BLOCKS).
+    block of rows of the distance matrix is summed per cluster for every label set (see BLOCKS).
     NaN where undefined (fewer than 2 labels, or as many labels as points). With `max_samples`, on a
     seeded subsample of that many points (the same for every run of the same data and seed).
     `threads` (default numba's: the job's, zsc.logs.use_threads) changes the time, never the result."""
@@ -97,7 +113,8 @@ def silhouettes(X: np.ndarray, label_sets: dict, max_samples: int | None, seed: 
 
         def block_scores(rows: slice) -> list[np.ndarray]:
             """Each prepared label set's silhouettes of the points `rows`."""
-            all_sums = _cluster_sums(_distances(X, norms, rows), codes, offsets[:-1], offsets[-1])
+            distances = _to_distances(X[rows] @ X.T if gram is None else gram[rows], norms, rows)
+            all_sums = _cluster_sums(distances, codes, offsets[:-1], offsets[-1])
             here, scores = np.arange(rows.stop - rows.start), []
             for (own_codes, sizes), first in zip(prepared.values(), offsets):
                 sums = all_sums[:, first : first + len(sizes)]  # per row: summed distance to each cluster
@@ -110,10 +127,12 @@ def silhouettes(X: np.ndarray, label_sets: dict, max_samples: int | None, seed: 
             return scores
 
         workers = max(1, min(threads or numba.get_num_threads(), MAX_BLOCKS_IN_FLIGHT))
+        blocks = _blocks(len(X))
         with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(workers) as pool:
-            blocks = list(pool.map(block_scores, _blocks(len(X))))
+            gram = _gram(X, blocks, pool) if 8 * len(X) ** 2 <= FULL_BYTES else None
+            by_block = list(pool.map(block_scores, blocks))
         for k, name in enumerate(prepared):
-            out[name] = float(np.mean(np.concatenate([scores[k] for scores in blocks])))
+            out[name] = float(np.mean(np.concatenate([scores[k] for scores in by_block])))
     return {name: out[name] for name in label_sets}
 
 
