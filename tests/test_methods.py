@@ -200,7 +200,7 @@ def test_affinity_propagation_gives_sklearns_labels_bit_for_bit(n, dtype, option
 
     from sklearn.cluster import AffinityPropagation
 
-    from zsc.affinity import affinity_propagation
+    from zsc.affinity_propagation import affinity_propagation
 
     options = {"convergence_iter": 15, "max_iter": 1000, **options}
     duplicates, identical = options.pop("duplicates", False), options.pop("identical", False)

@@ -24,8 +24,8 @@ zsc.portable_numerics.pin(os.environ)
 import zsc.config
 import zsc.datasets
 import zsc.failures
-import zsc.labelfree
 import zsc.outputs
+import zsc.probes
 import zsc.stages
 import zsc.weights
 
@@ -227,7 +227,7 @@ def output_labels(wildcards):
     return {"output": wildcards.name, "file": wildcards.file}
 
 
-# Where each dataset's probes train (zsc.labelfree.probe_plan): a split of its own, a carve of the
+# Where each dataset's probes train (zsc.probes.probe_plan): a split of its own, a carve of the
 # clustered split, or nowhere (with the reason, recorded in probes.parquet).
 def _splits(name):
     return zsc.datasets.DATASETS[CONFIG.entry("datasets", name)["type"]].options["split"]["enum"]
@@ -235,7 +235,7 @@ def _splits(name):
 
 try:
     PROBE_PLANS = {
-        name: zsc.labelfree.probe_plan(CONFIG.entry("datasets", name), _splits(name))
+        name: zsc.probes.probe_plan(CONFIG.entry("datasets", name), _splits(name))
         for name in dict.fromkeys(run["dataset"] for run in RUNS)
         if CONFIG["probes"]["enabled"]
     }

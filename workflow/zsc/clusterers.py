@@ -244,10 +244,10 @@ class _OneBlasThread:
         "max_iter": {"type": "integer", "minimum": 1, "default": 1000, "description": "Iteration limit (the study: 1000)."},
     },
     uses_n_clusters=False,
-    memory=lambda n, d, spec: 24 * n * n,  # similarity, availability, responsibility: N x N float64 each (zsc.affinity)
+    memory=lambda n, d, spec: 24 * n * n,  # similarity, availability, responsibility: N x N float64 each (zsc.affinity_propagation)
 )
 def affinity_propagation(damping, convergence_iter, max_iter, n_clusters, n_samples, seed):
-    from .affinity import AffinityPropagation  # scikit-learn's labels, bit for bit, in less time and memory
+    from .affinity_propagation import AffinityPropagation  # scikit-learn's labels, bit for bit, in less time and memory
 
     return AffinityPropagation(damping=damping, convergence_iter=convergence_iter, max_iter=max_iter, random_state=seed)
 

@@ -256,7 +256,7 @@ def labels_of(facts_: dict, kind: str) -> dict[str, str]:
 
 def write(frame, out: Path, name: str, **kwargs):
     """A table of an output; its caption is the output's own unless given (`name` is the file's)."""
-    from .render import write_table
+    from .table_formats import write_table
 
     if name in OUTPUTS and "caption" not in kwargs:
         kwargs["caption"] = OUTPUTS[name].description

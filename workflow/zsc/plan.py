@@ -259,7 +259,7 @@ class Shapes:
 
 def _probe_plans(config, runs) -> dict:
     from .datasets import DATASETS
-    from .labelfree import probe_plan
+    from .probes import probe_plan
 
     if not config["probes"]["enabled"]:
         return {}

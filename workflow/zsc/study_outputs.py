@@ -1,6 +1,6 @@
 """The study's tables and figures (Lowe et al. 2024), as entries of the output registry
-(zsc.outputs): each renders from the result tables with zsc.study's numbers, zsc.render's tables and
-zsc.plots' figures. docs/outputs.md explains how every number is computed."""
+(zsc.outputs): each renders from the result tables with zsc.study's numbers, zsc.table_formats'
+tables and zsc.plots' figures. docs/outputs.md explains how every number is computed."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ By concern:
 - protocol: protocol (params) files and their per-encoder settings;
 - search_plan: the hyper-parameter search's plan;
 - checkpoint_series: an encoder with a checkpoint series as one encoder per file;
-- grid: the loaded Config and its runs;
+- loaded_config: the loaded Config and its runs;
 - checks: checks against the installed libraries and files, and the checks a job makes;
 - loader: load().
 """
@@ -18,7 +18,7 @@ By concern:
 from .checks import check_config, check_model_name, n_clusters_problem, reducer_problem
 from .config_schema import COMMON_OPTIONS, KIND_DESCRIPTIONS, KINDS, NAME_PATTERN, TOP_LEVEL, entry_schema, registries, schema
 from .errors import ConfigError
-from .grid import RUN_KEYS, UMAP_SPACE, Config
+from .loaded_config import RUN_KEYS, UMAP_SPACE, Config
 from .loader import load
 from .validation import validate
 from .yaml_files import check_config_files, read_yaml

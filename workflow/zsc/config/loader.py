@@ -7,7 +7,7 @@ import copy
 from .checkpoint_series import expand_checkpoint_series
 from .config_schema import KINDS, schema
 from .errors import ConfigError
-from .grid import Config, metric_reducers
+from .loaded_config import Config, metric_reducers
 from .protocol import find_protocol, read_protocol, resolve_protocol
 from .search_plan import resolve_search
 from .validation import check_sizes, fill_defaults, validate, with_types

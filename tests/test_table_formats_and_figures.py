@@ -1,4 +1,4 @@
-"""Tables (zsc.render) and figures (zsc.plots): marks, formats, determinism and readable figures.
+"""Tables (zsc.table_formats) and figures (zsc.plots): marks, formats, determinism and readable figures.
 
 The figure tests build inputs of the study's size (18 encoders in 2 architectures, 26 datasets in 5
 groups, 6 clusterers) and check that no two texts of a figure overlap once drawn.
@@ -19,7 +19,7 @@ import pytest
 matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
 
-from zsc import plots, render  # noqa: E402
+from zsc import plots, table_formats  # noqa: E402
 
 TESTS = Path(__file__).resolve().parent
 
@@ -194,7 +194,7 @@ def _cell(tex: str, row: str) -> list[str]:
 
 
 def test_latex_marks_best_bold_and_second_underlined(small, tmp_path):
-    paths = render.write_table(small, tmp_path / "t", caption="Main table", notes=["AMI x 100.", "50% & more"])
+    paths = table_formats.write_table(small, tmp_path / "t", caption="Main table", notes=["AMI x 100.", "50% & more"])
     assert [p.name for p in paths] == ["t.csv", "t.md", "t.tex", "t.html"]
     tex = (tmp_path / "t.tex").read_text()
     assert r"\cellcolor[HTML]{6BAED6} \textbf{62}" in _cell(tex, "MoCo-v3 [FT]")[0]  # column max: bold, full colour
@@ -208,7 +208,7 @@ def test_latex_marks_best_bold_and_second_underlined(small, tmp_path):
 
 
 def test_html_marks_and_shades(small, tmp_path):
-    render.write_table(small, tmp_path / "t", caption="Main table", notes=["AMI x 100.", "a <note>"])
+    table_formats.write_table(small, tmp_path / "t", caption="Main table", notes=["AMI x 100.", "a <note>"])
     page = (tmp_path / "t.html").read_text()
 
     def style(row, col):  # the CSS rule that names this cell
@@ -229,7 +229,7 @@ def test_html_marks_and_shades(small, tmp_path):
 
 
 def test_markdown_and_csv(small, tmp_path):
-    render.write_table(small, tmp_path / "t", notes=["first note", "second note"], digits=1)
+    table_formats.write_table(small, tmp_path / "t", notes=["first note", "second note"], digits=1)
     md = (tmp_path / "t.md").read_text().splitlines()
     assert [c.strip() for c in md[0].split("|")[1:-1]] == [
         "encoder",
@@ -249,10 +249,10 @@ def test_markdown_and_csv(small, tmp_path):
 
 def test_min_best_and_no_best(tmp_path):
     frame = pd.DataFrame({"rank": [3.0, 1.0, 2.0, 4.0]}, index=list("abcd"))
-    render.write_table(frame, tmp_path / "low", best="min")
+    table_formats.write_table(frame, tmp_path / "low", best="min")
     tex = (tmp_path / "low.tex").read_text()
     assert r"\textbf{1}" in _cell(tex, "b")[0] and r"\underline{2}" in _cell(tex, "c")[0]
-    render.write_table(frame, tmp_path / "none", best=None, shade=False)
+    table_formats.write_table(frame, tmp_path / "none", best=None, shade=False)
     tex = (tmp_path / "none.tex").read_text()
     assert r"\textbf" not in tex and r"\underline" not in tex and r"\cellcolor" not in tex
 
@@ -262,7 +262,7 @@ def test_text_table_renders_without_marks(tmp_path):
         {"kmeans": ["umap50", "zpca90"], "ac_with_c": ["umap50; euclidean/ward", None], "threshold": [0.5, np.nan]},
         index=pd.MultiIndex.from_tuples([("ResNet-50", "X-Ent."), ("ViT-B/16", "DINO")], names=["architecture", "encoder"]),
     )
-    paths = render.write_table(frame, tmp_path / "hp", caption="Hyper-parameters")
+    paths = table_formats.write_table(frame, tmp_path / "hp", caption="Hyper-parameters")
     tex, page, md = (tmp_path / "hp.tex").read_text(), (tmp_path / "hp.html").read_text(), (tmp_path / "hp.md").read_text()
     assert "umap50; euclidean/ward" in tex and "zpca90" in page and "umap50; euclidean/ward" in md
     assert r"\textbf" not in tex and r"\cellcolor" not in tex and "background-color: #" not in page
@@ -275,7 +275,7 @@ def test_colour_frame_diverging(tmp_path):
     pred = pd.DataFrame({"C10": [10.0, 100.0, 1.0], "IN1k": [1000.0, 500.0, np.nan]}, index=["a", "b", "c"])
     true = pd.Series({"C10": 10.0, "IN1k": 1000.0})
     ratio = np.log10(pred / true)
-    render.write_table(pred, tmp_path / "k", colour=ratio, best=None)
+    table_formats.write_table(pred, tmp_path / "k", colour=ratio, best=None)
     page = (tmp_path / "k.html").read_text()
     colours = dict(re.findall(r"#T_zsc_(row\d_col\d)[^{]*\{\s*background-color: #([0-9A-F]{6})", page))
     assert "row2_col1" not in colours  # NaN: no colour
@@ -292,8 +292,8 @@ def test_colour_frame_diverging(tmp_path):
 
 
 def test_tables_are_deterministic(small, tmp_path):
-    first = render.write_table(small, tmp_path / "a" / "t", notes=["n"], caption="c")
-    again = render.write_table(small, tmp_path / "b" / "t", notes=["n"], caption="c")
+    first = table_formats.write_table(small, tmp_path / "a" / "t", notes=["n"], caption="c")
+    again = table_formats.write_table(small, tmp_path / "b" / "t", notes=["n"], caption="c")
     for p, q in zip(first, again):
         assert p.read_bytes() == q.read_bytes(), p.name
 
@@ -492,7 +492,7 @@ def test_study_tables_render(tmp_path):
         "n_clusters": (pred, {"colour": study.log_ratio(pred, true), "best": None}),
     }
     for name, (frame, options) in tables.items():
-        paths = render.write_table(frame, tmp_path / name, notes=["synthetic"], caption=name, **options)
+        paths = table_formats.write_table(frame, tmp_path / name, notes=["synthetic"], caption=name, **options)
         assert all(p.stat().st_size > 0 for p in paths), name
     tex = (tmp_path / "main.tex").read_text()
     assert tex.count(r"\textbf{") >= main.shape[1]  # a best value in every column

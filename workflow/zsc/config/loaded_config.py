@@ -1,4 +1,4 @@
-"""The run grid: a loaded config (zsc.config.Config) and the runs it asks for."""
+"""The loaded config (zsc.config.Config): the settings, the protocol's table, and the runs it asks for."""
 
 from __future__ import annotations
 
