@@ -270,6 +270,7 @@ def test_the_labelfree_stage_gives_identical_scores_with_shuffled_labels(tmp_pat
     scores = rows["labels"].set_index("score")["value"]
     assert set(scores.index) == {
         *(f"agreement_og_{m}" for m in ("ami_mean", "ami_min", "ari_mean", "ari_min")),
-        "clusterer_agreement_ami", "clusterer_agreement_ari", *labelfree.ENTROPY_SCORES,
+        "clusterer_agreement_ami", "clusterer_agreement_ari",
+        "entropy_gaussian", "entropy_gaussian_per_dim", "effective_rank", "entropy_knn", "entropy_knn_per_dim",
     }  # fmt: skip
     assert scores["agreement_og_ami_mean"] > 0.9 and 0.6 < scores["clusterer_agreement_ami"] < 1

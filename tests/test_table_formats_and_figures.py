@@ -7,21 +7,20 @@ groups, 6 clusterers) and check that no two texts of a figure overlap once drawn
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import re
 import sys
 from pathlib import Path
 
+import matplotlib
 import numpy as np
 import pandas as pd
 import pytest
+import synthetic
+from figure_text import OUTSIDE, overlapping_text
 
-matplotlib = pytest.importorskip("matplotlib")
+from zsc import plots, study, table_formats
+
 matplotlib.use("Agg")
-
-from zsc import plots, table_formats  # noqa: E402
-
-TESTS = Path(__file__).resolve().parent
 
 # --- study-sized inputs ----------------------------------------------------------------------------
 
@@ -332,7 +331,7 @@ def figures():
 )
 def test_figure_at_study_size_has_no_overlapping_text(figures, name):
     fig = figures[name]
-    assert plots.overlapping_text(fig) == []
+    assert overlapping_text(fig) == []
     if name != "example_images":  # images have no axes to label, only row titles
         assert _has_axis_labels(fig)
     width, _ = fig.get_size_inches()
@@ -371,26 +370,26 @@ def test_overlapping_text_detects_an_overlap():
     ax.text(0.5, 0.5, "one long piece of text", transform=ax.transAxes)
     ax.text(0.52, 0.51, "another long piece", transform=ax.transAxes)
     ax.text(0.1, 0.1, "")  # empty: ignored
-    pairs = plots.overlapping_text(fig)
+    pairs = overlapping_text(fig)
     assert ("one long piece of text", "another long piece") in pairs
     fig2 = plots._figure(3.5, 2)
     ax2 = fig2.subplots()
     ax2.text(0.1, 0.1, "apart", transform=ax2.transAxes)
     ax2.text(0.7, 0.8, "far apart", transform=ax2.transAxes)
-    assert plots.overlapping_text(fig2) == []
+    assert overlapping_text(fig2) == []
 
 
 def test_overlapping_text_sees_text_cut_off_at_the_edge():
     fig = plots._figure(2.0, 1.0)
     fig.text(0.9, 0.5, "a label running off the figure")
-    assert plots.overlapping_text(fig) == [("a label running off the figure", plots.OUTSIDE)]
+    assert overlapping_text(fig) == [("a label running off the figure", OUTSIDE)]
 
 
 def test_overlapping_text_sees_crowded_tick_labels():
     fig = plots._figure(1.5, 1.0)
     ax = fig.subplots()
     ax.set_xticks(range(30), [f"dataset {k}" for k in range(30)])
-    assert plots.overlapping_text(fig)
+    assert overlapping_text(fig)
 
 
 def test_save_figure_is_deterministic(tmp_path, figures):
@@ -405,82 +404,11 @@ def test_save_figure_is_deterministic(tmp_path, figures):
     assert first[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-# --- the study module's own outputs, through every figure -----------------------------------------------
-
-
-def _study_modules():
-    try:
-        from zsc import study
-    except Exception:  # pragma: no cover - not there yet
-        return None
-    spec = importlib.util.spec_from_file_location("synthetic", TESTS / "synthetic.py")
-    if spec is None or not (TESTS / "synthetic.py").exists():
-        return None
-    synthetic = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("synthetic", synthetic)
-    spec.loader.exec_module(synthetic)
-    return study, synthetic
-
-
-def study_outputs():
-    """name -> Figure, from zsc.study's frames of the synthetic study (tests/synthetic.py)."""
-    modules = _study_modules()
-    if modules is None:
-        return None
-    study, synthetic = modules
-    runs, labels, facts = synthetic.study_runs()
-    encoders = facts["encoders"]
-    order = list(encoders)
-    avg, _ = study.clusterer_average(runs, facts)
-    groups = list(study.table_groups(facts, avg.columns)) + [study.ALL]
-    delta = study.delta_vs_supervised(avg, facts)
-    ranks = study.encoder_ranks(avg, facts)
-    summary, _ = study.clusterer_ranks(runs, facts)
-    selected = study.select_runs(runs, facts)
-    points = study.cell_metric(selected, facts["clusterers"], "AMI")
-    for metric in ("silhouette_og", "silhouette_umap"):
-        points = points.merge(study.cell_metric(selected, facts["clusterers"], metric), on=["encoder", "dataset", "clusterer"])
-    cells = study.cell_ami(selected, facts["clusterers"])
-    levels = study.label_levels(labels, facts)
-    levels = levels[levels["dataset"] == "inaturalist"]
-    table = study.main_table(avg, facts)
-    titles = {d: study.dataset_label(facts, d) for d in facts["datasets"]}
-    rng = np.random.default_rng(0)
-    curves = pd.DataFrame(
-        [
-            dict(dataset=d, encoder=e, n_components=n, cumulative_variance=1 - np.exp(-rng.uniform(0.01, 0.1) * n))
-            for d in list(facts["datasets"])[:26]
-            for e in order
-            for n in (1, 10, 100, 768)
-        ]
-    )
-    return {
-        "study_delta_by_domain": plots.delta_by_domain(delta, groups, order, encoders),
-        "study_rank_by_domain": plots.rank_by_domain(ranks, groups, order, encoders),
-        "study_clusterer_ranking": plots.clusterer_ranking(summary, {}),
-        "study_silhouette_vs_ami": plots.silhouette_vs_ami(points, facts["clusterers"], encoders),
-        "study_clusterer_pairs": plots.clusterer_pairs(cells, facts["clusterers"]),
-        "study_taxonomy_levels": plots.taxonomy_levels(levels, encoders, titles),
-        "study_ami_heatmap": plots.ami_heatmap(table),
-        "study_ami_heatmap_plain": plots.ami_heatmap(avg),
-        "study_pca_variance": plots.pca_variance(curves, encoders, titles),
-    }
-
-
-def test_study_outputs_through_every_figure():
-    outputs = study_outputs()
-    if outputs is None:
-        pytest.skip("zsc.study or tests/synthetic.py not available")
-    for name, fig in outputs.items():
-        assert plots.overlapping_text(fig) == [], name
-        assert _has_axis_labels(fig), name
+# --- the study's tables from zsc.study's frames of the synthetic study (tests/synthetic.py); the outputs'
+# figures at the study's size: tests/test_registries.py
 
 
 def test_study_tables_render(tmp_path):
-    modules = _study_modules()
-    if modules is None:
-        pytest.skip("zsc.study or tests/synthetic.py not available")
-    study, synthetic = modules
     runs, _, facts = synthetic.study_runs()
     avg, _ = study.clusterer_average(runs, facts)
     main = study.main_table(avg, facts)
@@ -505,7 +433,7 @@ def test_study_tables_render(tmp_path):
 def render_all(folder: str | Path = "/tmp/figs") -> list[Path]:
     """Write every study-sized figure as PNG/PDF to `folder` (to look at them)."""
     paths = []
-    for name, fig in {**study_figures(), **(study_outputs() or {})}.items():
+    for name, fig in study_figures().items():
         paths += plots.save_figure(fig, Path(folder) / name)
     return paths
 

@@ -43,7 +43,7 @@ rule probes:
         runtime=probes_runtime,
     params:
         run=lambda wildcards: dict(wildcards.items()),
-        plan=lambda wildcards: PROBE_PLANS[wildcards.dataset],
+        plan=lambda wildcards: JOBS.probe_plans[wildcards.dataset],
         settings=CONFIG["probes"],
     script:
         "../scripts/probes.py"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .config import RUN_KEYS
+from .vocabulary import RUN_KEYS
 
 LEVEL_KEYS = [*RUN_KEYS, "level"]
 LABELFREE_KEYS = ["dataset", "split", "encoder", "seed", "score"]

@@ -35,6 +35,8 @@ import logging
 
 import numpy as np
 
+from .clusterers import n_clusters_asked
+
 # Gaussian entropy: eigenvalues of the (unit-diagonal, so mean-1) correlation matrix are floored at
 # this fraction of their mean, so a rank-deficient matrix gives a finite log-determinant.
 EIGENVALUE_FLOOR = 1e-6
@@ -225,17 +227,6 @@ def knn_entropy(X: np.ndarray, k: int = 5, max_samples: int | None = 5000, seed:
 # results/tables/labelfree.parquet.
 
 
-def n_clusters_of(labels: np.ndarray, n_clusters: int | None) -> int:
-    """The number of clusters asked of K-Means: the dataset's `n_clusters`, else the number of
-    classes present, as the K-Means runs of the study use (only the count is taken from labels)."""
-    if n_clusters is not None:
-        return int(n_clusters)
-    present = len(np.unique(labels[labels >= 0]))
-    if present < 2:
-        raise ValueError("no labels to count clusters from: set the dataset's n_clusters")
-    return present
-
-
 # The entropy estimates kept as scores (gaussian_entropy and knn_entropy also return diagnostics:
 # dimensions kept, shrinkage, samples used).
 ENTROPY_SCORES = ("entropy_gaussian", "entropy_gaussian_per_dim", "effective_rank", "entropy_knn", "entropy_knn_per_dim")
@@ -247,13 +238,13 @@ def score_embeddings(embeddings_path, runs: list[dict], out_path, settings: dict
     ...) in the original space (agreement_og_*) and the shared UMAP-50 space (agreement_umap_*);
     the mean agreement between the configured clusterers' labels (clusterer_agreement_ami/_ari);
     the Gaussian and k-NN entropies of the embeddings. No label is read but their count, when
-    the dataset gives no n_clusters (n_clusters_of)."""
+    the dataset gives no n_clusters (zsc.clusterers.n_clusters_asked)."""
     import pandas as pd
 
     from . import tables
 
     columns, _ = tables.read(embeddings_path, columns=["label", tables.VECTOR])
-    X, k = columns[tables.VECTOR], n_clusters_of(columns["label"], n_clusters)
+    X, k = columns[tables.VECTOR], n_clusters_asked(columns["label"], n_clusters, f"{embeddings_path}: K-Means agreement")
     seeds = [seed + i for i in range(settings["agreement_seeds"])]
     scores = {}
     for space, path in {"og": embeddings_path, "umap": umap_path}.items():

@@ -159,7 +159,7 @@ def probe_plan(spec: dict, splits: list[str]) -> dict:
     """Where one dataset's probes train: {"mode": "split", "split": name} (that split is prepared
     and embedded too), {"mode": "carve"} or {"mode": "skip", "reason": ...}. `spec` is the resolved
     dataset entry, `splits` the splits its type offers. Raises ConfigError for an unknown split."""
-    from .config import ConfigError
+    from .errors import ConfigError
 
     wanted = spec["probe_split"]
     if wanted is None:

@@ -14,7 +14,9 @@ from .registry import Registry
 
 log = logging.getLogger(__name__)
 
-REDUCERS = Registry("reducers")
+# Every entry declares whether it is the identity (no file: clusterers read the embeddings) and its
+# memory(n, d, spec) and seconds(n, d, spec) estimates (see below).
+REDUCERS = Registry("reducers", required=("identity", "memory", "seconds"))
 # umap-learn's named distances (umap.distances.named_distances; a test keeps them in step), listed here
 # so that a misspelt metric stops at parse time without importing umap (seconds, numba).
 UMAP_METRICS = tuple(
@@ -213,12 +215,25 @@ def tsne(n_components: int, perplexity: float, seed: int):
     return TSNE(n_components=n_components, perplexity=perplexity, init="pca", method=method, random_state=seed)
 
 
+def reducer_problem(name: str, reducer: dict, n_samples: int | None, dim: int | None) -> str | None:
+    """Why reducer `name` (its config entry) cannot reduce n_samples x dim embeddings (None: it can;
+    either size may be None, unknown). For the reduce job: a cell failure, recorded with this reason;
+    the config and the plan ask it too, with the sizes they know before any job."""
+    n_components = reducer.get("n_components")
+    if reducer["type"] != "pca" or not isinstance(n_components, int):  # a fraction of the variance always fits
+        return None
+    limits = [(size, what) for size, what in ((dim, "dimensions"), (n_samples, "samples")) if size is not None]
+    for size, what in limits:
+        if n_components > size:
+            return f"reducers.{name}.n_components: {n_components} components exceed the {size} {what}"
+    return None
+
+
 def reduce(embeddings_path, out_path, reducer: dict, seed: int, embeddings: str = "the embeddings") -> None:
     """Reduce one embeddings file (`embeddings` names it in messages: dataset, split, encoder). A
     reducer that cannot reduce this data (zsc.failures) writes the file without vectors, its
     status and reason in the metadata: its clusterers record the reason instead of running."""
     from . import failures, tables
-    from .config import reducer_problem
 
     X = tables.read_vectors(embeddings_path)
     index = tables.read(embeddings_path, columns=["index"])[0]["index"]

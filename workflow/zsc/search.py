@@ -19,7 +19,7 @@ import math
 
 import numpy as np
 
-from .clusterers import CLUSTERERS, memory_limit, too_big
+from .clusterers import CLUSTERERS, memory_limit, n_clusters_asked, too_big
 from .reducers import REDUCERS
 
 log = logging.getLogger(__name__)
@@ -39,10 +39,11 @@ def _steps(plan: dict) -> list[dict]:
 
 def _valid(entry: dict) -> str | None:
     """Why a combination of settings is not allowed (a cross-option rule such as ward needing euclidean)."""
-    from .config import ConfigError, entry_schema, validate
+    from .errors import ConfigError
+    from .json_schema import validate
 
     try:
-        validate({k: v for k, v in entry.items() if k != "name"}, entry_schema("clusterers"))
+        validate({k: v for k, v in entry.items() if k != "name"}, CLUSTERERS.schema())
     except ConfigError as err:
         return str(err)
     return None
@@ -78,7 +79,7 @@ class Search:
             if why:  # this dataset does not count (as with skip_datasets); the reason goes to the trace
                 too_large.append(f"{dataset}: {why}")
                 continue
-            n_clusters = self.n_clusters.get(dataset) or len(np.unique(y[y >= 0]))
+            n_clusters = n_clusters_asked(y, self.n_clusters.get(dataset), f"search.datasets.{dataset}")
             labels = CLUSTERERS.build(entry, n_clusters=n_clusters, n_samples=len(X), seed=self.seed).fit_predict(X)
             amis[dataset] = float(adjusted_mutual_info_score(y, labels))  # noise (-1) kept as one label
         return (weighted_score(amis, self.weights) if amis else -math.inf), amis, "; ".join(too_large) or None

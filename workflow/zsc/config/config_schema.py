@@ -10,8 +10,8 @@ from __future__ import annotations
 import copy
 import functools
 
-from ..outputs import TRAINING
 from ..registry import Registry
+from ..vocabulary import TRAINING
 
 NAME_PATTERN = "^[A-Za-z0-9][A-Za-z0-9_.+-]*$"
 KINDS = ("datasets", "encoders", "reducers", "clusterers")
@@ -381,25 +381,6 @@ TOP_LEVEL = {
 }
 
 
-def _entry_schema(kind: str, registry: Registry) -> dict:
-    branches = []
-    for entry in registry:
-        then = {"properties": entry.options, "required": entry.required()}
-        if "schema" in entry.info:  # cross-option rules, e.g. ward linkage needs euclidean
-            then = {"allOf": [then, entry.info["schema"]]}
-        branches.append({"if": {"properties": {"type": {"const": entry.name}}}, "then": then})
-    return {
-        "type": "object",
-        "properties": {
-            "type": {"enum": registry.names(), "description": f"Registry entry ({'; '.join(registry.names())})."},
-            **COMMON_OPTIONS[kind],
-        },
-        "required": ["type"],
-        "allOf": branches,
-        "unevaluatedProperties": False,
-    }
-
-
 def schema() -> dict:
     props = copy.deepcopy(TOP_LEVEL)
     for kind, registry in registries().items():
@@ -417,7 +398,7 @@ def schema() -> dict:
         "properties": props,
         "required": ["datasets", "encoders"],  # reducers and clusterers: here or from the protocol
         "additionalProperties": False,
-        "$defs": {kind: _entry_schema(kind, reg) for kind, reg in registries().items()},
+        "$defs": {kind: reg.schema(COMMON_OPTIONS[kind]) for kind, reg in registries().items()},
     }
 
 

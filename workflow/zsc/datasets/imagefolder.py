@@ -54,6 +54,9 @@ def _some(names: list[str]) -> str:
     group="Other",
     n_classes=None,
     available=None,
+    label=None,
+    sizes={},  # the folder's own: unknown before it is prepared
+    native_size=None,
     schema={"properties": {"root": {"type": "string"}}},  # its folder must be named
 )
 def imagefolder(root, split, download, min_image_size, max_image_pixels, bad_images, background, mirror=None):

@@ -41,6 +41,8 @@ UTKFACE_FIELDS = ("age", "gender", "race")
     ["test", "train"],
     "UTKFace",
     extra_labels=True,
+    label="UTKF",
+    sizes={"test": 5926, "train": 17776},
 )
 def utkface(root, split, download, background, mirror=None):
     folder = require(Path(root) / "UTKFace", "utkface")
@@ -70,6 +72,8 @@ def utkface(root, split, download, background, mirror=None):
     ["test", "train"],
     "BreaKHis_v1",
     extra_labels=True,
+    label="BHis",
+    sizes={"test": 3164, "train": 4745},
 )
 def breakhis(root, split, download, background, mirror=None):
     slides = require(Path(root) / "BreaKHis_v1" / "histology_slides" / "breast", "breakhis")
@@ -102,6 +106,8 @@ def breakhis(root, split, download, background, mirror=None):
     "test",
     ["test", "train"],
     "nabirds/images.txt",
+    label="Birds",
+    sizes={"test": 24633, "train": 23929},
 )
 def nabirds(root, split, download, background, mirror=None):
     base = require(Path(root) / "nabirds", "nabirds")
@@ -159,6 +165,8 @@ def bioscan_taxonomy(metadata):
     ["test", "val", "train"],
     "BIOSCAN_Insect_Dataset_metadata.tsv",
     levels=tuple(f"label_{level}" for level in BIOSCAN_LEVELS[:-1]),
+    label="Bio",
+    sizes={"test": 24600},
 )
 def bioscan1m(root, split, download, background, mirror=None):
     import pandas as pd
