@@ -4,6 +4,8 @@ output is covered without editing this file.
 
 - every clusterer fits and predicts on small, well-separated blobs and declares its memory and time;
 - every reducer round-trips through the reduce stage (embeddings file in, reduction file out);
+- every label-free score is computed on a small embedding by its stage, and its declared direction
+  is the one the encoder choice follows;
 - every output renders on the study-sized synthetic grid (tests/synthetic.py);
 - a registry refuses an entry that lacks one of the facts it requires.
 """
@@ -11,11 +13,12 @@ output is covered without editing this file.
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_mutual_info_score
 from synthetic import write_study
 
-from zsc import outputs, tables
+from zsc import aggregate, labelfree, metrics, outputs, selection, tables
 from zsc.clusterers import CLUSTERERS
 from zsc.json_schema import validate
 from zsc.reducers import REDUCERS, reduce
@@ -96,6 +99,49 @@ def test_every_reducer_round_trips_through_the_reduce_stage(entry, tmp_path):
         assert entry.info["memory"](n, 64, spec) >= 0 and math.isfinite(entry.info["seconds"](n, 64, spec))
 
 
+# --- label-free scores --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def scored(tmp_path_factory):
+    """Every label-free score of one small embedding (blobs), as its stage computes it: the labelfree
+    job's rows, and the silhouettes the evaluate job computes, as the aggregate rule names them."""
+    folder = tmp_path_factory.mktemp("scored")
+    X, y = blobs(n_blobs=4, per_blob=30, d=12)
+    tables.write(folder / "embeddings.parquet", {"index": np.arange(len(y)), "label": y, tables.VECTOR: X})
+    tables.write(folder / "umap.parquet", {"index": np.arange(len(y)), tables.VECTOR: X[:, :3]})  # a shared low-d space
+    runs = []
+    for clusterer, pred in {"kmeans": y, "other": (y + (np.arange(len(y)) % 10 == 0)) % 4}.items():
+        tables.write(folder / f"{clusterer}.parquet", {"index": np.arange(len(y)), "label_pred": pred})
+        keys = {"dataset": "d", "split": "test", "encoder": "e", "reducer": "none", "clusterer": clusterer, "seed": 1}
+        runs.append({"run": keys, "clusters": str(folder / f"{clusterer}.parquet"), "reduced": str(folder / "embeddings.parquet")})
+    settings = {"agreement_seeds": 3, "entropy_knn_k": 5, "entropy_max_samples": None}
+    labelfree.score_embeddings(folder / "embeddings.parquet", runs, folder / "scores.parquet", settings, None, 1, folder / "umap.parquet")
+    metrics.evaluate(folder / "embeddings.parquet", runs, folder / "metrics.parquet", {"silhouette_max_samples": None}, folder / "umap.parquet")
+    evaluated = aggregate.silhouette_scores(aggregate.collect_runs([str(folder / "metrics.parquet")], {"d": "Other"}))
+    rows = pd.concat([pd.read_parquet(folder / "scores.parquet"), evaluated], ignore_index=True)
+    return rows.set_index("score")["value"]
+
+
+@pytest.mark.parametrize("entry", list(labelfree.SCORES), ids=labelfree.SCORES.names())
+def test_every_label_free_score_is_computed_by_its_stage(entry, scored):
+    names = [entry.name] if entry.info["stage"] == "labelfree" else [f"{entry.name}_kmeans", f"{entry.name}_other"]
+    assert entry.info["stage"] in ("labelfree", "evaluate")
+    for name in names:
+        assert name in scored.index and math.isfinite(scored[name]), name
+
+
+@pytest.mark.parametrize("entry", list(labelfree.SCORES), ids=labelfree.SCORES.names())
+def test_every_label_free_score_is_ranked_in_its_declared_direction(entry):
+    assert entry.info["direction"] in ("higher", "lower")
+    assert isinstance(entry.info["family"], str) and isinstance(entry.info["across_widths"], bool)
+    score = entry.name if entry.info["stage"] == "labelfree" else f"{entry.name}_kmeans"
+    assert labelfree.direction(score) == entry.info["direction"]
+    scores = pd.DataFrame({"dataset": "x", "encoder": ["low", "high"], "score": score, "value": [0.2, 0.8]})
+    choice = selection.recommendation(selection.encoder_choice(scores, None))
+    assert choice["recommended"].iloc[0] == ("high" if entry.info["direction"] == "higher" else "low")
+
+
 # --- outputs ------------------------------------------------------------------------------------------
 
 
@@ -142,5 +188,5 @@ def test_a_registry_refuses_an_entry_without_the_facts_it_requires():
         things.add("a", "an entry without a label", memory=lambda n, d, spec: 0)
     things.add("b", "a complete entry", memory=lambda n, d, spec: 0, label="B")(lambda: None)
     assert things.names() == ["b"]
-    for registry in (CLUSTERERS, REDUCERS, outputs.OUTPUTS):
+    for registry in (CLUSTERERS, REDUCERS, labelfree.SCORES, outputs.OUTPUTS):
         assert registry.required and all(set(registry.required) <= set(entry.info) for entry in registry)

@@ -1,4 +1,4 @@
-"""Label-free scores of an embedding, and the labelfree stage.
+"""Label-free scores of an embedding: their estimators, their registry (SCORES) and the labelfree job.
 
 They never see a label, so they can be computed on an unseen, unlabelled dataset:
 
@@ -36,6 +36,7 @@ import logging
 import numpy as np
 
 from .clusterers import n_clusters_asked
+from .registry import Registry
 
 # Gaussian entropy: eigenvalues of the (unit-diagonal, so mean-1) correlation matrix are floored at
 # this fraction of their mean, so a rank-deficient matrix gives a finite log-determinant.
@@ -223,60 +224,199 @@ def knn_entropy(X: np.ndarray, k: int = 5, max_samples: int | None = 5000, seed:
 
 
 # ----------------------------------------------------------------------------------------------
-# The labelfree job (per embeddings and seed). Its rows are gathered by the aggregate rule into
-# results/tables/labelfree.parquet.
+# The scores: a registry. Each entry is one score the `labelfree` table holds and declares:
+# - direction: "higher" (a higher value is taken as the better encoder) or "lower";
+# - family: what kind of score it is (agreement, entropy, silhouette);
+# - across_widths: whether it compares embeddings of different widths (see the module docstring);
+# - stage: "labelfree" (the labelfree job computes it: the factory takes the job's `Embedding` and
+#   returns the value, or None where the score does not apply, e.g. without the UMAP space) or
+#   "evaluate" (the evaluate stage computes it per run, as the runs table's column of the entry's
+#   name; zsc.aggregate adds it per clusterer: the factory takes the runs that ran and returns the
+#   column, or None without it).
+# zsc.selection reads the direction; docs/labelfree.md describes every score.
+SCORES = Registry("label-free scores", required=("direction", "family", "across_widths", "stage"))
+
+
+class Embedding:
+    """One (embeddings, seed) as the labelfree job sees it: the vectors, the number of clusters
+    asked (its count is all that is taken from the labels), the settings and the files of the
+    shared UMAP space and the runs' clusters. What several scores share (a space's K-Means
+    agreement, the entropy estimates) is computed once, on first use."""
+
+    def __init__(self, X, n_clusters: int, seed: int, settings: dict, umap_path=None, runs=()):
+        self.X, self.n_clusters, self.seed, self.settings = X, n_clusters, seed, settings
+        self.umap_path, self.runs = umap_path, list(runs)
+        self._done = {}
+
+    def _once(self, key, compute):
+        if key not in self._done:
+            self._done[key] = compute()
+        return self._done[key]
+
+    def agreement(self, space: str) -> dict | None:
+        """kmeans_agreement's scores in `space` ("og": the embeddings, "umap": the shared UMAP-50
+        space; None without it), over settings' agreement_seeds seeds (seed, seed+1, ...); NaN
+        where they cannot be computed on this data (zsc.failures), with a warning saying why."""
+        return self._once(("agreement", space), lambda: self._agreement(space))
+
+    def _agreement(self, space: str) -> dict | None:
+        from . import tables
+
+        if space == "umap" and not self.umap_path:
+            return None
+        failed = tables.not_run(self.umap_path) if space == "umap" else None  # the UMAP space could not be made
+        points = None if failed else self.X if space == "og" else tables.read_vectors(self.umap_path)
+        k = self.n_clusters
+        if points is None or k > len(points):
+            why = failed[1] if failed else f"{k} clusters asked of only {len(points)} samples (datasets' n_clusters)"
+            logging.getLogger(__name__).warning("no K-Means agreement in the %s space: %s", space, why)
+            return dict.fromkeys(["agreement_ami_mean", "agreement_ami_min", "agreement_ari_mean", "agreement_ari_min"], float("nan"))
+        seeds = [self.seed + i for i in range(self.settings["agreement_seeds"])]
+        return kmeans_agreement(points, k, seeds)
+
+    def clusterer_agreement(self):
+        """pairwise_agreement between the labels of the runs' clusterers that ran (None with fewer than two)."""
+        return self._once("clusterers", self._clusterer_agreement)
+
+    def _clusterer_agreement(self):
+        from . import tables
+
+        predicted = {}
+        for job in self.runs:
+            pred, meta = tables.read(job["clusters"])
+            if not meta.get("skipped"):
+                predicted[job["run"]["clusterer"] + "/" + job["run"]["reducer"]] = pred["label_pred"]
+        return pairwise_agreement(predicted) if len(predicted) > 1 else None
+
+    def entropies(self) -> dict:
+        """gaussian_entropy and knn_entropy of the embeddings (settings' entropy_knn_k and entropy_max_samples)."""
+        return self._once(
+            "entropies",
+            lambda: {
+                **gaussian_entropy(self.X),
+                **knn_entropy(self.X, k=self.settings["entropy_knn_k"], max_samples=self.settings["entropy_max_samples"], seed=self.seed),
+            },
+        )
+
+
+def _runs_column(column: str):
+    def values(ran):
+        return ran[column] if column in ran else None
+
+    return values
+
+
+SCORES.add(
+    "silhouette_og",
+    "Euclidean silhouette of a clusterer's predicted labels in its encoder's own embedding space (the evaluate stage's "
+    "silhouette_og), one score per clusterer: silhouette_og_<clusterer> (_<reducer> in a grid). Not across widths: "
+    "distances concentrate as the width grows.",
+    direction="higher",
+    family="silhouette",
+    across_widths=False,
+    stage="evaluate",
+)(_runs_column("silhouette_og"))
+SCORES.add(
+    "silhouette_umap",
+    "Euclidean silhouette of a clusterer's predicted labels in the shared UMAP-50 space of the embeddings (the evaluate "
+    "stage's silhouette_umap), one score per clusterer: silhouette_umap_<clusterer> (_<reducer> in a grid).",
+    direction="higher",
+    family="silhouette",
+    across_widths=True,
+    stage="evaluate",
+)(_runs_column("silhouette_umap"))
+
+
+def _agreement_score(space: str, statistic: str):
+    def value(embedding: Embedding):
+        scores = embedding.agreement(space)
+        return None if scores is None else scores[f"agreement_{statistic}"]
+
+    return value
+
+
+for _space, _where in (("og", "the embeddings"), ("umap", "the shared UMAP-50 space")):
+    for _statistic, _what in (("ami_mean", "mean AMI"), ("ami_min", "minimum AMI"), ("ari_mean", "mean ARI"), ("ari_min", "minimum ARI")):
+        SCORES.add(
+            f"agreement_{_space}_{_statistic}",
+            f"The {_what} over all pairs of K-Means partitions of {_where} from labelfree.agreement_seeds seeds.",
+            direction="higher",
+            family="agreement",
+            across_widths=True,
+            stage="labelfree",
+        )(_agreement_score(_space, _statistic))
+
+
+def _clusterer_agreement(column: str):
+    def value(embedding: Embedding):
+        pairs = embedding.clusterer_agreement()
+        return float(pairs[column].mean()) if pairs is not None else float("nan")
+
+    return value
+
+
+for _column in ("AMI", "ARI"):
+    SCORES.add(
+        f"clusterer_agreement_{_column.lower()}",
+        f"The mean {_column} over all pairs of the configured clusterers' partitions of the embeddings (noise kept as one label).",
+        direction="higher",
+        family="agreement",
+        across_widths=True,
+        stage="labelfree",
+    )(_clusterer_agreement(_column))
+
+
+def _entropy(name: str):
+    def value(embedding: Embedding):
+        return embedding.entropies()[name]
+
+    return value
 
 
 # The entropy estimates kept as scores (gaussian_entropy and knn_entropy also return diagnostics:
-# dimensions kept, shrinkage, samples used).
-ENTROPY_SCORES = ("entropy_gaussian", "entropy_gaussian_per_dim", "effective_rank", "entropy_knn", "entropy_knn_per_dim")
+# dimensions kept, shrinkage, samples used); only the per-dimension Gaussian entropy and the
+# effective rank compare across widths (the module docstring).
+for _name, _what, _across in (
+    ("entropy_gaussian", "Differential entropy (nats) of a Gaussian fitted to the standardised embeddings", False),
+    ("entropy_gaussian_per_dim", "entropy_gaussian per dimension kept (at most 1.419 nats: uncorrelated dimensions)", True),
+    ("effective_rank", "Effective rank (RankMe) of the standardised embeddings' correlation spectrum", True),
+    ("entropy_knn", "Kozachenko-Leonenko k-nearest-neighbour entropy (nats) of the standardised embeddings", False),
+    ("entropy_knn_per_dim", "entropy_knn per dimension kept", False),
+):
+    SCORES.add(_name, _what + ".", direction="higher", family="entropy", across_widths=_across, stage="labelfree")(_entropy(_name))
+
+
+def direction(score: str) -> str:
+    """"higher" or "lower": which value of `score` is the better encoder, as its entry declares (a
+    per-clusterer score such as silhouette_og_kmeans: its evaluate entry's); "higher" for a score no
+    entry knows."""
+    if score in SCORES:
+        return SCORES[score].info["direction"]
+    for entry in SCORES:
+        if entry.info["stage"] == "evaluate" and score.startswith(f"{entry.name}_"):
+            return entry.info["direction"]
+    return "higher"
+
+
+# ----------------------------------------------------------------------------------------------
+# The labelfree job (per embeddings and seed). Its rows are gathered by the aggregate rule into
+# results/tables/labelfree.parquet, with the evaluate stage's silhouettes.
 
 
 def score_embeddings(embeddings_path, runs: list[dict], out_path, settings: dict, n_clusters, seed: int, umap_path=None) -> None:
     """The label-free scores of one (embeddings, seed), one tidy row each (dataset, split, encoder,
-    seed, score, value): K-Means agreement across `settings["agreement_seeds"]` seeds (seed, seed+1,
-    ...) in the original space (agreement_og_*) and the shared UMAP-50 space (agreement_umap_*);
-    the mean agreement between the configured clusterers' labels (clusterer_agreement_ami/_ari);
-    the Gaussian and k-NN entropies of the embeddings. No label is read but their count, when
-    the dataset gives no n_clusters (zsc.clusterers.n_clusters_asked)."""
+    seed, score, value): every score of the registry this job computes, in registry order (K-Means
+    agreement in the original and the shared UMAP-50 space, agreement between the configured
+    clusterers, the entropies). No label is read but their count, when the dataset gives no
+    n_clusters (zsc.clusterers.n_clusters_asked)."""
     import pandas as pd
 
     from . import tables
 
     columns, _ = tables.read(embeddings_path, columns=["label", tables.VECTOR])
-    X, k = columns[tables.VECTOR], n_clusters_asked(columns["label"], n_clusters, f"{embeddings_path}: K-Means agreement")
-    seeds = [seed + i for i in range(settings["agreement_seeds"])]
-    scores = {}
-    for space, path in {"og": embeddings_path, "umap": umap_path}.items():
-        if path:
-            failed = tables.not_run(path) if space == "umap" else None  # the UMAP space could not be made
-            points = None if failed else X if space == "og" else tables.read_vectors(path)
-            if points is None or k > len(points):  # cannot be computed on this data (zsc.failures): NaN
-                why = failed[1] if failed else f"{k} clusters asked of only {len(points)} samples (datasets' n_clusters)"
-                logging.getLogger(__name__).warning("no K-Means agreement in the %s space: %s", space, why)
-                agreement = dict.fromkeys(["agreement_ami_mean", "agreement_ami_min", "agreement_ari_mean", "agreement_ari_min"], float("nan"))
-            else:
-                agreement = kmeans_agreement(points, k, seeds)
-            scores.update(
-                {
-                    f"agreement_{space}_{name.removeprefix('agreement_')}": agreement[name]
-                    for name in agreement
-                    if name != "labels"
-                }
-            )
-    predicted = {}
-    for job in runs:
-        pred, meta = tables.read(job["clusters"])
-        if not meta.get("skipped"):
-            predicted[job["run"]["clusterer"] + "/" + job["run"]["reducer"]] = pred["label_pred"]
-    pairs = pairwise_agreement(predicted) if len(predicted) > 1 else None
-    scores["clusterer_agreement_ami"] = float(pairs["AMI"].mean()) if pairs is not None else float("nan")
-    scores["clusterer_agreement_ari"] = float(pairs["ARI"].mean()) if pairs is not None else float("nan")
-    entropies = {
-        **gaussian_entropy(X),
-        **knn_entropy(X, k=settings["entropy_knn_k"], max_samples=settings["entropy_max_samples"], seed=seed),
-    }
-    scores.update({name: entropies[name] for name in ENTROPY_SCORES})  # the rest are the estimators' diagnostics
+    k = n_clusters_asked(columns["label"], n_clusters, f"{embeddings_path}: K-Means agreement")
+    embedding = Embedding(columns[tables.VECTOR], k, seed, settings, umap_path, runs)
+    scores = {entry.name: entry.factory(embedding) for entry in SCORES if entry.info["stage"] == "labelfree"}
     keys = {key: runs[0]["run"][key] for key in ("dataset", "split", "encoder")} if runs else {}
-    rows = [{**keys, "seed": seed, "score": name, "value": float(value)} for name, value in scores.items()]
+    rows = [{**keys, "seed": seed, "score": name, "value": float(value)} for name, value in scores.items() if value is not None]
     tables.write_frame(out_path, pd.DataFrame(rows))
