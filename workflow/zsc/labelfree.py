@@ -358,7 +358,8 @@ def _clusterer_agreement(column: str):
 for _column in ("AMI", "ARI"):
     SCORES.add(
         f"clusterer_agreement_{_column.lower()}",
-        f"The mean {_column} over all pairs of the configured clusterers' partitions of the embeddings (noise kept as one label).",
+        f"The mean {_column} over all pairs of the configured clusterers' partitions of the embeddings "
+        "(noise kept as one label).",
         direction="higher",
         family="agreement",
         across_widths=True,
@@ -387,7 +388,7 @@ for _name, _what, _across in (
 
 
 def direction(score: str) -> str:
-    """"higher" or "lower": which value of `score` is the better encoder, as its entry declares (a
+    """Which value of `score` is the better encoder, "higher" or "lower", as its entry declares (a
     per-clusterer score such as silhouette_og_kmeans: its evaluate entry's); "higher" for a score no
     entry knows."""
     if score in SCORES:
