@@ -249,7 +249,11 @@ def planted_labelfree(runs: pd.DataFrame, seed: int = 0) -> tuple[pd.DataFrame, 
     ami = runs.groupby(["dataset", "split", "encoder"], sort=False)["AMI"].mean().reset_index()
     rows, probes = [], []
     for r in ami.itertuples():
-        for score, scale in (("silhouette_umap_kmeans", 0.5), ("agreement_umap_ami_mean", 1.0), ("entropy_gaussian_per_dim", -0.3)):
+        for score, scale in (
+            ("silhouette_umap_kmeans", 0.5),
+            ("agreement_umap_ami_mean", 1.0),
+            ("entropy_gaussian_per_dim", -0.3),
+        ):
             rows.append(
                 {"dataset": r.dataset, "split": r.split, "encoder": r.encoder, "seed": 1, "score": score}
                 | {"value": scale * r.AMI + rng.normal(0, 0.05)}
@@ -309,7 +313,9 @@ def _with_checkpoints(labelfree: pd.DataFrame, probes: pd.DataFrame, facts: dict
         for score in ("agreement_og_ami_mean", "effective_rank", "entropy_knn"):
             rows.append(keys | {"seed": 1, "score": score, "value": level + rng.normal(0, 0.02)})
         probe_rows.append(keys | {"skipped": "", "knn_top1_k20": level + 0.2, "linear_probe_top1": level + 0.25})
-    return pd.concat([labelfree, pd.DataFrame(rows)], ignore_index=True), pd.concat([probes, pd.DataFrame(probe_rows)], ignore_index=True)
+    return pd.concat([labelfree, pd.DataFrame(rows)], ignore_index=True), pd.concat(
+        [probes, pd.DataFrame(probe_rows)], ignore_index=True
+    )
 
 
 def _data_files(folder: Path, facts: dict, config, data_files) -> dict[str, list[str]]:
@@ -323,7 +329,9 @@ def _data_files(folder: Path, facts: dict, config, data_files) -> dict[str, list
             path.parent.mkdir(exist_ok=True)
             data_files.write(path, {"index": np.arange(len(y)), "label": y, data_files.VECTOR: vectors.astype(np.float32)})
             files[kind].append(str(path))
-    digits = config.load({"datasets": {"digits": {}}, "encoders": {"raw": {}}, "reducers": {"none": {}}, "clusterers": {"kmeans": {}}})
+    digits = config.load(
+        {"datasets": {"digits": {}}, "encoders": {"raw": {}}, "reducers": {"none": {}}, "clusterers": {"kmeans": {}}}
+    )
     choice = {"dataset": "digits", "split": "all", "encoder": "raw", "reducer": "none", "clusterer": "kmeans", "seed": 1}
     files["clusters"].append(str(folder / "clusters-digits.parquet"))
     data_files.write(files["clusters"][0], {"index": np.arange(200), "label_pred": np.arange(200) % 7})
@@ -335,4 +343,3 @@ def _data_files(folder: Path, facts: dict, config, data_files) -> dict[str, list
         files=files,
     )
     return files
-

@@ -316,7 +316,8 @@ def test_duplicate_key_in_the_configfile_stops_with_one_line(tmp_path):
     result = snakemake(tmp_path, "-n", "--configfile", "config.yaml")
     assert result.returncode == 1
     assert snakemake_errors(result) == [
-        f"config error: config file {tmp_path / 'config.yaml'}:{len(MINIMAL) * 2 + 2}:1: duplicate key 'seeds' (first at line {len(MINIMAL) * 2 + 1})"
+        f"config error: config file {tmp_path / 'config.yaml'}:{len(MINIMAL) * 2 + 2}:1: duplicate key "
+        f"'seeds' (first at line {len(MINIMAL) * 2 + 1})"
     ]
 
 
@@ -412,8 +413,7 @@ def test_pca_components_above_the_dimension():
         == "reducers.zpca200d.n_components: 200 components exceed the 192 dimensions"
     )
     assert (
-        reducer_problem("zpca200d", reducer, 150, 300)
-        == "reducers.zpca200d.n_components: 200 components exceed the 150 samples"
+        reducer_problem("zpca200d", reducer, 150, 300) == "reducers.zpca200d.n_components: 200 components exceed the 150 samples"
     )
     assert reducer_problem("zpca200d", reducer, 1000, 200) is None
     assert reducer_problem("zpca95", {"type": "pca", "n_components": 0.95}, 10, 5) is None

@@ -142,8 +142,7 @@ def test_take_over_without_locks_or_records_says_nothing(workdir):
     assert jobs.take_over() == []
 
 
-GUARDED_JOB = textwrap.dedent(
-    """
+GUARDED_JOB = textwrap.dedent("""
     import subprocess, sys, time
     from zsc import jobs, tables
     with jobs.guard([sys.argv[1]]):
@@ -152,8 +151,7 @@ GUARDED_JOB = textwrap.dedent(
             tmp.write_bytes(b"half")
             print(child.pid, flush=True)
             time.sleep(600)
-    """
-)
+    """)
 
 
 def start_guarded_job(tmp_path: Path, owner: dict) -> tuple[subprocess.Popen, int, Path]:
@@ -239,7 +237,10 @@ class Run:
         self.log = (workdir / f"run{len(list(workdir.glob('run*.log')))}.log").open("w")
         self.process = subprocess.Popen(
             [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "-d", str(workdir), "--cores", "all"],
-            cwd=workdir, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=workdir,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
             env={**os.environ, "HF_HUB_OFFLINE": "1"},
         )
 
@@ -249,6 +250,7 @@ class Run:
     def kill_when(self, pattern: str, sig: int, group: bool) -> None:
         """Send `sig` to snakemake (or to its whole process group) once this run writes a log
         matching `pattern` (a job of it started), and wait for snakemake to end."""
+
         def written(path: Path) -> bool:
             try:
                 return path.stat().st_mtime >= self.start
@@ -300,8 +302,9 @@ def test_a_run_killed_at_four_points_resumes_with_the_same_command(tmp_path):
     assert all("removed the lock left by a snakemake that no longer runs" in out for out in said[2:])
 
     # Finished: nothing left to do, nothing half-written, no record of a job or snakemake left
-    dry = subprocess.run([SNAKEMAKE, "-s", str(REPO / "Snakefile"), "-d", str(work), "-n"], cwd=work,
-                         capture_output=True, text=True)
+    dry = subprocess.run(
+        [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "-d", str(work), "-n"], cwd=work, capture_output=True, text=True
+    )
     assert dry.returncode == 0 and "Nothing to be done" in dry.stdout + dry.stderr, dry.stdout[-3000:]
     assert not [p for p in (work / "results").rglob(".*") if ".tmp" in p.name]
     assert not [p for p in (work / ".snakemake/incomplete").rglob("*") if p.is_file()]

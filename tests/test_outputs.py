@@ -13,7 +13,6 @@ from zsc import config as cfg
 from zsc import outputs
 
 
-
 def test_list_outputs_prints_every_entry_with_kind_needs_and_caption():
     from zsc.__main__ import list_lines
 

@@ -114,10 +114,16 @@ def scored(tmp_path_factory):
     for clusterer, pred in {"kmeans": y, "other": (y + (np.arange(len(y)) % 10 == 0)) % 4}.items():
         tables.write(folder / f"{clusterer}.parquet", {"index": np.arange(len(y)), "label_pred": pred})
         keys = {"dataset": "d", "split": "test", "encoder": "e", "reducer": "none", "clusterer": clusterer, "seed": 1}
-        runs.append({"run": keys, "clusters": str(folder / f"{clusterer}.parquet"), "reduced": str(folder / "embeddings.parquet")})
+        runs.append(
+            {"run": keys, "clusters": str(folder / f"{clusterer}.parquet"), "reduced": str(folder / "embeddings.parquet")}
+        )
     settings = {"agreement_seeds": 3, "entropy_knn_k": 5, "entropy_max_samples": None}
-    labelfree.score_embeddings(folder / "embeddings.parquet", runs, folder / "scores.parquet", settings, None, 1, folder / "umap.parquet")
-    metrics.evaluate(folder / "embeddings.parquet", runs, folder / "metrics.parquet", {"silhouette_max_samples": None}, folder / "umap.parquet")
+    labelfree.score_embeddings(
+        folder / "embeddings.parquet", runs, folder / "scores.parquet", settings, None, 1, folder / "umap.parquet"
+    )
+    metrics.evaluate(
+        folder / "embeddings.parquet", runs, folder / "metrics.parquet", {"silhouette_max_samples": None}, folder / "umap.parquet"
+    )
     evaluated = aggregate.silhouette_scores(aggregate.collect_runs([str(folder / "metrics.parquet")], {"d": "Other"}))
     rows = pd.concat([pd.read_parquet(folder / "scores.parquet"), evaluated], ignore_index=True)
     return rows.set_index("score")["value"]
@@ -173,7 +179,9 @@ def test_every_output_renders_on_the_study_sized_grid_without_overlapping_text(e
     for module in (outputs.index, outputs.study, outputs.labelfree):  # where the entries save their figures
         monkeypatch.setattr(module, "save", save_checked, raising=False)
     out = folder / "outputs" / entry.name
-    outputs.render(entry.name, {t: written[t] for t in entry.info["reads"]}, facts, {k: files[k] for k in entry.info["files"]}, out)
+    outputs.render(
+        entry.name, {t: written[t] for t in entry.info["reads"]}, facts, {k: files[k] for k in entry.info["files"]}, out
+    )
     suffixes = {p.suffix for p in out.iterdir()}
     assert suffixes == ({".csv", ".md", ".tex", ".html"} if entry.info["kind"] == "table" else {".png", ".pdf"})
     assert {name: pairs for name, pairs in overlaps.items() if pairs} == {}

@@ -131,5 +131,7 @@ def write_tables(frames: dict[str, pd.DataFrame], times: pd.DataFrame, out: dict
     summary.to_csv(out["summary_csv"], index=False)
     notes = not_run_notes(frames["runs"])
     notes = ["", "Empty cells did not run:", "", *(f"- {line}" for line in notes)] if notes else []
-    Path(out["summary_md"]).write_text("\n".join([summary.astype(object).where(summary.notna(), None).to_markdown(index=False, missingval=""), *notes]) + "\n")
+    Path(out["summary_md"]).write_text(
+        "\n".join([summary.astype(object).where(summary.notna(), None).to_markdown(index=False, missingval=""), *notes]) + "\n"
+    )
     times.to_csv(out["stage_times"], index=False)

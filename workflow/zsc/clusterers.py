@@ -188,7 +188,9 @@ class _AverageZScored:
     study_name="ac_without_c",
     schema=_WARD_NEEDS_EUCLIDEAN,
 )
-def agglomerative_threshold(distance_threshold, linkage, metric, average_zscore, dimension_correction, n_clusters, n_samples, seed):
+def agglomerative_threshold(
+    distance_threshold, linkage, metric, average_zscore, dimension_correction, n_clusters, n_samples, seed
+):
     from .linkage import Agglomerative
 
     model = Agglomerative(linkage, metric, distance_threshold=distance_threshold)
@@ -206,7 +208,12 @@ ARPACK_LU_BYTES_PER_PAIR = 1.5
     "Spectral clustering on a nearest-neighbour graph, cluster_qr labels, given the true number of clusters "
     "(scikit-learn's: an exact k-NN graph by blocked BLAS, then its eigensolver; docs/measurements.md says where the time goes)",
     options={
-        "n_neighbors": {"type": "integer", "minimum": 2, "default": 10, "description": "Neighbours of the affinity graph (the study: 10 to 50)."},
+        "n_neighbors": {
+            "type": "integer",
+            "minimum": 2,
+            "default": 10,
+            "description": "Neighbours of the affinity graph (the study: 10 to 50).",
+        },
         "eigen_solver": {
             "type": "string",
             "enum": ["arpack", "lanczos", "lobpcg"],
@@ -218,7 +225,8 @@ ARPACK_LU_BYTES_PER_PAIR = 1.5
         },
     },
     uses_n_clusters=True,
-    memory=lambda n, d, spec: n * (48 * spec["n_neighbors"] + 8 * d) + (int(ARPACK_LU_BYTES_PER_PAIR * n * n) if spec["eigen_solver"] == "arpack" else 0),
+    memory=lambda n, d, spec: n * (48 * spec["n_neighbors"] + 8 * d)
+    + (int(ARPACK_LU_BYTES_PER_PAIR * n * n) if spec["eigen_solver"] == "arpack" else 0),
     seconds=lambda n, d, k, spec: 2 * n * n * d / BLAS_FLOPS
     + 1e-4 * n
     + (4.4e-10 * n**2.5 if spec["eigen_solver"] == "arpack" else 0),
@@ -273,11 +281,18 @@ class _OneBlasThread:
             "default": 0.9,
             "description": "Damping (the study tuned it per encoder: 0.6 to 0.95).",
         },
-        "convergence_iter": {"type": "integer", "minimum": 1, "default": 15, "description": "Stable iterations to stop (the study: 15)."},
+        "convergence_iter": {
+            "type": "integer",
+            "minimum": 1,
+            "default": 15,
+            "description": "Stable iterations to stop (the study: 15).",
+        },
         "max_iter": {"type": "integer", "minimum": 1, "default": 1000, "description": "Iteration limit (the study: 1000)."},
     },
     uses_n_clusters=False,
-    memory=lambda n, d, spec: 24 * n * n,  # similarity, availability, responsibility: N x N float64 each (zsc.affinity_propagation)
+    memory=lambda n, d, spec: 24
+    * n
+    * n,  # similarity, availability, responsibility: N x N float64 each (zsc.affinity_propagation)
     seconds=lambda n, d, k, spec: 2e-7 * n * n,
     label="Affinity Prop.",
 )
@@ -293,8 +308,19 @@ def affinity_propagation(damping, convergence_iter, max_iter, n_clusters, n_samp
     options={
         "min_samples": {"type": "integer", "minimum": 2, "default": 5, "description": "Neighbours of a core point."},
         "metric": _METRIC,
-        "cluster_method": {"type": "string", "enum": ["xi", "dbscan"], "default": "xi", "description": "How clusters are extracted."},
-        "xi": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1, "default": 0.05, "description": "Steepness for the xi method."},
+        "cluster_method": {
+            "type": "string",
+            "enum": ["xi", "dbscan"],
+            "default": "xi",
+            "description": "How clusters are extracted.",
+        },
+        "xi": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "exclusiveMaximum": 1,
+            "default": 0.05,
+            "description": "Steepness for the xi method.",
+        },
     },
     uses_n_clusters=False,
     memory=lambda n, d, spec: 32 * n * d + _matrix_bytes(n, spec),  # neighbour searches, no N x N matrix but arccos's
@@ -325,7 +351,9 @@ def _leiden(graph, resolution: float, seed: int) -> np.ndarray:
     rows, cols = graph.nonzero()
     upper = rows < cols  # the graph is symmetric: each undirected edge once
     network = igraph.Graph(n=graph.shape[0], edges=list(zip(rows[upper].tolist(), cols[upper].tolist())))
-    partition = leidenalg.find_partition(network, leidenalg.RBConfigurationVertexPartition, resolution_parameter=resolution, seed=seed)
+    partition = leidenalg.find_partition(
+        network, leidenalg.RBConfigurationVertexPartition, resolution_parameter=resolution, seed=seed
+    )
     return np.asarray(partition.membership, dtype=np.int64)
 
 
@@ -466,7 +494,15 @@ class _HDBSCAN:
     label="HDBSCAN",
 )
 def hdbscan(
-    min_cluster_size, min_samples, max_cluster_size_fraction, metric, cluster_selection_method, algorithm, n_clusters, n_samples, seed
+    min_cluster_size,
+    min_samples,
+    max_cluster_size_fraction,
+    metric,
+    cluster_selection_method,
+    algorithm,
+    n_clusters,
+    n_samples,
+    seed,
 ):
     metric = sklearn_metric(metric)
     return _HDBSCAN(
@@ -515,12 +551,20 @@ def too_big(clusterer: dict, n: int, d: int, limit: int) -> str | None:
         return None
     return (
         f"{clusterer['name']} ({clusterer['type']}) on N={n} needs about {need / 2**30:.1f} GiB, over the limit of "
-        f"{limit / 2**30:.1f} GiB (limits.memory_gb): subsample with the dataset's max_samples or use another reducer or clusterer"
+        f"{limit / 2**30:.1f} GiB (limits.memory_gb): subsample with the dataset's max_samples or use "
+        f"another reducer or clusterer"
     )
 
 
 def cluster(
-    reduced_path, embeddings_path, out_path, clusterer: dict, seed: int, n_clusters: int | None = None, memory_gb=None, dataset=None
+    reduced_path,
+    embeddings_path,
+    out_path,
+    clusterer: dict,
+    seed: int,
+    n_clusters: int | None = None,
+    memory_gb=None,
+    dataset=None,
 ) -> None:
     """Cluster one reduction; `n_clusters` (the config's datasets.<dataset>.n_clusters) defaults to
     the number of classes present (the study). The output is written whatever happens to the
@@ -555,5 +599,7 @@ def cluster(
         why = failures.cell_failure(error)
         if why is None:
             raise
-        return not_run(failures.FAILED, f"clusterers.{clusterer['name']} ({clusterer['type']}) on N={len(X)}, d={X.shape[1]}: {why}")
+        return not_run(
+            failures.FAILED, f"clusterers.{clusterer['name']} ({clusterer['type']}) on N={len(X)}, d={X.shape[1]}: {why}"
+        )
     tables.write(out_path, {"index": columns["index"], "label_pred": labels}, meta)

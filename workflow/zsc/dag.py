@@ -102,9 +102,7 @@ class DAG:
     def _embed(self):
         config, keys = self.config, ("dataset", "split", "encoder")
         jobs = [{k: run[k] for k in keys} for run in self.runs]
-        jobs += [
-            {**job, "split": self.probe_plans[job["dataset"]]["split"]} for job in jobs if self.probe_split(job["dataset"])
-        ]
+        jobs += [{**job, "split": self.probe_plans[job["dataset"]]["split"]} for job in jobs if self.probe_split(job["dataset"])]
         searched = self.search.get("datasets", {})
         jobs += [
             {"dataset": name, "split": config.entry("datasets", name)["split"], "encoder": encoder}

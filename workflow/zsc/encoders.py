@@ -144,7 +144,9 @@ def build_network(arch, init_seed, arch_kwargs=None, weights_path=None, load=Non
             # Read once safely (weights_only) first: a corrupt or unsafe file fails here with a clear
             # message rather than inside timm's own loader.
             weights_mod.read_checkpoint(weights_path)
-            return timm.create_model(name, pretrained=True, pretrained_cfg_overlay={"file": str(weights_path)}, num_classes=0, **arch_kwargs)
+            return timm.create_model(
+                name, pretrained=True, pretrained_cfg_overlay={"file": str(weights_path)}, num_classes=0, **arch_kwargs
+            )
         with weights_mod.refusing_pickles(f"timm:{name} (pretrained weights in {cache_dir})"):
             module = timm.create_model(name, pretrained=hub_pretrained, cache_dir=cache_dir, num_classes=0, **arch_kwargs)
     elif library == "torchvision":
@@ -216,7 +218,8 @@ CHECKPOINT_OPTIONS = {
     "weights_file": {
         "type": ["string", "null"],
         "default": None,
-        "description": "A local checkpoint file (.pth, .pth.tar, .safetensors) for this architecture, read with weights_only=True.",
+        "description": "A local checkpoint file (.pth, .pth.tar, .safetensors) for this architecture, read with "
+        "weights_only=True.",
     },
     "weights_url": {
         "type": ["string", "null"],
@@ -238,7 +241,8 @@ CHECKPOINT_OPTIONS = {
         "type": "object",
         "additionalProperties": {"type": "string"},
         "default": {},
-        "description": "Rename checkpoint keys by prefix, e.g. {'module.base_encoder.': ''}; keys matching no prefix are dropped.",
+        "description": "Rename checkpoint keys by prefix, e.g. {'module.base_encoder.': ''}; keys matching no prefix "
+        "are dropped.",
     },
     "ignore_keys": {
         "type": "array",
@@ -257,7 +261,8 @@ CHECKPOINT_OPTIONS = {
         "propertyNames": {"pattern": "^[A-Za-z0-9][A-Za-z0-9_.+-]*$"},
         "additionalProperties": {"type": "string"},
         "default": {},
-        "description": "A series of checkpoint files of one training run, label -> file; becomes one encoder per file, named <name>@<label>.",
+        "description": "A series of checkpoint files of one training run, label -> file; becomes one encoder per file, "
+        "named <name>@<label>.",
     },
 }
 _LOAD_KEYS = ("checkpoint_key", "key_prefixes", "ignore_keys", "allow_missing")
@@ -271,7 +276,8 @@ _LOAD_KEYS = ("checkpoint_key", "key_prefixes", "ignore_keys", "allow_missing")
             "type": "integer",
             "minimum": 1,
             "default": 32,
-            "description": "Pixels per side of every image: shorter side resized to this, then centre-cropped square (the study: 32). "
+            "description": "Pixels per side of every image: shorter side resized to this, then centre-cropped square (the "
+            "study: 32). "
             "Datasets whose images all have one smaller size keep it, never upsampled (digits 8, MNIST and Fashion-MNIST 28); "
             "the size of an image file never sets it (docs/images.md).",
         }
@@ -286,7 +292,9 @@ def raw(image_size: int, native_size: int | None, device: str, **_):
 
 def _url_source(spec):
     """A weights_url as a weight source (None without one)."""
-    return {"kind": "url", "url": spec["weights_url"], "sha256_prefix": spec["weights_sha256"]} if spec.get("weights_url") else None
+    return (
+        {"kind": "url", "url": spec["weights_url"], "sha256_prefix": spec["weights_sha256"]} if spec.get("weights_url") else None
+    )
 
 
 def _timm_source(spec):
@@ -299,7 +307,10 @@ def _timm_source(spec):
     "timm",
     "Any timm model by name: random init, timm's pretrained weights, or a local checkpoint",
     options={
-        "model": {"type": "string", "description": "timm model name with optional tag, e.g. resnet50.a1_in1k or vit_base_patch16_224.mae."},
+        "model": {
+            "type": "string",
+            "description": "timm model name with optional tag, e.g. resnet50.a1_in1k or vit_base_patch16_224.mae.",
+        },
         "pretrained": {
             "type": "boolean",
             "default": False,
@@ -320,7 +331,18 @@ def _timm_source(spec):
     weights=_timm_source,
     label=None,
 )
-def timm_model(model, pretrained, global_pool, image_size, init_seed, preprocessing, weights_path=None, cache_dir=None, device="cpu", **options):
+def timm_model(
+    model,
+    pretrained,
+    global_pool,
+    image_size,
+    init_seed,
+    preprocessing,
+    weights_path=None,
+    cache_dir=None,
+    device="cpu",
+    **options,
+):
     load = {k: options[k] for k in _LOAD_KEYS}
     # A plain checkpoint goes through timm's own pretrained path (which knows many original
     # formats); a declared mapping goes through weights.load_into.
@@ -345,7 +367,8 @@ def timm_model(model, pretrained, global_pool, image_size, init_seed, preprocess
         "weights": {
             "type": ["string", "null"],
             "default": None,
-            "description": "torchvision weights, e.g. ResNet50_Weights.IMAGENET1K_V2, fetched by a local rule (null: random init).",
+            "description": "torchvision weights, e.g. ResNet50_Weights.IMAGENET1K_V2, fetched by a local rule (null: "
+            "random init).",
         },
         **_image_size_option(224),
         "init_seed": {"type": "integer", "default": 0, "description": "torch seed set before building the model (the study: 0)."},
@@ -354,12 +377,16 @@ def timm_model(model, pretrained, global_pool, image_size, init_seed, preprocess
     },
     neural=True,
     model_library="torchvision",  # `model` is checked against torchvision's models at parse time
-    weights=lambda spec: None
-    if spec.get("weights_file")
-    else _url_source(spec) or ({"kind": "torchvision", "weights": spec["weights"]} if spec["weights"] else None),
+    weights=lambda spec: (
+        None
+        if spec.get("weights_file")
+        else _url_source(spec) or ({"kind": "torchvision", "weights": spec["weights"]} if spec["weights"] else None)
+    ),
     label=None,
 )
-def torchvision_model(model, weights, image_size, init_seed, preprocessing, weights_path=None, cache_dir=None, device="cpu", **options):
+def torchvision_model(
+    model, weights, image_size, init_seed, preprocessing, weights_path=None, cache_dir=None, device="cpu", **options
+):
     module = build_network(f"torchvision:{model}", init_seed, weights_path=weights_path, load={k: options[k] for k in _LOAD_KEYS})
     transform = model_transform(module, f"torchvision:{model}", image_size, preprocessing, weights)
     return Network(module, *transform, device, **_run_options(options))
@@ -379,9 +406,14 @@ STUDY_ENCODERS = yaml.safe_load(STUDY_ENCODERS_FILE.read_text(encoding="utf-8"))
 def _study_options(study):
     options = {**_image_size_option(224), **PREPROCESSING}
     if study.get("needs_file"):
-        options["weights_file"] = {"type": "string", "description": "The fine-tuned checkpoint file (the authors never published theirs)."}
+        options["weights_file"] = {
+            "type": "string",
+            "description": "The fine-tuned checkpoint file (the authors never published theirs).",
+        }
         # The file's layout is unknown: the mapping is the user's to set, from the study's defaults.
-        options.update({k: {**CHECKPOINT_OPTIONS[k], "default": study["load"].get(k, CHECKPOINT_OPTIONS[k]["default"])} for k in _LOAD_KEYS})
+        options.update(
+            {k: {**CHECKPOINT_OPTIONS[k], "default": study["load"].get(k, CHECKPOINT_OPTIONS[k]["default"])} for k in _LOAD_KEYS}
+        )
         options["checkpoints"] = CHECKPOINT_OPTIONS["checkpoints"]
     else:
         description = "A local copy of the weights (same format as the source) instead of downloading them."
@@ -403,14 +435,17 @@ def _register_study_encoder(name, study):
         load = study.get("load")
         if isinstance(load, dict) and study.get("needs_file"):
             load = {k: options[k] for k in _LOAD_KEYS}
-        module = build_network(study["arch"], 0, study.get("arch_kwargs"), weights_path=weights_path, load=load, cache_dir=cache_dir)
+        module = build_network(
+            study["arch"], 0, study.get("arch_kwargs"), weights_path=weights_path, load=load, cache_dir=cache_dir
+        )
         tv_weights = (study.get("source") or {}).get("weights")
         transform = model_transform(module, study["arch"], image_size, preprocessing, tv_weights)
         return Network(module, *transform, device, **_run_options(options))
 
     ENCODERS.add(
         name,
-        f"Study: {study['arch']} {study['method']}; embedding = {study['output']} ({study['dim']}-d); weights: {study_weights_label(study)}",
+        f"Study: {study['arch']} {study['method']}; embedding = {study['output']} ({study['dim']}-d); "
+        f"weights: {study_weights_label(study)}",
         options=_study_options(study),
         neural=True,
         weights=source,
@@ -511,7 +546,15 @@ def embed(manifest_path, out_path, dataset: dict, encoder: dict, root, embedding
     start = time.perf_counter()
     vectors = embed_images(model, images, indices, embedding, desc=f"{dataset['name']}/{encoder['name']}")
     seconds = time.perf_counter() - start
-    log.info("%s/%s %s: %d images in %.1f s, %.1f images/s", dataset["name"], dataset["split"], encoder["name"], len(indices), seconds, len(indices) / seconds)
+    log.info(
+        "%s/%s %s: %d images in %.1f s, %.1f images/s",
+        dataset["name"],
+        dataset["split"],
+        encoder["name"],
+        len(indices),
+        seconds,
+        len(indices) / seconds,
+    )
     columns = dict(manifest)
     columns[tables.VECTOR] = vectors
     meta = {

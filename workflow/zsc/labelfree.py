@@ -270,7 +270,9 @@ class Embedding:
         if points is None or k > len(points):
             why = failed[1] if failed else f"{k} clusters asked of only {len(points)} samples (datasets' n_clusters)"
             logging.getLogger(__name__).warning("no K-Means agreement in the %s space: %s", space, why)
-            return dict.fromkeys(["agreement_ami_mean", "agreement_ami_min", "agreement_ari_mean", "agreement_ari_min"], float("nan"))
+            return dict.fromkeys(
+                ["agreement_ami_mean", "agreement_ami_min", "agreement_ari_mean", "agreement_ari_min"], float("nan")
+            )
         seeds = [self.seed + i for i in range(self.settings["agreement_seeds"])]
         return kmeans_agreement(points, k, seeds)
 
@@ -294,7 +296,9 @@ class Embedding:
             "entropies",
             lambda: {
                 **gaussian_entropy(self.X),
-                **knn_entropy(self.X, k=self.settings["entropy_knn_k"], max_samples=self.settings["entropy_max_samples"], seed=self.seed),
+                **knn_entropy(
+                    self.X, k=self.settings["entropy_knn_k"], max_samples=self.settings["entropy_max_samples"], seed=self.seed
+                ),
             },
         )
 
@@ -336,7 +340,12 @@ def _agreement_score(space: str, statistic: str):
 
 
 for _space, _where in (("og", "the embeddings"), ("umap", "the shared UMAP-50 space")):
-    for _statistic, _what in (("ami_mean", "mean AMI"), ("ami_min", "minimum AMI"), ("ari_mean", "mean ARI"), ("ari_min", "minimum ARI")):
+    for _statistic, _what in (
+        ("ami_mean", "mean AMI"),
+        ("ami_min", "minimum AMI"),
+        ("ari_mean", "mean ARI"),
+        ("ari_min", "minimum ARI"),
+    ):
         SCORES.add(
             f"agreement_{_space}_{_statistic}",
             f"The {_what} over all pairs of K-Means partitions of {_where} from labelfree.agreement_seeds seeds.",
@@ -384,7 +393,9 @@ for _name, _what, _across in (
     ("entropy_knn", "Kozachenko-Leonenko k-nearest-neighbour entropy (nats) of the standardised embeddings", False),
     ("entropy_knn_per_dim", "entropy_knn per dimension kept", False),
 ):
-    SCORES.add(_name, _what + ".", direction="higher", family="entropy", across_widths=_across, stage="labelfree")(_entropy(_name))
+    SCORES.add(_name, _what + ".", direction="higher", family="entropy", across_widths=_across, stage="labelfree")(
+        _entropy(_name)
+    )
 
 
 def direction(score: str) -> str:

@@ -133,7 +133,10 @@ class Agglomerative:
             from sklearn.cluster import AgglomerativeClustering
 
             model = AgglomerativeClustering(
-                n_clusters=self.n_clusters, distance_threshold=self.distance_threshold, linkage="single", metric=sklearn_metric(self.metric)
+                n_clusters=self.n_clusters,
+                distance_threshold=self.distance_threshold,
+                linkage="single",
+                metric=sklearn_metric(self.metric),
             )
             return model.fit_predict(X)
         n = len(X)

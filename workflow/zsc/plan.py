@@ -132,7 +132,9 @@ def encoder_arch(encoder: dict, info: dict) -> tuple[str, dict] | None:
     if study:
         return study["arch"], dict(study.get("arch_kwargs") or {})
     if encoder["type"] == "timm":
-        return f"timm:{encoder['model']}", ({"global_pool": encoder["global_pool"]} if encoder.get("global_pool") is not None else {})
+        return f"timm:{encoder['model']}", (
+            {"global_pool": encoder["global_pool"]} if encoder.get("global_pool") is not None else {}
+        )
     if encoder["type"] == "torchvision":
         return f"torchvision:{encoder['model']}", {}
     return None
@@ -190,7 +192,9 @@ class Shapes:
         if facts:
             return facts[0], flops, weights
         dim = resources.embedding_dim(spec, info)
-        self.notes.append(f"encoder {encoder}: not built on the meta device; its dimension taken as {dim}, its FLOPs as {UNKNOWN_FLOPS:.0e}")
+        self.notes.append(
+            f"encoder {encoder}: not built on the meta device; its dimension taken as {dim}, its FLOPs as {UNKNOWN_FLOPS:.0e}"
+        )
         return dim, flops, weights
 
     def reduced(self, run: dict) -> int:
@@ -233,7 +237,9 @@ class Shapes:
 # The jobs
 
 
-def make_plan(config, workdir: Path, config_name: str = "", memory_gb: float | None = None, cores: int = 2, gpu: bool = True) -> Plan:
+def make_plan(
+    config, workdir: Path, config_name: str = "", memory_gb: float | None = None, cores: int = 2, gpu: bool = True
+) -> Plan:
     """The plan of a loaded config (zsc.config.Config) run in `workdir`: every job of zsc.dag's
     description, estimated. `memory_gb`: the machine's memory; the guard's limit is the config's
     limits.memory_gb, else 90% of it (what the jobs see). `gpu`: whether the machine has one, so that
@@ -297,7 +303,9 @@ class _Estimates:
         if failed:
             failed += f" of {failures.embeddings_name(job['dataset'], job['split'], job['encoder'])}"
             self.reduce_failures[key] = failed
-        return Job("reduce", key, n, d, resources.reduce_mem_mb(n, d, reducer), resources.reduce_seconds(n, d, reducer), failed=failed)
+        return Job(
+            "reduce", key, n, d, resources.reduce_mem_mb(n, d, reducer), resources.reduce_seconds(n, d, reducer), failed=failed
+        )
 
     def cluster(self, key, run, jobs) -> Job:
         from .clusterers import CLUSTERERS, too_big
@@ -320,7 +328,12 @@ class _Estimates:
         n, d, dims, runs = self._spaces(job, jobs)
         silhouette_n = self.config["metrics"]["silhouette_max_samples"]
         return Job(
-            "evaluate", key, n, d, resources.evaluate_mem_mb(n, dims, silhouette_n), resources.evaluate_seconds(n, dims, len(runs), silhouette_n)
+            "evaluate",
+            key,
+            n,
+            d,
+            resources.evaluate_mem_mb(n, dims, silhouette_n),
+            resources.evaluate_seconds(n, dims, len(runs), silhouette_n),
         )
 
     def _spaces(self, job, jobs):
@@ -386,7 +399,8 @@ def text(plan: Plan) -> str:
     rows = summary(plan)
     lines = [
         f"Plan of {plan.config}: {sum(1 for j in plan.jobs if j.stage == 'cluster')} runs, {len(plan.jobs)} jobs",
-        f"memory guard: {plan.guard_bytes / 2**30:.1f} GiB ({plan.guard_source}); times for this project's machine, one job per core",
+        f"memory guard: {plan.guard_bytes / 2**30:.1f} GiB ({plan.guard_source}); times for this "
+        f"project's machine, one job per core",
         "",
         f"{'stage':<16}{'jobs':>7}{'CPU h':>10}{'GPU h':>9}{'peak MB/job':>13}{'skipped':>9}  largest job",
     ]
@@ -472,14 +486,18 @@ def compare(plan: Plan, stage_times: Path) -> list[dict]:
 
 def compare_text(rows: list[dict]) -> str:
     lines = [
-        f"{'stage':<11}{'jobs':>6}{'pred. s':>10}{'meas. s':>10}{'ratio':>7}{'pred. MB':>10}{'meas. MB':>10}{'ratio':>7}{'over':>6}",
+        f"{'stage':<11}{'jobs':>6}{'pred. s':>10}{'meas. s':>10}{'ratio':>7}"
+        f"{'pred. MB':>10}{'meas. MB':>10}{'ratio':>7}{'over':>6}",
     ]
     for r in rows:
         lines.append(
             f"{r['stage']:<11}{r['jobs']:>6}{r['predicted_s']:>10.1f}{r['measured_s']:>10.1f}{r['time_ratio']:>7.2f}"
             f"{r['predicted_peak_mb']:>10,}{r['measured_peak_mb']:>10,.0f}{r['peak_ratio']:>7.2f}{r['over']:>6}"
         )
-    lines.append("(seconds: sums over the stage's jobs; MB: the largest job; ratio: measured / predicted; over: jobs above their prediction)")
+    lines.append(
+        "(seconds: sums over the stage's jobs; MB: the largest job; ratio: measured / predicted; over: "
+        "jobs above their prediction)"
+    )
     return "\n".join(lines) + "\n"
 
 

@@ -93,6 +93,8 @@ TRAINING_COLOURS = {
     "random": NEUTRAL,
     "none": OKABE_ITO[6],  # raw pixels
 }
+
+
 def _styled(function: Callable) -> Callable:
     """Build the figure under the study's style (fonts and sizes are fixed when artists are made)."""
 
@@ -435,7 +437,9 @@ def _encoder_styles(frame: pd.DataFrame, labels: dict) -> pd.DataFrame:
 
 
 @_styled
-def silhouette_vs_ami(points: pd.DataFrame, clusterers: Sequence[str], labels: dict, clusterer_labels: dict | None = None) -> Figure:
+def silhouette_vs_ami(
+    points: pd.DataFrame, clusterers: Sequence[str], labels: dict, clusterer_labels: dict | None = None
+) -> Figure:
     """Silhouette of the predicted clusters (x) vs AMI (y): original space (top), UMAP-50 (bottom);
     `labels`: the encoders' (as in encoder_info), `clusterer_labels`: the clusterers' display names."""
     clusterers = [c for c in clusterers if c in set(points["clusterer"])] or _ordered(points["clusterer"])

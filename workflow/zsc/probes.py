@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-
 # ----------------------------------------------------------------------------------------------
 # Shared helpers
+
 
 def _split(labels: np.ndarray, train_size: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Sorted (first part, rest) indices of a seeded split with `train_size` (a fraction) in the
@@ -170,7 +170,8 @@ def probe_plan(spec: dict, splits: list[str]) -> dict:
         else:
             return {
                 "mode": "skip",
-                "reason": f"{spec['type']} has no train split here (the study skips ImageNet-R/-Sketch/-O and -v2); set probe_split",
+                "reason": f"{spec['type']} has no train split here (the study skips ImageNet-R/-Sketch/-O and -v2); set "
+                f"probe_split",
             }
     if wanted == "none":
         return {"mode": "skip", "reason": "probe_split: none"}
@@ -179,7 +180,8 @@ def probe_plan(spec: dict, splits: list[str]) -> dict:
     if wanted not in splits or wanted == spec["split"]:
         others = [s for s in splits if s != spec["split"]]
         raise ConfigError(
-            f"datasets.{spec['name']}.probe_split: {wanted!r} is not another split of {spec['type']} ({', '.join(others + ['carve', 'none'])})"
+            f"datasets.{spec['name']}.probe_split: {wanted!r} is not another split of {spec['type']} "
+            f"({', '.join(others + ['carve', 'none'])})"
         )
     return {"mode": "split", "split": wanted}
 

@@ -163,7 +163,9 @@ class SeededUMAP:
     seconds=lambda n, d, spec: 3.0 + 1.5 * n * (2e-4 + 1e-6 * d),
 )
 def pacmap(n_components: int, n_neighbors: int, mn_ratio: float, fp_ratio: float, seed: int):
-    return SeededPaCMAP(n_components=n_components, n_neighbors=n_neighbors, MN_ratio=mn_ratio, FP_ratio=fp_ratio, random_state=seed)
+    return SeededPaCMAP(
+        n_components=n_components, n_neighbors=n_neighbors, MN_ratio=mn_ratio, FP_ratio=fp_ratio, random_state=seed
+    )
 
 
 class SeededPaCMAP:
@@ -201,7 +203,12 @@ def l2norm(seed: int):
     "t-SNE (scikit-learn, seeded; Barnes-Hut below 4 dimensions, else exact)",
     options={
         "n_components": {"type": "integer", "minimum": 1, "default": 2, "description": "Output dimensions."},
-        "perplexity": {"type": "number", "exclusiveMinimum": 0, "default": 30.0, "description": "Effective number of neighbours."},
+        "perplexity": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "default": 30.0,
+            "description": "Effective number of neighbours.",
+        },
     },
     identity=False,
     # Barnes-Hut keeps 3 x perplexity neighbours a point; the exact method (4+ dimensions) N x N matrices

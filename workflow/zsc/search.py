@@ -111,7 +111,9 @@ class Search:
                         "skipped": why or "",
                     }
                 )
-                log.info("%s step %d: %s %s -> %.4f%s", name, step, candidate_reducer, candidate, score, f" ({why})" if why else "")
+                log.info(
+                    "%s step %d: %s %s -> %.4f%s", name, step, candidate_reducer, candidate, score, f" ({why})" if why else ""
+                )
                 if best is None or score > best[0]:
                     best = (score, candidate_reducer, candidate)
             if best[0] == -math.inf:
@@ -126,7 +128,16 @@ class Search:
         return chosen
 
 
-def search_encoder(embeddings: dict[str, str], out_choices, out_trace, search: dict, reducers: dict, clusterers: dict, n_clusters: dict, memory_gb):
+def search_encoder(
+    embeddings: dict[str, str],
+    out_choices,
+    out_trace,
+    search: dict,
+    reducers: dict,
+    clusterers: dict,
+    n_clusters: dict,
+    memory_gb,
+):
     """Rule search: one encoder's choices (YAML) and every candidate's scores (CSV)."""
     import pandas as pd
     import yaml
@@ -158,7 +169,9 @@ def write_params(choice_files: dict[str, str], out_path, search: dict, reducers:
     params = {
         "version": search["version"],
         "paper_clusterers": list(search["clusterers"]),
-        "reducers": {name: entry(reducers[name]) for name in sorted({r for p in search["clusterers"].values() for r in p["reducers"]})},
+        "reducers": {
+            name: entry(reducers[name]) for name in sorted({r for p in search["clusterers"].values() for r in p["reducers"]})
+        },
         "clusterers": {name: entry(clusterers[name]) for name in search["clusterers"]},
         "datasets": {},
         "encoders": {},

@@ -39,5 +39,6 @@ def check_sizes(settings: dict) -> None:
     for name, entry in settings["datasets"].items():
         if entry["n_clusters"] and entry["max_samples"] and entry["n_clusters"] > entry["max_samples"]:
             raise ConfigError(
-                f"datasets.{name}.n_clusters: {entry['n_clusters']} clusters of at most max_samples {entry['max_samples']} samples"
+                f"datasets.{name}.n_clusters: {entry['n_clusters']} clusters of at most max_samples "
+                f"{entry['max_samples']} samples"
             )

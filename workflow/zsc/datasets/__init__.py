@@ -31,7 +31,13 @@ from .base import (
 from .images import ImageRefused, display_name, read_image, to_rgb_or_grey
 from .stage import bad_files_path, default_root, is_available, open_split, prepare, root_of, stratified_subsample
 from .study_sets import BIOSCAN_LEVELS, bioscan_taxonomy
-from .torchvision_sets import CELEBA_ATTRIBUTES_PREFIX, DEBIAN_FASHION_MNIST, DEBIAN_FASHION_MNIST_MD5, digits, fashion_mnist_class
+from .torchvision_sets import (
+    CELEBA_ATTRIBUTES_PREFIX,
+    DEBIAN_FASHION_MNIST,
+    DEBIAN_FASHION_MNIST_MD5,
+    digits,
+    fashion_mnist_class,
+)
 
 __all__ = [
     "BIOSCAN_LEVELS",

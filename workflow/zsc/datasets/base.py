@@ -75,13 +75,16 @@ def _options(default_split: str, splits: list[str], files: bool) -> dict:
         "mirror": {
             "type": ["string", "null"],
             "default": None,
-            "description": "Base URL of a mirror holding the dataset's download files under their usual names (null: the official source).",
+            "description": "Base URL of a mirror holding the dataset's download files under their usual names (null: the "
+            "official source).",
         },
     }
     return {**options, **BACKGROUND_OPTION} if files else options
 
 
-def register(name, description, group, n_classes, split, splits, available, *, label, sizes, files=True, native_size=None, **info):
+def register(
+    name, description, group, n_classes, split, splits, available, *, label, sizes, files=True, native_size=None, **info
+):
     """Decorator: a dataset entry (see DATASETS for what it declares); `split` is the default split of
     `splits`. `files`: its images are image files (read by images.read_image, with the `background`
     option); datasets stored as arrays set it False and `native_size`, the side of all their images
@@ -111,7 +114,9 @@ def carve(labels: np.ndarray, size: int | float, seed: int = SEED, stratify: boo
     `size` is a count or a fraction."""
     from sklearn.model_selection import train_test_split
 
-    rest, carved = train_test_split(np.arange(len(labels)), test_size=size, stratify=labels if stratify else None, random_state=seed)
+    rest, carved = train_test_split(
+        np.arange(len(labels)), test_size=size, stratify=labels if stratify else None, random_state=seed
+    )
     return np.sort(rest), np.sort(carved)
 
 

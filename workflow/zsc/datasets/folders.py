@@ -16,13 +16,16 @@ DATASETS_WITHOUT_DOWNLOAD.update(
     {
         "imagenet": "ImageNet needs a licence: place the validation set as resources/datasets/imagenet/val/<wnid>/*.JPEG "
         "(and, for the search split, the training set as .../train/<wnid>/*.JPEG).",
-        "imagenetv2": "Place ImageNetV2 matched-frequency as resources/datasets/imagenetv2/imagenetv2-matched-frequency-format-val/<class 0..999>/*.jpeg.",
-        "imagenet-r": "Place ImageNet-R (imagenet-r.tar, extracted) as resources/datasets/imagenet-r/imagenet-r/<wnid>/<artform>_<n>.jpg.",
+        "imagenetv2": "Place ImageNetV2 matched-frequency as "
+        "resources/datasets/imagenetv2/imagenetv2-matched-frequency-format-val/<class 0..999>/*.jpeg.",
+        "imagenet-r": "Place ImageNet-R (imagenet-r.tar, extracted) as "
+        "resources/datasets/imagenet-r/imagenet-r/<wnid>/<artform>_<n>.jpg.",
         "imagenet-sketch": "Place ImageNet-Sketch as resources/datasets/imagenet-sketch/sketch/<wnid>/*.JPEG.",
         "imagenet-o": "Place ImageNet-O as resources/datasets/imagenet-o/imagenet-o/<wnid>/*.jpg.",
         "in9": "Place the Backgrounds Challenge data (bg_challenge) as resources/datasets/in9/<variant>/<split>/<class>/*.JPEG "
         "with variant in original, only_fg, mixed_rand, no_fg, only_bg_t, mixed_same.",
-        "stanfordcars": "The official Stanford Cars source is offline: place the test set as resources/datasets/stanfordcars/test/<class>/*.jpg.",
+        "stanfordcars": "The official Stanford Cars source is offline: place the test set as "
+        "resources/datasets/stanfordcars/test/<class>/*.jpg.",
         "imagewoof": "Place imagewoof2 as resources/datasets/imagewoof/imagewoof2/{train,val}/<wnid>/*.JPEG.",
     }
 )
@@ -38,7 +41,9 @@ def image_folder(path: Path, what: str, background: str) -> "object":
 
 
 def folder_images(folder) -> SplitImages:
-    return SplitImages(np.asarray(folder.targets, dtype=np.int64), list(folder.classes), lambda i: folder.loader(folder.samples[i][0]))
+    return SplitImages(
+        np.asarray(folder.targets, dtype=np.int64), list(folder.classes), lambda i: folder.loader(folder.samples[i][0])
+    )
 
 
 def _folder_entry(name, description, group, n_classes, subdirs: dict[str, str], split, **info):
@@ -49,10 +54,39 @@ def _folder_entry(name, description, group, n_classes, subdirs: dict[str, str], 
     return open_folder
 
 
-_folder_entry("imagenetv2", "ImageNet-V2 matched frequency (image folder)", "In-domain", 1000, {"all": "imagenetv2-matched-frequency-format-val"}, "all", label="INv2", sizes={"all": 10000})
-_folder_entry("imagenet-sketch", "ImageNet-Sketch (image folder)", "Domain-shift", 1000, {"all": "sketch"}, "all", label="IN-S", sizes={"all": 50889})
-_folder_entry("imagenet-o", "ImageNet-O (image folder)", "Near-OOD", 200, {"all": "imagenet-o"}, "all", label="IN-O", sizes={"all": 2000})
-_folder_entry("stanfordcars", "Stanford Cars test set (image folder)", "Fine-grained", 196, {"test": "test"}, "test", label="Cars", sizes={"test": 8041})
+_folder_entry(
+    "imagenetv2",
+    "ImageNet-V2 matched frequency (image folder)",
+    "In-domain",
+    1000,
+    {"all": "imagenetv2-matched-frequency-format-val"},
+    "all",
+    label="INv2",
+    sizes={"all": 10000},
+)
+_folder_entry(
+    "imagenet-sketch",
+    "ImageNet-Sketch (image folder)",
+    "Domain-shift",
+    1000,
+    {"all": "sketch"},
+    "all",
+    label="IN-S",
+    sizes={"all": 50889},
+)
+_folder_entry(
+    "imagenet-o", "ImageNet-O (image folder)", "Near-OOD", 200, {"all": "imagenet-o"}, "all", label="IN-O", sizes={"all": 2000}
+)
+_folder_entry(
+    "stanfordcars",
+    "Stanford Cars test set (image folder)",
+    "Fine-grained",
+    196,
+    {"test": "test"},
+    "test",
+    label="Cars",
+    sizes={"test": 8041},
+)
 
 # name: (variant folder, group, short label)
 IN9_VARIANTS = {
@@ -130,7 +164,9 @@ def imagenette(root, split, download, background, mirror=None):
     official = labelled(torchvision_dataset("Imagenette")(root, download, mirror, background, split="val", size="320px"))
     if split == "test":
         return official
-    return _with_search_val(labelled(torchvision_dataset("Imagenette")(root, False, mirror, background, split="train", size="320px")), len(official))
+    return _with_search_val(
+        labelled(torchvision_dataset("Imagenette")(root, False, mirror, background, split="train", size="320px")), len(official)
+    )
 
 
 @register(
@@ -149,10 +185,14 @@ def imagewoof(root, split, download, background, mirror=None):
     official = folder_images(image_folder(Path(root) / "imagewoof2" / "val", "imagewoof", background))
     if split == "test":
         return official
-    return _with_search_val(folder_images(image_folder(Path(root) / "imagewoof2" / "train", "imagewoof", background)), len(official))
+    return _with_search_val(
+        folder_images(image_folder(Path(root) / "imagewoof2" / "train", "imagewoof", background)), len(official)
+    )
 
 
-IMAGENET_R_ARTFORMS = "art cartoon deviantart embroidery graffiti graphic misc origami painting sculpture sketch sticker tattoo toy videogame".split()
+IMAGENET_R_ARTFORMS = (
+    "art cartoon deviantart embroidery graffiti graphic misc origami painting sculpture sketch " "sticker tattoo toy videogame"
+).split()
 
 
 @register(

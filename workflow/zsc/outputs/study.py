@@ -32,7 +32,10 @@ def _needs_ranked_pairs(facts_):
     if len(facts_["clusterers"]) < 2:
         return "needs at least 2 clusterers"
     if not any(e["training"] in ("supervised", "self-supervised") for e in facts_["encoders"].values()):
-        return "needs a supervised or self-supervised encoder (random-init, raw and fine-tuned encoders are not ranked, as in the study)"
+        return (
+            "needs a supervised or self-supervised encoder (random-init, raw and fine-tuned encoders are "
+            "not ranked, as in the study)"
+        )
     return None
 
 
@@ -60,7 +63,10 @@ def _needs_in9(facts_):
 def _needs_levels(facts_):
     if any(d["extra_labels"] for d in facts_["datasets"].values()):
         return None
-    return "needs a dataset with extra label levels (iNaturalist or BIOSCAN taxonomy, CelebA attributes, UTKFace, ImageNet-R, Aircraft, BreakHis)"
+    return (
+        "needs a dataset with extra label levels (iNaturalist or BIOSCAN taxonomy, CelebA attributes, "
+        "UTKFace, ImageNet-R, Aircraft, BreakHis)"
+    )
 
 
 def _needs_taxonomy(facts_):
@@ -89,7 +95,8 @@ def not_run_notes(runs) -> list[str]:
 
 def _drop_notes(drops) -> list[str]:
     return [
-        f"dropped for every encoder: {r.clusterer} on {r.dataset}{f' ({r.reducer})' if r.reducer else ''} (missing for {r.encoders}: {r.reason})"
+        f"dropped for every encoder: {r.clusterer} on "
+        f"{r.dataset}{f' ({r.reducer})' if r.reducer else ''} (missing for {r.encoders}: {r.reason})"
         for r in drops.itertuples()
     ]
 
