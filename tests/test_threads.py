@@ -155,7 +155,7 @@ print(numba.get_num_threads())
 @pytest.mark.parametrize("numba_first, threads, expected", [("later", 3, 3), ("imported", 3, 3), ("imported", 8, 4)])
 def test_a_job_runs_numba_on_its_threads(numba_first, threads, expected):
     """Whether the job's script imported numba before run_logged (the evaluate script) or not (the
-    cluster script: zsc.affinity imports it when Affinity Propagation is built); never more than
+    cluster script: zsc.affinity_propagation imports it when Affinity Propagation is built); never more than
     numba's pool, started with NUMBA_NUM_THREADS (4 here) threads."""
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "workflow"), "NUMBA_NUM_THREADS": "4"}
     done = subprocess.run(
