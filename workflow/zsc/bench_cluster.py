@@ -18,7 +18,8 @@ same machine and the same embeddings (computed first, not timed), the same work 
   C cores would), each refitting its reduction, compiling UMAP's numba code again, clustering
   (Affinity Propagation with scikit-learn's, as the original) and scoring (the same metrics, in
   the original, reduced and UMAP-50 spaces; a run not clustered in UMAP-50 fits one for its
-  silhouette, as the original's extract_silhouette.py does).
+  silhouette, as the original's extract_silhouette.py does), with the kernels the workflow pins
+  (zsc.portable_numerics), so that both sides compute the same numbers.
 
 With --warm, the workflow is timed again (its second run: the cache as the first left it); with
 --cold, also with numba's cache empty (the compilation inside the run, as before set-up compiled
@@ -188,7 +189,7 @@ RECOMPUTED = ("reduced", "clusters", "metrics", "labelfree", "probes", "tables")
 def bench(args, n: int) -> None:
     import pandas as pd
 
-    from . import tables
+    from . import portable_numerics, tables
     from .stages import KEY
 
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="bench_cluster_")) / f"{args.encoder}-n{n}"
@@ -246,6 +247,7 @@ def bench(args, n: int) -> None:
         # initialisation (and so its result) depends on the thread count
         threads = {var: "1" for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "GOTO_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")}
         base_env = {**env, **threads, "NUMBA_CACHE_DIR": str(workdir / "results/numba-baseline")}
+        portable_numerics.pin(base_env)  # the numerics of the workflow's jobs: the same kernels, so the same labels
         subprocess.run([sys.executable, "-c", "import umap"], env=base_env, check=True)  # its import-time cache, as installed
         baseline_s, base = baseline(workdir, args.cores, base_env)
         print(f"baseline: {baseline_s:.1f} s (one process per run, reduction refit per run)")
