@@ -115,7 +115,11 @@ def per_run(spec: dict) -> dict:
     labels = model.fit_predict(Z)
     spaces = {"og": X, "reduced": Z}
     if spec["umap_reducer"]:  # the UMAP-50 silhouette: its own space if it clustered there, else a fresh fit (as the original)
-        spaces["umap"] = Z if spec["umap_reducer"] == spec["reducer"] else REDUCERS.build(spec["umap_reducer"], seed=spec["seed"]).fit_transform(X)
+        spaces["umap"] = (
+            Z
+            if spec["umap_reducer"] == spec["reducer"]
+            else REDUCERS.build(spec["umap_reducer"], seed=spec["seed"]).fit_transform(X)
+        )
     row = metrics.score(y, labels, spaces, spec["silhouette_max_samples"], spec["seed"])
     return {"AMI": row["AMI"], "labels": labels_digest(labels)}
 
@@ -225,13 +229,18 @@ def bench(args, n: int) -> None:
     without = f" without {', '.join(args.without)}" if args.without else ""
     mixture = f" + {args.mixture} Gaussian-mixture points" if args.mixture else ""
     extras = "label-free, probe and 2-D map stages included" if args.with_extras else "clusterers and their metrics only"
-    print(f"\n## {args.dataset} N={n}{mixture}, encoder {args.encoder}, settings of {args.settings_of}{without}, {args.cores} cores; {extras}")
+    print(
+        f"\n## {args.dataset} N={n}{mixture}, encoder {args.encoder}, settings of {args.settings_of}{without}, "
+        f"{args.cores} cores; {extras}"
+    )
     timings = {}  # workflow run -> seconds
     if args.cold:  # numba's cache empty: the one-time compilation inside the run
         timings["numba cache empty"], _ = timed_workflow()
     shutil.rmtree(cache, ignore_errors=True)
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "zsc", "warm-cache", "--cache-dir", str(cache)], env=env, check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "zsc", "warm-cache", "--cache-dir", str(cache)], env=env, check=True, capture_output=True
+    )
     warm_cache_s = time.perf_counter() - start
     timings["first run after set-up"], jobs = timed_workflow()
     if args.warm:
@@ -245,7 +254,17 @@ def bench(args, n: int) -> None:
     if not args.no_baseline:
         # one BLAS/OpenMP thread per process, as snakemake gives a one-thread job: UMAP's spectral
         # initialisation (and so its result) depends on the thread count
-        threads = {var: "1" for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "GOTO_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")}
+        threads = {
+            var: "1"
+            for var in (
+                "OMP_NUM_THREADS",
+                "OPENBLAS_NUM_THREADS",
+                "MKL_NUM_THREADS",
+                "GOTO_NUM_THREADS",
+                "VECLIB_MAXIMUM_THREADS",
+                "NUMEXPR_NUM_THREADS",
+            )
+        }
         base_env = {**env, **threads, "NUMBA_CACHE_DIR": str(workdir / "results/numba-baseline")}
         portable_numerics.pin(base_env)  # the numerics of the workflow's jobs: the same kernels, so the same labels
         subprocess.run([sys.executable, "-c", "import umap"], env=base_env, check=True)  # its import-time cache, as installed
@@ -259,7 +278,10 @@ def bench(args, n: int) -> None:
             clusters = workdir / "results/clusters" / f"{KEY['cluster'].format(**row)}.parquet"
             equal = labels_digest(tables.read(clusters)[0]["label_pred"]) == base[row["clusterer"]]["labels"]
             theirs = base[row["clusterer"]]["AMI"]
-            print(f"| {row['clusterer']} | {row['reducer']} | {row['AMI']:.4f} | {theirs:.4f} | {row['AMI'] - theirs:+.4f} | {'yes' if equal else 'no'} |")
+            print(
+                f"| {row['clusterer']} | {row['reducer']} | {row['AMI']:.4f} | {theirs:.4f} | "
+                f"{row['AMI'] - theirs:+.4f} | {'yes' if equal else 'no'} |"
+            )
     times = pd.read_csv(workdir / "results/tables/stage_times.csv")
     times = times[times["stage"] != "embed"]
     times["job"] = times["job"].str.split("/").str[-2:].str.join("/")
@@ -278,17 +300,31 @@ def main(argv=None) -> None:
     parser.add_argument("--split", default="test", help="fashionmnist's 'all' has 70,000 images")
     parser.add_argument("--n", type=int, nargs="+", default=[10000], help="samples (stratified subsample); several: one run each")
     parser.add_argument("--encoder", default="raw", help="encoder name in the config")
-    parser.add_argument("--encoder-spec", default=None, help='its config entry as JSON, e.g. \'{"type": "timm", "model": "resnet50"}\'')
+    parser.add_argument(
+        "--encoder-spec", default=None, help='its config entry as JSON, e.g. \'{"type": "timm", "model": "resnet50"}\''
+    )
     parser.add_argument("--settings-of", default="resnet50", help="whose row of config/params/v5.0.yaml to run")
     parser.add_argument("--without", nargs="+", default=[], metavar="CLUSTERER", help="leave these clusterers of the row out")
     parser.add_argument("--silhouette-max-samples", type=int, default=None)
     parser.add_argument("--cores", type=int, default=os.cpu_count())
     parser.add_argument("--no-baseline", action="store_true", help="only the workflow and its per-job times")
-    parser.add_argument("--warm", action="store_true", help="also time the workflow's second run (numba's cache as its first run left it)")
-    parser.add_argument("--cold", action="store_true", help="also time the workflow with numba's cache empty (compiling inside the run)")
-    parser.add_argument("--with-extras", action="store_true", help="also run the label-free, probe and 2-D map stages on the workflow's side")
+    parser.add_argument(
+        "--warm", action="store_true", help="also time the workflow's second run (numba's cache as its first run left it)"
+    )
+    parser.add_argument(
+        "--cold", action="store_true", help="also time the workflow with numba's cache empty (compiling inside the run)"
+    )
+    parser.add_argument(
+        "--with-extras", action="store_true", help="also run the label-free, probe and 2-D map stages on the workflow's side"
+    )
     parser.add_argument("--workdir", default=None, help="kept: a rerun reuses its embeddings")
-    parser.add_argument("--mixture", type=int, default=0, metavar="M", help="append M seeded Gaussian-mixture points to the embeddings (N + M in all)")
+    parser.add_argument(
+        "--mixture",
+        type=int,
+        default=0,
+        metavar="M",
+        help="append M seeded Gaussian-mixture points to the embeddings (N + M in all)",
+    )
     parser.add_argument("--embed-only", action="store_true", help="only compute the embeddings (not timed), for a later run")
     parser.add_argument("--per-run", default=None, help=argparse.SUPPRESS)  # the baseline's child process
     args = parser.parse_args(argv)

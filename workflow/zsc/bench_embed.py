@@ -25,7 +25,9 @@ def main(argv=None) -> None:
     parser.add_argument("--dataset", default="fashionmnist")
     parser.add_argument("--root", default=None, help="dataset root (default resources/datasets/<dataset>)")
     parser.add_argument("--n", type=int, default=512)
-    parser.add_argument("--batch-size", default="auto", help="images per forward pass; auto: the stage's default (64 on a GPU, 8 on the CPU)")
+    parser.add_argument(
+        "--batch-size", default="auto", help="images per forward pass; auto: the stage's default (64 on a GPU, 8 on the CPU)"
+    )
     parser.add_argument("--device", default="auto")
     parser.add_argument("--precision", default="float32")
     parser.add_argument("--num-workers", default="auto")
@@ -48,7 +50,12 @@ def main(argv=None) -> None:
             "encoders": {"bench": encoder},
             "reducers": {"none": {}},
             "clusterers": {"kmeans": {}},
-            "embedding": {"device": args.device, "batch_size": batch_size, "precision": args.precision, "num_workers": workers},
+            "embedding": {
+                "device": args.device,
+                "batch_size": batch_size,
+                "precision": args.precision,
+                "num_workers": workers,
+            },
         }
     )
     spec = config.entry("datasets", args.dataset)
@@ -59,7 +66,13 @@ def main(argv=None) -> None:
     model = encoders.load_encoder(config.entry("encoders", "bench"), config["embedding"], datasets.native_size(spec["type"]))
     batch_size = encoders.forward_batch_size(batch_size, model.device)
 
-    warm = next(iter(torch.utils.data.DataLoader(encoders._ManifestImages(images, indices[:batch_size], model.transform), batch_size=batch_size)))
+    warm = next(
+        iter(
+            torch.utils.data.DataLoader(
+                encoders._ManifestImages(images, indices[:batch_size], model.transform), batch_size=batch_size
+            )
+        )
+    )
     model(warm)  # first-call costs (allocations, cuDNN/oneDNN setup) out of both timings
     if model.device.startswith("cuda"):
         torch.cuda.synchronize()
@@ -81,7 +94,10 @@ def main(argv=None) -> None:
         stage_s = min(stage_s, _timed(stage, model.device))
         bare_s = min(bare_s, _timed(bare, model.device))
     print(f"machine: {torch.get_num_threads()} torch threads, device {model.device}, torch {torch.__version__}")
-    print(f"encoder {args.encoder_type}:{args.model}  dataset {args.dataset}  n={n}  batch={batch_size}  input {tuple(warm.shape[1:])}  dim {model(warm).shape[1]}")
+    print(
+        f"encoder {args.encoder_type}:{args.model}  dataset {args.dataset}  n={n}  "
+        f"batch={batch_size}  input {tuple(warm.shape[1:])}  dim {model(warm).shape[1]}"
+    )
     print(f"stage (decode + transform + forward): {n / stage_s:8.1f} images/s  ({stage_s:.1f} s)")
     print(f"bare forward on pre-made tensors:    {n / bare_s:8.1f} images/s  ({bare_s:.1f} s)")
     print(f"ratio stage / bare: {bare_s / stage_s:.3f}")
