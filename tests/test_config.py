@@ -39,7 +39,7 @@ def test_defaults_are_filled_and_type_defaults_to_name():
     assert config["seeds"] == [1]
     assert config["embedding"] == {
         "device": "auto",
-        "batch_size": 64,
+        "batch_size": "auto",
         "num_workers": "auto",
         "precision": "float32",
         "channels_last": True,

@@ -11,15 +11,15 @@ from pathlib import Path
 ZSC_PATH = str(Path(workflow.basedir) / "workflow")
 sys.path.insert(0, ZSC_PATH)
 os.environ.update(PYTHONPATH=os.pathsep.join([ZSC_PATH, *filter(None, [os.environ.get("PYTHONPATH")])]))
-# numba's compiled code (UMAP, PaCMAP) is kept on disk and reused by every later job instead of being
-# compiled again in each new process (zsc.numba_cache); absolute, so it is the same folder for
-# jobs that run elsewhere on a shared file system. A user's own NUMBA_CACHE_DIR wins.
-os.environ.setdefault("NUMBA_CACHE_DIR", os.path.abspath("resources/cache/numba"))
-# OpenBLAS's kernels and numba's instruction set fixed at AVX2 (not chosen by each CPU), so the same
-# config gives the same numbers on every x86-64 machine with AVX2 (docs/reproducibility.md).
-import zsc.portable_numerics
+# numba's compiled code (UMAP, PaCMAP, the package's kernels) is kept on disk in resources/cache/numba
+# and reused by every later job instead of being compiled again in each new process (zsc.numba_cache;
+# setup.sh fills it: zsc.warm_cache); absolute, so it is the same folder for jobs that run elsewhere
+# on a shared file system. OpenBLAS's kernels and numba's instruction set fixed at AVX2 (not chosen
+# by each CPU), so the same config gives the same numbers on every x86-64 machine with AVX2
+# (docs/reproducibility.md). A user's own NUMBA_CACHE_DIR and pinning variables win.
+import zsc.warm_cache
 
-zsc.portable_numerics.pin(os.environ)
+zsc.warm_cache.job_environment(os.environ)
 
 import zsc.config
 import zsc.dag

@@ -1,5 +1,5 @@
 """Command line: `python -m zsc list datasets|encoders|reducers|clusterers|outputs`, `schema`, `docs`,
-`plan` (what a config will cost, zsc.plan).
+`plan` (what a config will cost, zsc.plan), `warm-cache` (compile the jobs' numba code once, zsc.warm_cache).
 
 `list KIND` prints one registered name per line, then tab-separated facts (a dataset's group and
 class count, whether an encoder is neural, the description; an output's kind, what it needs and
@@ -164,8 +164,16 @@ def main(argv: list[str] | None = None) -> int:
         "--compare", action="store_true", help="after a run: predicted vs measured per stage (results/tables/stage_times.csv)"
     )
     p_plan.add_argument("--json", action="store_true", help="machine-readable output")
+    p_warm = sub.add_parser(
+        "warm-cache", help="compile the workflow's numba code into the jobs' on-disk cache (setup.sh runs it)"
+    )
+    p_warm.add_argument("--cache-dir", help="default: $NUMBA_CACHE_DIR, else resources/cache/numba here, as the Snakefile's jobs")
     args = parser.parse_args(argv)
 
+    if args.command == "warm-cache":
+        from .warm_cache import warm
+
+        return warm(args.cache_dir)
     if args.command == "plan":
         from .plan import main as plan_main
 
