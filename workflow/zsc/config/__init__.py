@@ -21,7 +21,7 @@ from .errors import ConfigError
 from .grid import RUN_KEYS, UMAP_SPACE, Config
 from .loader import load
 from .validation import validate
-from .yaml_files import check_config_files, read_yaml
+from .yaml_files import check_config_files, read_config_file, read_yaml
 
 __all__ = [
     "COMMON_OPTIONS",
@@ -39,6 +39,7 @@ __all__ = [
     "entry_schema",
     "load",
     "n_clusters_problem",
+    "read_config_file",
     "read_yaml",
     "reducer_problem",
     "registries",
