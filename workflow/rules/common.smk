@@ -36,11 +36,12 @@ DEFAULT_CONFIGFILE = "config/config.yaml"
 # entry of the default (a dataset, an encoder, ...) would otherwise join every other config's grid.
 # Each file is also read strictly (zsc.config.read_yaml), since Snakemake keeps the last of duplicate
 # keys silently and names no line on a syntax error. It reads --configfile files before this file
-# runs: a syntax error there stops it with "Config file is not valid JSON or YAML" and no line;
-# `python -m zsc check FILE` names it.
+# runs (in its command line, ConfigSettings: no workflow code runs earlier), so a syntax error there
+# stops it with "Config file is not valid JSON or YAML" and no line; `python -m zsc check --configfile
+# FILE` names it (README: Troubleshooting).
 try:
     if not workflow.overwrite_configfiles:
-        zsc.config.read_yaml(DEFAULT_CONFIGFILE)
+        zsc.config.read_config_file(DEFAULT_CONFIGFILE)
     zsc.config.check_config_files(workflow.overwrite_configfiles)
 except zsc.config.ConfigError as error:
     sys.exit(f"config error: {error}")
