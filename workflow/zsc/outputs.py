@@ -39,6 +39,22 @@ DATASET_LABELS = {
     "inaturalist": "iNat", "celeba": "CelA", "utkface": "UTKF", "breakhis": "BHis", "dtd": "DTD", "eurosat": "ESAT",
     "mnist": "MNST", "fashionmnist": "Fash", "svhn": "SVHN", "digits": "Digits",
 }  # fmt: skip
+# Their full names, for figures (tables use the short names above, as the study's do).
+DATASET_NAMES = {
+    "imagenet": "ImageNet-1k", "imagenetv2": "ImageNet-v2", "cifar10": "CIFAR-10", "cifar100": "CIFAR-100",
+    "in9original": "IN-9 original", "in9onlyfg": "IN-9 only-FG", "in9mixedrand": "IN-9 mixed-rand", "in9nofg": "IN-9 no-FG",
+    "in9onlybgt": "IN-9 only-BG", "in9mixedsame": "IN-9 mixed-same", "imagenet-r": "ImageNet-R", "imagenet-sketch": "ImageNet-Sketch",
+    "imagenet-o": "ImageNet-O", "lsun": "LSUN", "places365": "Places365", "aircraft": "FGVC-Aircraft", "stanfordcars": "Stanford Cars",
+    "flowers102": "Oxford Flowers-102", "bioscan1m": "BIOSCAN-1M", "nabirds": "NABirds", "inaturalist": "iNaturalist-2021",
+    "celeba": "CelebA", "utkface": "UTKFace", "breakhis": "BreakHis", "dtd": "DTD", "eurosat": "EuroSAT", "mnist": "MNIST",
+    "fashionmnist": "Fashion-MNIST", "svhn": "SVHN", "digits": "Digits (8\u00d78)",
+}  # fmt: skip
+# How the outputs name each clusterer type (the study's names for its six), and the encoder type `raw`.
+CLUSTERER_NAMES = {
+    "kmeans": "K-Means", "spectral": "Spectral", "agglomerative": "AC w/ C", "agglomerative_threshold": "AC w/o C",
+    "affinity_propagation": "Affinity Prop.", "hdbscan": "HDBSCAN", "optics": "OPTICS", "louvain": "Louvain", "leiden": "Leiden",
+}  # fmt: skip
+RAW_LABEL = "Raw image"
 STUDY_GROUPS = ("In-domain", "Domain-shift", "Near-OOD", "Fine-grained", "Far-OOD")
 # How an encoder was trained; `supervised` makes it the reference of its architecture.
 TRAINING = ("supervised", "self-supervised", "fine-tuned", "random", "none", "unknown")
@@ -59,7 +75,20 @@ def _architecture(spec: dict, info: dict) -> str:
         return ARCHITECTURES.get(model, model)
     if spec["type"] == "raw":
         return "raw pixels"
-    return ARCHITECTURES.get(spec.get("model", "").split(".")[0], spec.get("model") or spec["type"])
+    model = spec.get("model", "").split(".")[0]
+    return ARCHITECTURES.get(model) or _model_name(model) or spec["type"]
+
+
+def _model_name(model: str) -> str:
+    """A timm or torchvision model name as papers write it: resnet18 -> ResNet-18, vit_small_patch16_224
+    -> ViT-S/16; other names as they are."""
+    import re
+
+    if match := re.fullmatch(r"resnet(\d+)([a-z]*)", model):
+        return f"ResNet-{match[1]}{match[2]}"
+    if match := re.fullmatch(r"vit_(tiny|small|base|large|huge)_patch(\d+)(_\d+)?", model):
+        return f"ViT-{match[1][0].upper()}/{match[2]}"
+    return model
 
 
 def _training(spec: dict, info: dict) -> str:
@@ -74,7 +103,7 @@ def _training(spec: dict, info: dict) -> str:
 def _encoder_facts(config, name: str) -> dict:
     spec, info = config.entry("encoders", name), config.info("encoders", name)
     base = name.split("@")[0]  # a checkpoint of a series: its encoder's facts, its own label
-    label = info["study"]["label"] if "study" in info else base
+    label = info["study"]["label"] if "study" in info else RAW_LABEL if spec["type"] == "raw" == base else base
     own = config["outputs"]["encoders"].get(base, {})
     facts = {"label": own.get("label", label), "architecture": own.get("architecture", _architecture(spec, info))}
     facts["training"] = own.get("training", _training(spec, info))
@@ -102,6 +131,11 @@ def facts(config, patterns: dict[str, str] | None = None) -> dict:
         "clusterers": paper or clusterers,
         "all_clusterers": clusterers,
         "chooses_k": [c for c in clusterers if not config.info("clusterers", c)["uses_n_clusters"]],
+        "clusterer_labels": _unique_labels(
+            {c: CLUSTERER_NAMES.get(config.entry("clusterers", c)["type"], c) for c in clusterers}
+        ),
+        "reducers": {r: _reducer_facts(config.entry("reducers", r)) for r in dict.fromkeys(run["reducer"] for run in runs)},
+        "reducer_of": _reducer_of(config, clusterers),
         "protocol": protocol and {e: protocol["encoders"][e] for e in encoders},
         "umap_silhouette": bool(config.umap_reducer),
         "labelfree": config["labelfree"]["enabled"],
@@ -116,6 +150,7 @@ def facts(config, patterns: dict[str, str] | None = None) -> dict:
             "n_classes": info["n_classes"],
             "description": _registry_description("datasets", spec["type"]),
             "label": DATASET_LABELS.get(spec["type"], name) if spec["type"] == name else name,
+            "name": DATASET_NAMES.get(spec["type"], name) if spec["type"] == name else name,
             "levels": [*levels, "label"] if levels else ["label"],
             "extra_labels": bool(info.get("levels") or info.get("extra_labels")),
             "labelled": spec["type"] != "imagefolder" or not spec.get("n_clusters"),
@@ -125,6 +160,9 @@ def facts(config, patterns: dict[str, str] | None = None) -> dict:
     unknown = sorted(set(config["outputs"]["encoders"]) - {name.split("@")[0] for name in config["encoders"]})
     if unknown:
         raise ConfigError(f"outputs.encoders.{unknown[0]}: not an encoder of this config ({', '.join(config['encoders'])})")
+    labels = _unique_labels({r: f["label"] for r, f in out["reducers"].items()})
+    for reducer, label in labels.items():
+        out["reducers"][reducer]["label"] = label
     out["examples"] = _example_choices(config, runs)
     out["maps"] = config["outputs"]["embedding_maps"]
     out["images_per_cluster"] = config["outputs"]["images_per_cluster"]
@@ -132,7 +170,7 @@ def facts(config, patterns: dict[str, str] | None = None) -> dict:
     # the (dataset, split, encoder) embeddings, in grid order: the PCA spectra and the 2-D maps
     out["pairs"] = [list(pair) for pair in dict.fromkeys((r["dataset"], r["split"], r["encoder"]) for r in runs)]
     # what the example images need to open a dataset's images: its resolved entry and folder
-    out["sources"] = {c["dataset"]: _source(config, c["dataset"]) for c in out["examples"]}
+    out["sources"] = {d: _source(config, d) for d in dict.fromkeys(c["dataset"] for c in out["examples"])}
     out["files"] = _files(out, patterns) if patterns else {}
     out["not_produced"] = {entry.name: why for entry in OUTPUTS if (why := entry.info["missing"](out))}
     return out
@@ -145,15 +183,14 @@ def _registry_description(kind: str, type_: str) -> str:
 
 
 def _example_choices(config, runs: list[dict]) -> list[dict]:
-    """The runs whose clusters the example-images figure shows: the config's choices, or the first
-    run of the first neural encoder (else the first encoder) on the first dataset."""
+    """The runs whose clusters the example-images figure may show: the config's choices (each marked
+    "given"), or, by default, every run of the first seed (the figure shows each dataset's best-AMI
+    run among them, read from the runs table when it renders)."""
     from .config import ConfigError
 
     wanted = config["outputs"]["example_images"]
-    if not wanted and runs:
-        neural = [r for r in runs if config.info("encoders", r["encoder"])["neural"]]
-        first = (neural or runs)[0]
-        wanted = [{"dataset": first["dataset"], "encoder": first["encoder"], "clusterer": first["clusterer"]}]
+    if not wanted:
+        return [dict(run) for run in runs if run["seed"] == config["seeds"][0]]
     choices = []
     for i, want in enumerate(wanted):
         match = [r for r in runs if all(r[k] == want[k] for k in ("dataset", "encoder", "clusterer"))]
@@ -163,8 +200,62 @@ def _example_choices(config, runs: list[dict]) -> list[dict]:
             raise ConfigError(
                 f"outputs.example_images.{i}: {want} is not a run of this config (runs: dataset, encoder, clusterer in {shown})"
             )
-        choices.append(match[0])
+        choices.append(match[0] | {"given": True})
     return choices
+
+
+def _unique_labels(labels: dict[str, str]) -> dict[str, str]:
+    """Display labels made unique: a label shared by several entries gets each entry's name appended."""
+    counts: dict[str, int] = {}
+    for label in labels.values():
+        counts[label] = counts.get(label, 0) + 1
+    return {name: label if counts[label] == 1 else f"{label} ({name})" for name, label in labels.items()}
+
+
+REDUCER_NAMES = {"none": "no reduction", "zscore": "z-score", "l2norm": "L2 norm"}
+REDUCER_FAMILIES = {"pca": "PCA", "umap": "UMAP", "pacmap": "PaCMAP", "tsne": "t-SNE"}
+
+
+def _reducer_facts(spec: dict) -> dict:
+    """How the outputs show a reducer: its label (UMAP-50, zPCA-50, zPCA 95%, no reduction, ...), its
+    family (PCA, UMAP, ... or the label) and its dimensions (None for a variance fraction or none)."""
+    type_, n = spec["type"], spec.get("n_components")
+    family = REDUCER_FAMILIES.get(type_, REDUCER_NAMES.get(type_, type_))
+    dims = int(n) if isinstance(n, int) or (isinstance(n, float) and n >= 1) else None
+    if type_ == "pca":
+        prefix = "zPCA" if spec.get("zscore", True) else "PCA"
+        label = f"{prefix}-{dims}" if dims else f"{prefix} {100 * float(n):g}%"
+    elif type_ in REDUCER_FAMILIES:
+        label = f"{family}-{dims}"
+    else:
+        label = family
+    return {"label": label, "family": family, "dims": dims}
+
+
+def _reducer_of(config, clusterers: list[str]) -> dict[str, str] | None:
+    """Without a protocol, the one reducer each clusterer is shown on wherever outputs average over
+    clusterers or plot one point per pipeline: `outputs.reducer` (one name, or clusterer -> name),
+    by default the config's UMAP-50 reducer (the study's U50) where it has one, else its first
+    reducer. With a protocol: None (each clusterer uses its tuned reducer per encoder)."""
+    from .config import ConfigError
+    from .config.grid import UMAP_SPACE
+
+    given = config["outputs"]["reducer"]
+    if config.protocol:
+        if given:
+            raise ConfigError("outputs.reducer: a protocol names each clusterer's reducer per encoder; remove outputs.reducer")
+        return None
+    reducers = list(config["reducers"])
+    u50 = [r for r, e in config["reducers"].items() if {k: v for k, v in e.items() if k != "name"} == UMAP_SPACE]
+    default = (u50 or reducers)[0] if reducers else None
+    chosen = {c: given for c in clusterers} if isinstance(given, str) else dict(given or {})
+    for clusterer, reducer in chosen.items():
+        key = "outputs.reducer" if isinstance(given, str) else f"outputs.reducer.{clusterer}"
+        if clusterer not in clusterers:
+            raise ConfigError(f"{key}: {clusterer!r} is not a clusterer of this config ({', '.join(clusterers)})")
+        if reducer not in reducers:
+            raise ConfigError(f"{key}: {reducer!r} is not a reducer of this config ({', '.join(reducers)})")
+    return {c: chosen.get(c, default) for c in clusterers}
 
 
 def _files(facts_: dict, patterns: dict[str, str]) -> dict[str, list[str]]:
@@ -221,12 +312,64 @@ class Data:
         return self._cache[name]
 
 
-def output(name: str, kind: str, caption: str, needs: str, missing=needs_runs, reads=("runs",), files=()):
+def output(name: str, kind: str, caption: str, needs: str, missing=needs_runs, reads=("runs",), files=(), pipelines=False):
     """Decorator registering a render function `fn(data: Data, out: Path)` as an output: `reads`
     names the result tables it reads (results/tables/<name>.parquet), `files` the other files
-    (embeddings, maps, clusters: facts(...)["files"])."""
+    (embeddings, maps, clusters: facts(...)["files"]); `pipelines`: it shows one pipeline per
+    (encoder, clusterer), so its caption says which reducer (`caption`)."""
     assert kind in ("table", "figure")
-    return OUTPUTS.add(name, caption, kind=kind, needs=needs, missing=missing, reads=tuple(reads), files=tuple(files))
+    return OUTPUTS.add(
+        name, caption, kind=kind, needs=needs, missing=missing, reads=tuple(reads), files=tuple(files), pipelines=pipelines
+    )
+
+
+def pipeline_sentence(facts_: dict) -> str:
+    """Which reducer each clusterer is shown on, in words (for captions and notes)."""
+    if facts_.get("protocol"):
+        return "Each (encoder, clusterer) on the reducer its protocol tuned (the hyperparameters table)."
+    reducer_of = facts_.get("reducer_of") or {}
+    if not reducer_of:
+        return ""
+    by_reducer: dict[str, list[str]] = {}
+    for clusterer, reducer in reducer_of.items():
+        by_reducer.setdefault(reducer, []).append(clusterer_label(facts_, clusterer))
+    parts = [f"{reducer_label(facts_, r)} for {_joined(cs)}" for r, cs in by_reducer.items()]
+    return f"One reducer per clusterer (outputs.reducer): {'; '.join(parts)}."
+
+
+def _joined(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+def caption(name: str, facts_: dict) -> str:
+    """An output's caption for this config: its description, and for an output of one pipeline per
+    (encoder, clusterer), which reducer."""
+    entry = OUTPUTS[name]
+    sentence = pipeline_sentence(facts_) if entry.info["pipelines"] else ""
+    return f"{entry.description} {sentence}".strip()
+
+
+def clusterer_label(facts_: dict, clusterer: str) -> str:
+    return facts_.get("clusterer_labels", {}).get(clusterer, CLUSTERER_NAMES.get(clusterer, clusterer))
+
+
+def reducer_label(facts_: dict, reducer: str) -> str:
+    return facts_.get("reducers", {}).get(reducer, {}).get("label", reducer)
+
+
+def display_keys(facts_: dict) -> dict[str, str]:
+    """Every config key a reader must not see (dataset, encoder, clusterer and reducer names that
+    have a display name of their own) -> that display name: the figure checks look for them."""
+    keys = {}
+    for name, info in facts_.get("datasets", {}).items():
+        keys |= {name: info.get("name", info["label"])} if name not in (info["label"], info.get("name")) else {}
+    for name, info in facts_.get("encoders", {}).items():
+        keys |= {name: info["label"]} if name != info["label"] else {}
+    for name, label in facts_.get("clusterer_labels", {}).items():
+        keys |= {name: label} if name != label else {}
+    for name, info in facts_.get("reducers", {}).items():
+        keys |= {name: info["label"]} if name != info["label"] else {}
+    return keys
 
 
 def inputs(name: str, tables: dict[str, str], facts_: dict) -> dict[str, list[str]]:
