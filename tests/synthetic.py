@@ -20,6 +20,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from zsc.outputs import DATASET_NAMES
+
 # name: (group, label, n_classes, N, split)
 DATASETS = {
     "imagenet": ("In-domain", "IN1k", 1000, 50000, "val"),
@@ -149,6 +151,7 @@ def study_facts() -> dict:
             "n_classes": n_classes,
             "description": f"synthetic stand-in for {name} ({split} split)",
             "label": label,
+            "name": DATASET_NAMES[name],
             "levels": INAT_LEVELS if name == "inaturalist" else ["label"],
         }
         for name, (group, label, n_classes, _, split) in DATASETS.items()

@@ -223,9 +223,9 @@ def test_main_table_lists_the_dropped_cells_under_it(study):
     outputs.render("main_ami", tables, facts, {}, out)
     md = (out / "main_ami.md").read_text()
     # Affinity Propagation was not run on ImageNet and iNaturalist (memory): dropped for every encoder
-    assert "dropped for every encoder: Affinity Prop. on IN1k (missing for all 18 encoders: memory guard" in md
-    assert "dropped for every encoder: Affinity Prop. on iNat" in md
-    assert "dropped for every encoder: Spectral on P365 (missing for VICReg (ResNet-50): memory guard" in md
+    assert "dropped for every encoder: Affinity Prop. on ImageNet-1k (missing for all 18 encoders: memory guard" in md
+    assert "dropped for every encoder: Affinity Prop. on iNaturalist-2021" in md
+    assert "dropped for every encoder: Spectral on Places365 (missing for VICReg (ResNet-50): memory guard" in md
     assert "Each (encoder, clusterer) on the reducer its protocol tuned" in md
     assert md.count("**") >= 2 * 32 and md.count("<u>") >= 32  # a best and a second in every column, as in the LaTeX
     csv = pd.read_csv(out / "main_ami.csv", index_col=[0, 1])  # columns "group / dataset"

@@ -424,6 +424,14 @@ def test_degenerate_panels_say_so():
     assert sum(t.endswith("too few\npoints for ρ") for t in texts) == len(CLUSTERERS) * (len(CLUSTERERS) - 1) // 2
 
 
+def test_embedding_maps_name_the_classes_and_an_unlabelled_folder():
+    points = make_points(classes=3).assign(label=lambda p: p["label"].str[-1].astype(int))
+    fig = plots.embedding_maps([("DINO (ViT-B/16)", points), ("MAE (CLS) (ViT-B/16)", points)], ["cat", "dog", "owl"], "Pets")
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["cat", "dog", "owl"] and plots.check_figure(fig) == []
+    flat = plots.embedding_maps([("Raw image", points.assign(label=-1))], [], "my photos")  # no classes: one legend entry
+    assert [t.get_text() for t in flat.legends[0].get_texts()] == ["unlabelled"]
+
+
 def test_heights_grow_with_rows():
     few = plots.delta_by_domain(make_delta()[lambda d: d["encoder"].str.contains("dino")], GROUPS, list(ENCODERS), LABELS)
     many = plots.delta_by_domain(make_delta(), GROUPS, list(ENCODERS), LABELS)

@@ -130,7 +130,7 @@ def test_every_output_the_config_provides_is_rendered_and_the_rest_are_listed(wo
     choice = pd.read_csv(workdir / "results/outputs/encoder_choice/encoder_choice.csv")
     assert set(choice["recommended"]) <= {"Raw image", "random_tiny"} and choice["regret"].notna().all()  # display names
     maps = sorted(p.name for p in (workdir / "results/outputs/embedding_maps").glob("*.png"))
-    assert maps == ["map_digits_random_tiny.png", "map_digits_raw.png"]
+    assert maps == ["map_digits.png"]  # one grid per dataset, a panel per encoder
 
 
 def test_every_figure_of_the_run_passes_the_figure_checks(workdir, tmp_path, monkeypatch):

@@ -5,13 +5,14 @@ needs of the config in words, a check of that (`missing(facts)` -> the reason it
 None), the data it reads and a function that writes it into its own folder,
 results/outputs/<name>/ (a table as .csv, .md, .tex and .html; a figure as .png and .pdf). One rule
 (`render`, workflow/rules/outputs.smk) renders any entry; adding a table or figure is adding an
-entry (a function decorated with `output`) to zsc.study_outputs or zsc.labelfree_outputs. Every output reads results/tables/*.parquet; only the example images (manifest, images,
-one clustering), the PCA spectrum (embeddings) and the 2-D maps (their 2-D UMAP reductions) read
-more. Rendering never embeds, reduces or clusters.
+entry (a function decorated with `output`) to zsc.study_outputs or zsc.labelfree_outputs. Every output reads results/tables/*.parquet; only the example images (images,
+the clusterings of the first seed), the PCA spectrum (embeddings) and the 2-D maps (their 2-D UMAP
+reductions) read more. Rendering never embeds, reduces or clusters.
 
-`facts(config)` is what outputs need to know of the config (dataset groups and labels, encoder
-architectures and training, the clusterers averaged, the protocol); it is computed at parse time
-from the validated config alone, and reaches the render jobs through params.
+`facts(config)` is what outputs need to know of the config (dataset groups and names, encoder
+architectures and training, display names of clusterers and reducers, the clusterers averaged, the
+protocol or else the reducer each clusterer is shown on); it is computed at parse time from the
+validated config alone, and reaches the render jobs through params.
 """
 
 from __future__ import annotations

@@ -922,7 +922,7 @@ def embedding_maps(panels: Sequence[tuple[str, pd.DataFrame]], classes: Sequence
     the samples coloured by their true label, the same colour for a class in every panel; a legend of
     the class names (`classes[label]` for integer labels, else the labels) up to MAX_LEGEND_CLASSES."""
     values = sorted({v for _, points in panels for v in points["label"]}, key=lambda v: (str(type(v)), v))
-    names = [str(classes[int(v)]) if classes is not None and int(v) < len(classes) else str(v) for v in values]
+    names = [_class_label(v, classes) for v in values]
     palette = _class_palette(len(values))
     code = {v: i for i, v in enumerate(values)}
     n = max(len(panels), 1)
@@ -957,6 +957,13 @@ def embedding_maps(panels: Sequence[tuple[str, pd.DataFrame]], classes: Sequence
         handles = [Patch(color=palette[i], label=name) for i, name in enumerate(names)]
         _legend_below(fig, handles, 10 if width > SINGLE_COLUMN else 5, handlelength=0.8, handletextpad=0.3, columnspacing=0.8)
     return fig
+
+
+def _class_label(value, classes: Sequence[str] | None) -> str:
+    """A label's class name: classes[label] for an integer code, "unlabelled" for -1 (a flat image folder)."""
+    if isinstance(value, (int, np.integer)) and classes is not None and 0 <= int(value) < len(classes):
+        return str(classes[int(value)])
+    return "unlabelled" if isinstance(value, (int, np.integer)) and int(value) == -1 else str(value)
 
 
 def embedding_map(points: pd.DataFrame, title: str = "") -> Figure:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .outputs import Data, clusterer_label, labels_of, needs_runs, output, pipeline_sentence, reducer_label, save, write
+from .outputs import Data, clusterer_label, needs_runs, output, pipeline_sentence, reducer_label, save, write
 
 # ---------------------------------------------------------------------------------------------
 # Availability checks: each says why an output cannot be made from this config (None: it can).
@@ -140,7 +140,7 @@ def _pipeline_notes(facts_) -> list[str]:
 
 
 def _on_reducer(facts_, clusterer: str) -> str:
-    """ " on UMAP-50": the reducer one clusterer is shown on ("" under a protocol, where it varies by encoder)."""
+    """The reducer one clusterer is shown on, as ' on UMAP-50' ('' under a protocol, where it varies by encoder)."""
     reducer = (facts_.get("reducer_of") or {}).get(clusterer)
     return f" on {reducer_label(facts_, reducer)}" if reducer else ""
 
