@@ -1,33 +1,35 @@
-"""The output registry: which outputs a config can provide, and every table and figure rendered at
-the study's size from a synthetic runs table of its full shape (tests/synthetic.py), as a protocol run
-and as a grid of reducers, and for the default config's run; every figure passes zsc.plots.check_figure."""
+"""The output registry: which outputs a config can provide, and what the study's tables and the encoder
+choice say on a synthetic runs table of the study's full shape (tests/synthetic.py); every output
+rendered from a grid of reducers at the study's size and for the default config's run, every figure
+passing tests/figure_text.py's check_figure. Every output is rendered at the study's size by
+tests/test_registries.py."""
 
-import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 import yaml
 
 from conftest import REPO
-from synthetic import default_run, study_grid, study_runs
+from figure_text import check_figure
+from synthetic import default_run, planted_labelfree, write_study
+
 from zsc import config as cfg
 from zsc import outputs, plots
 
 # Outputs that read more than the result tables (images, embeddings, 2-D maps): rendered from the
-# default run's files (test_default_run_renders_every_output...) and by the workflow tests.
+# default run's files (test_the_default_run_renders_every_output...) and by the workflow tests.
 READS_FILES = {e.name for e in outputs.OUTPUTS if e.info["files"]}
 
 
 def render_checked(names, tables, facts, files, folder, monkeypatch, save=True) -> dict[str, list[str]]:
     """Render the outputs `names` into folder/<name>/ and check every figure any of them draws (whatever
     module registered it: every figure goes through zsc.plots.save_figure): figure file stem -> the
-    problems zsc.plots.check_figure finds. save=False checks without writing the figures."""
+    problems check_figure finds. save=False checks without writing the figures."""
     keys, problems, original = outputs.display_keys(facts), {}, plots.save_figure
 
     def checked(fig, stem, **kwargs):
-        problems[Path(stem).name] = plots.check_figure(fig, keys)
+        problems[Path(stem).name] = check_figure(fig, keys)
         return original(fig, stem, **kwargs) if save else []
 
     monkeypatch.setattr(plots, "save_figure", checked)
@@ -142,79 +144,18 @@ def test_example_images_naming_a_run_that_does_not_exist_is_a_config_error():
         outputs.facts(config)
 
 
-def _planted_labelfree(runs: pd.DataFrame, seed: int = 0):
-    """Label-free scores and probe accuracies that follow each (dataset, encoder)'s mean AMI, with noise."""
-    rng = np.random.default_rng(seed)
-    ami = runs.groupby(["dataset", "split", "encoder"], sort=False)["AMI"].mean().reset_index()
-    rows, probes = [], []
-    for r in ami.itertuples():
-        for score, scale in (
-            ("silhouette_umap_kmeans", 0.5),
-            ("agreement_umap_ami_mean", 1.0),
-            ("entropy_gaussian_per_dim", -0.3),
-        ):
-            rows.append(
-                {
-                    "dataset": r.dataset,
-                    "split": r.split,
-                    "encoder": r.encoder,
-                    "seed": 1,
-                    "score": score,
-                    "value": scale * r.AMI + rng.normal(0, 0.05),
-                }
-            )
-        probe = {f"knn_top1_k{k}": min(1.0, r.AMI + 0.2 + rng.normal(0, 0.03)) for k in (1, 10, 20, 100, 200)}
-        probes.append(
-            {
-                "dataset": r.dataset,
-                "split": r.split,
-                "encoder": r.encoder,
-                "skipped": "",
-                **probe,
-                "linear_probe_top1": min(1.0, r.AMI + 0.3),
-            }
-        )
-    return pd.DataFrame(rows), pd.DataFrame(probes)
-
-
-def _on_disk(folder, runs, labels, facts):
-    """A synthetic run's result tables on disk, and its facts completed as zsc.outputs.facts has them."""
-    labelfree, probes = _planted_labelfree(runs)
-    tables = {}
-    for name, frame in {"runs": runs, "labels": labels, "labelfree": labelfree, "probes": probes}.items():
-        tables[name] = str(folder / f"{name}.parquet")
-        frame.to_parquet(tables[name])
-    for name, dataset in facts["datasets"].items():
-        dataset.update(extra_labels=name in set(labels["dataset"]), labelled=True)
-    facts.update(
-        umap_silhouette=True, labelfree=True, probes=True, examples=[], maps=False, files={}, seed=1, clusters_shown=6,
-        images_per_cluster=8,
-    )  # fmt: skip
-    facts["not_produced"] = {e.name: why for e in outputs.OUTPUTS if (why := e.info["missing"](facts))}
-    return tables, facts, folder
-
-
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
     """The synthetic study's result tables on disk and complete facts."""
-    return _on_disk(tmp_path_factory.mktemp("study"), *study_runs())
+    folder = tmp_path_factory.mktemp("study")
+    tables, facts, _ = write_study(folder)
+    return tables, facts, folder
 
 
-def test_every_output_renders_at_the_study_size_and_every_figure_passes_the_checks(study, monkeypatch):
-    tables, facts, folder = study
-    # all but the checkpoint series (the training-run test renders those), the reducer grid's and the file-reading ones
-    wanted = [e for e in outputs.OUTPUTS if e.name not in READS_FILES]
+def test_a_protocol_leaves_out_the_outputs_of_a_grid_of_reducers(study):
+    _, facts, _ = study
     grid_only = {"reducer_ami", "reducer_effect", "reducer_dimensions"}
-    assert {e.name for e in wanted if e.name in facts["not_produced"]} == {"checkpoints", "checkpoint_curves"} | grid_only
-    names = [e.name for e in wanted if e.name not in facts["not_produced"]]
-    started = time.perf_counter()
-    problems = render_checked(names, tables, facts, {}, folder / "outputs", monkeypatch, save=False)  # the default run saves
-    for entry in wanted:
-        if entry.name in names and entry.info["kind"] == "table":
-            assert {p.suffix for p in (folder / "outputs" / entry.name).iterdir()} == {".csv", ".md", ".tex", ".html"}, entry.name
-    print(f"\nrendered {len(names)} outputs of the study-sized table in {time.perf_counter() - started:.1f} s")
-    assert {name: found for name, found in problems.items() if found} == {}
-    assert {"delta_by_domain", "taxonomy_levels", "silhouette_vs_ami", "ami_heatmap_kmeans"} <= set(problems)
+    assert {name for name in grid_only if "a grid of reducers" in facts["not_produced"].get(name, "")} == grid_only
 
 
 def test_main_table_lists_the_dropped_cells_under_it(study):
@@ -233,7 +174,8 @@ def test_main_table_lists_the_dropped_cells_under_it(study):
 
 
 def test_the_study_sized_grid_renders_every_output_and_every_figure_passes_the_checks(tmp_path, monkeypatch):
-    tables, facts, folder = _on_disk(tmp_path, *study_grid())
+    tables, facts, _ = write_study(tmp_path, grid=True)
+    folder = tmp_path
     names = [e.name for e in outputs.OUTPUTS if e.name not in facts["not_produced"] and e.name not in READS_FILES]
     assert {"reducer_ami", "reducer_effect", "reducer_dimensions"} <= set(names) and "hyperparameters" not in names
     problems = render_checked(names, tables, facts, {}, folder / "outputs", monkeypatch, save=False)
@@ -269,7 +211,7 @@ def default(tmp_path_factory):
         pytest.skip("Fashion-MNIST's images need Debian's dataset-fashion-mnist (bash setup.sh as root)")
     folder = tmp_path_factory.mktemp("default")
     tables, facts, files = default_run(folder, REPO / "config/config.yaml")
-    labelfree, probes = _planted_labelfree(pd.read_parquet(tables["runs"]))
+    labelfree, probes = planted_labelfree(pd.read_parquet(tables["runs"]))
     for name, frame in {"labelfree": labelfree, "probes": probes}.items():
         tables[name] = str(folder / f"{name}.parquet")
         frame.to_parquet(tables[name])

@@ -14,7 +14,10 @@ from .registry import Registry
 
 log = logging.getLogger(__name__)
 
-REDUCERS = Registry("reducers")
+# Every entry declares its display label in tables and figures (the method's name, e.g. "UMAP"; the
+# outputs add the dimensions: UMAP-50), whether it is the identity (no file: clusterers read the
+# embeddings) and its memory(n, d, spec) and seconds(n, d, spec) estimates (see below).
+REDUCERS = Registry("reducers", required=("label", "identity", "memory", "seconds"))
 # umap-learn's named distances (umap.distances.named_distances; a test keeps them in step), listed here
 # so that a misspelt metric stops at parse time without importing umap (seconds, numba).
 UMAP_METRICS = tuple(
@@ -66,6 +69,7 @@ class ZScoredPCA:
 @REDUCERS.add(
     "none",
     "The embeddings as they are (no file is written; clusterers read the embeddings)",
+    label="no reduction",
     identity=True,
     memory=lambda n, d, spec: 0,
     seconds=lambda n, d, spec: 0.0,
@@ -77,6 +81,7 @@ def none(seed: int):
 @REDUCERS.add(
     "zscore",
     "Per-dimension z-score only (the study's 'none(z)')",
+    label="z-score",
     identity=False,
     memory=lambda n, d, spec: 24 * n * d,  # the float64 copy, centred, then scaled
     seconds=lambda n, d, spec: 2e-8 * n * d,
@@ -95,6 +100,7 @@ def zscore(seed: int):
         },
         "zscore": {"type": "boolean", "default": True, "description": "Z-score each dimension before PCA (the study: yes)."},
     },
+    label="PCA",
     identity=False,
     # the z-scored float64 copies, PCA's centred copy, a min(n, d)^2 covariance and its eigenvectors
     memory=lambda n, d, spec: 40 * n * d + 24 * min(n, d) ** 2,
@@ -117,6 +123,7 @@ def pca(n_components, zscore: bool, seed: int):
             "description": "Distance in the input space (a umap-learn metric).",
         },
     },
+    label="UMAP",
     identity=False,
     # measured: 26 bytes per input value beyond the job's base (4.7 GB at 70,000 x 2,352), plus the
     # k-NN graph and its fuzzy union per point
@@ -156,12 +163,15 @@ class SeededUMAP:
         "mn_ratio": {"type": "number", "exclusiveMinimum": 0, "default": 0.5, "description": "Mid-near pairs per near pair."},
         "fp_ratio": {"type": "number", "exclusiveMinimum": 0, "default": 2.0, "description": "Further pairs per near pair."},
     },
+    label="PaCMAP",
     identity=False,
     memory=lambda n, d, spec: 32 * n * d + 400 * n * spec["n_neighbors"] + 8 * n * spec["n_components"],  # not measured: as UMAP
     seconds=lambda n, d, spec: 3.0 + 1.5 * n * (2e-4 + 1e-6 * d),
 )
 def pacmap(n_components: int, n_neighbors: int, mn_ratio: float, fp_ratio: float, seed: int):
-    return SeededPaCMAP(n_components=n_components, n_neighbors=n_neighbors, MN_ratio=mn_ratio, FP_ratio=fp_ratio, random_state=seed)
+    return SeededPaCMAP(
+        n_components=n_components, n_neighbors=n_neighbors, MN_ratio=mn_ratio, FP_ratio=fp_ratio, random_state=seed
+    )
 
 
 class SeededPaCMAP:
@@ -186,6 +196,7 @@ class L2Normalise:
 @REDUCERS.add(
     "l2norm",
     "Each embedding scaled to unit L2 norm (euclidean distances then order as cosine ones)",
+    label="L2 norm",
     identity=False,
     memory=lambda n, d, spec: 16 * n * d,  # a float64 copy and the scaled result
     seconds=lambda n, d, spec: 2e-8 * n * d,
@@ -199,8 +210,14 @@ def l2norm(seed: int):
     "t-SNE (scikit-learn, seeded; Barnes-Hut below 4 dimensions, else exact)",
     options={
         "n_components": {"type": "integer", "minimum": 1, "default": 2, "description": "Output dimensions."},
-        "perplexity": {"type": "number", "exclusiveMinimum": 0, "default": 30.0, "description": "Effective number of neighbours."},
+        "perplexity": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "default": 30.0,
+            "description": "Effective number of neighbours.",
+        },
     },
+    label="t-SNE",
     identity=False,
     # Barnes-Hut keeps 3 x perplexity neighbours a point; the exact method (4+ dimensions) N x N matrices
     memory=lambda n, d, spec: 32 * n * d + (72 * n * spec["perplexity"] if spec["n_components"] < 4 else 24 * n * n),
@@ -213,12 +230,25 @@ def tsne(n_components: int, perplexity: float, seed: int):
     return TSNE(n_components=n_components, perplexity=perplexity, init="pca", method=method, random_state=seed)
 
 
+def reducer_problem(name: str, reducer: dict, n_samples: int | None, dim: int | None) -> str | None:
+    """Why reducer `name` (its config entry) cannot reduce n_samples x dim embeddings (None: it can;
+    either size may be None, unknown). For the reduce job: a cell failure, recorded with this reason;
+    the config and the plan ask it too, with the sizes they know before any job."""
+    n_components = reducer.get("n_components")
+    if reducer["type"] != "pca" or not isinstance(n_components, int):  # a fraction of the variance always fits
+        return None
+    limits = [(size, what) for size, what in ((dim, "dimensions"), (n_samples, "samples")) if size is not None]
+    for size, what in limits:
+        if n_components > size:
+            return f"reducers.{name}.n_components: {n_components} components exceed the {size} {what}"
+    return None
+
+
 def reduce(embeddings_path, out_path, reducer: dict, seed: int, embeddings: str = "the embeddings") -> None:
     """Reduce one embeddings file (`embeddings` names it in messages: dataset, split, encoder). A
     reducer that cannot reduce this data (zsc.failures) writes the file without vectors, its
     status and reason in the metadata: its clusterers record the reason instead of running."""
     from . import failures, tables
-    from .config import reducer_problem
 
     X = tables.read_vectors(embeddings_path)
     index = tables.read(embeddings_path, columns=["index"])[0]["index"]

@@ -1,29 +1,28 @@
-"""Tables (zsc.render) and figures (zsc.plots): marks, formats, determinism and readable figures.
+"""Tables (zsc.table_formats) and figures (zsc.plots): marks, formats, determinism and readable figures.
 
 The figure tests build inputs of the study's size (18 encoders in 2 architectures, 26 datasets in 5
-groups, 6 clusterers) and check that no two texts of a figure overlap once drawn.
+groups, 6 clusterers) and check each figure with tests/figure_text.py's check_figure: within a page,
+no two texts overlapping once drawn, no legend entries drawn alike.
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import re
 import sys
 from pathlib import Path
 
+import matplotlib
 import numpy as np
 import pandas as pd
 import pytest
+import synthetic
+from figure_text import OUTSIDE, check_figure, overlapping_text
+from matplotlib.patches import Patch
 
-matplotlib = pytest.importorskip("matplotlib")
+from zsc import plots, study, table_formats
+
 matplotlib.use("Agg")
-
-from matplotlib.patches import Patch  # noqa: E402
-
-from zsc import plots, render  # noqa: E402
-
-TESTS = Path(__file__).resolve().parent
 
 # --- study-sized inputs ----------------------------------------------------------------------------
 
@@ -198,7 +197,7 @@ def _cell(tex: str, row: str) -> list[str]:
 
 
 def test_latex_marks_best_bold_and_second_underlined(small, tmp_path):
-    paths = render.write_table(small, tmp_path / "t", caption="Main table", notes=["AMI x 100.", "50% & more"])
+    paths = table_formats.write_table(small, tmp_path / "t", caption="Main table", notes=["AMI x 100.", "50% & more"])
     assert [p.name for p in paths] == ["t.csv", "t.md", "t.tex", "t.html"]
     tex = (tmp_path / "t.tex").read_text()
     assert r"\cellcolor[HTML]{6BAED6} \textbf{62}" in _cell(tex, "MoCo-v3 [FT]")[0]  # column max: bold, full colour
@@ -212,7 +211,7 @@ def test_latex_marks_best_bold_and_second_underlined(small, tmp_path):
 
 
 def test_html_marks_and_shades(small, tmp_path):
-    render.write_table(small, tmp_path / "t", caption="Main table", notes=["AMI x 100.", "a <note>"])
+    table_formats.write_table(small, tmp_path / "t", caption="Main table", notes=["AMI x 100.", "a <note>"])
     page = (tmp_path / "t.html").read_text()
 
     def style(row, col):  # the CSS rule that names this cell
@@ -233,7 +232,7 @@ def test_html_marks_and_shades(small, tmp_path):
 
 
 def test_markdown_and_csv(small, tmp_path):
-    render.write_table(small, tmp_path / "t", notes=["first note", "second note"], digits=1)
+    table_formats.write_table(small, tmp_path / "t", notes=["first note", "second note"], digits=1)
     md = (tmp_path / "t.md").read_text().splitlines()
     assert [c.strip() for c in md[0].split("|")[1:-1]] == [
         "encoder",
@@ -252,7 +251,7 @@ def test_markdown_and_csv(small, tmp_path):
 
 
 def test_markdown_carries_the_best_and_second_marks(small, tmp_path):
-    render.write_table(small, tmp_path / "t")
+    table_formats.write_table(small, tmp_path / "t")
     md = (tmp_path / "t.md").read_text()
     rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]] for line in md.splitlines()[2:6]}
     assert rows["MoCo-v3 [FT]"] == ["**62**", "**30**", "<u>6</u>"]  # the marks of the LaTeX and HTML tables
@@ -263,19 +262,19 @@ def test_markdown_carries_the_best_and_second_marks(small, tmp_path):
 def test_incomplete_cells_show_a_dagger_and_are_never_ranked_or_shaded(small, tmp_path):
     flags = pd.DataFrame(False, index=small.index, columns=small.columns)
     flags.iloc[1, 0] = True  # MoCo-v3 [FT]'s 61.7, the column's best, averages fewer datasets than the rest
-    render.write_table(small, tmp_path / "t", incomplete=flags)
+    table_formats.write_table(small, tmp_path / "t", incomplete=flags)
     tex, md = (tmp_path / "t.tex").read_text(), (tmp_path / "t.md").read_text()
     assert _cell(tex, "MoCo-v3 [FT]")[0] == "62†"  # no bold, no shading
     assert r"\textbf{55}" in _cell(tex, r"MAE\_50\%")[0] and r"\underline{50}" in _cell(tex, "X-Ent.")[0]
-    assert "| MoCo-v3 [FT] |" in md and "62†" in md and render.INCOMPLETE_NOTE in md
+    assert "| MoCo-v3 [FT] |" in md and "62†" in md and table_formats.INCOMPLETE_NOTE in md
     assert (tmp_path / "t.csv").read_text().splitlines()[2].startswith("MoCo-v3 [FT],,")  # empty in the CSV
     page = (tmp_path / "t.html").read_text()
-    assert "62†" in page and render.INCOMPLETE_NOTE.replace("'", "&#x27;") in page
+    assert "62†" in page and table_formats.INCOMPLETE_NOTE.replace("'", "&#x27;") in page
 
 
 def test_marks_by_row(tmp_path):
     frame = pd.DataFrame({"none": [40.0, 20.0], "zPCA-50": [45.0, 25.0], "UMAP-50": [60.0, 22.0]}, index=["DINO", "Rand."])
-    render.write_table(frame, tmp_path / "r", by="row")
+    table_formats.write_table(frame, tmp_path / "r", by="row")
     tex = (tmp_path / "r.tex").read_text()
     assert _cell(tex, "DINO") == [r"40", r"\underline{45}", r"\cellcolor[HTML]{6BAED6} \textbf{60}"]
     assert _cell(tex, "Rand.") == [r"20", r"\cellcolor[HTML]{6BAED6} \textbf{25}", r"\underline{22}"]
@@ -283,10 +282,10 @@ def test_marks_by_row(tmp_path):
 
 def test_min_best_and_no_best(tmp_path):
     frame = pd.DataFrame({"rank": [3.0, 1.0, 2.0, 4.0]}, index=list("abcd"))
-    render.write_table(frame, tmp_path / "low", best="min")
+    table_formats.write_table(frame, tmp_path / "low", best="min")
     tex = (tmp_path / "low.tex").read_text()
     assert r"\textbf{1}" in _cell(tex, "b")[0] and r"\underline{2}" in _cell(tex, "c")[0]
-    render.write_table(frame, tmp_path / "none", best=None, shade=False)
+    table_formats.write_table(frame, tmp_path / "none", best=None, shade=False)
     tex = (tmp_path / "none.tex").read_text()
     assert r"\textbf" not in tex and r"\underline" not in tex and r"\cellcolor" not in tex
 
@@ -296,7 +295,7 @@ def test_text_table_renders_without_marks(tmp_path):
         {"kmeans": ["umap50", "zpca90"], "ac_with_c": ["umap50; euclidean/ward", None], "threshold": [0.5, np.nan]},
         index=pd.MultiIndex.from_tuples([("ResNet-50", "X-Ent."), ("ViT-B/16", "DINO")], names=["architecture", "encoder"]),
     )
-    paths = render.write_table(frame, tmp_path / "hp", caption="Hyper-parameters")
+    paths = table_formats.write_table(frame, tmp_path / "hp", caption="Hyper-parameters")
     tex, page, md = (tmp_path / "hp.tex").read_text(), (tmp_path / "hp.html").read_text(), (tmp_path / "hp.md").read_text()
     assert "umap50; euclidean/ward" in tex and "zpca90" in page and "umap50; euclidean/ward" in md
     assert r"\textbf" not in tex and r"\cellcolor" not in tex and "background-color: #" not in page
@@ -309,7 +308,7 @@ def test_colour_frame_diverging(tmp_path):
     pred = pd.DataFrame({"C10": [10.0, 100.0, 1.0], "IN1k": [1000.0, 500.0, np.nan]}, index=["a", "b", "c"])
     true = pd.Series({"C10": 10.0, "IN1k": 1000.0})
     ratio = np.log10(pred / true)
-    render.write_table(pred, tmp_path / "k", colour=ratio, best=None)
+    table_formats.write_table(pred, tmp_path / "k", colour=ratio, best=None)
     page = (tmp_path / "k.html").read_text()
     colours = dict(re.findall(r"#T_zsc_(row\d_col\d)[^{]*\{\s*background-color: #([0-9A-F]{6})", page))
     assert "row2_col1" not in colours  # NaN: no colour
@@ -326,8 +325,8 @@ def test_colour_frame_diverging(tmp_path):
 
 
 def test_tables_are_deterministic(small, tmp_path):
-    first = render.write_table(small, tmp_path / "a" / "t", notes=["n"], caption="c")
-    again = render.write_table(small, tmp_path / "b" / "t", notes=["n"], caption="c")
+    first = table_formats.write_table(small, tmp_path / "a" / "t", notes=["n"], caption="c")
+    again = table_formats.write_table(small, tmp_path / "b" / "t", notes=["n"], caption="c")
     for p, q in zip(first, again):
         assert p.read_bytes() == q.read_bytes(), p.name
 
@@ -367,7 +366,7 @@ def figures():
 )
 def test_figure_at_study_size_passes_the_figure_checks(figures, name):
     fig = figures[name]
-    assert plots.check_figure(fig) == []  # page size, overlapping text, legend entries drawn alike
+    assert check_figure(fig) == []  # page size, overlapping text, legend entries drawn alike
     if name != "example_images":  # images have no axes to label, only row titles
         assert _has_axis_labels(fig)
 
@@ -427,7 +426,7 @@ def test_degenerate_panels_say_so():
 def test_embedding_maps_name_the_classes_and_an_unlabelled_folder():
     points = make_points(classes=3).assign(label=lambda p: p["label"].str[-1].astype(int))
     fig = plots.embedding_maps([("DINO (ViT-B/16)", points), ("MAE (CLS) (ViT-B/16)", points)], ["cat", "dog", "owl"], "Pets")
-    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["cat", "dog", "owl"] and plots.check_figure(fig) == []
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["cat", "dog", "owl"] and check_figure(fig) == []
     flat = plots.embedding_maps([("Raw image", points.assign(label=-1))], [], "my photos")  # no classes: one legend entry
     assert [t.get_text() for t in flat.legends[0].get_texts()] == ["unlabelled"]
 
@@ -442,9 +441,9 @@ def test_heights_grow_with_rows():
 
 
 def test_check_figure_flags_a_figure_larger_than_a_page():
-    assert plots.check_figure(plots._figure(plots.FULL_WIDTH, plots.MAX_HEIGHT)) == []
-    assert plots.check_figure(plots._figure(8.0, 3.0)) == ["8.00 x 3.00 in: larger than a page's 7.2 x 8.0 in"]
-    assert "larger than a page" in plots.check_figure(plots._figure(7.2, 8.5))[0]
+    assert check_figure(plots._figure(plots.FULL_WIDTH, plots.MAX_HEIGHT)) == []
+    assert check_figure(plots._figure(8.0, 3.0)) == ["8.00 x 3.00 in: larger than a page's 7.2 x 8.0 in"]
+    assert "larger than a page" in check_figure(plots._figure(7.2, 8.5))[0]
 
 
 def test_check_figure_flags_overlapping_text():
@@ -452,7 +451,7 @@ def test_check_figure_flags_overlapping_text():
     ax = fig.subplots()
     ax.text(0.5, 0.5, "one long piece of text", transform=ax.transAxes)
     ax.text(0.52, 0.51, "another long piece", transform=ax.transAxes)
-    assert plots.check_figure(fig) == ["texts overlap: 'one long piece of text' and 'another long piece'"]
+    assert check_figure(fig) == ["texts overlap: 'one long piece of text' and 'another long piece'"]
 
 
 def test_check_figure_flags_a_config_key_where_its_display_name_belongs():
@@ -461,13 +460,13 @@ def test_check_figure_flags_a_config_key_where_its_display_name_belongs():
     ax = fig.subplots()
     ax.set_title("fashionmnist / raw / umap50")  # parts of a title count
     ax.set_xticks([0, 1], ["kmeans", "K-Means"])
-    assert sorted(plots.check_figure(fig, keys)) == [
+    assert sorted(check_figure(fig, keys)) == [
         "config key shown: 'fashionmnist'", "config key shown: 'kmeans'", "config key shown: 'umap50'"
     ]  # fmt: skip
     good = plots._figure(3.5, 2)
     good.subplots().set_title("UMAP-50, K-Means (kmeans10)", fontsize=7)  # a key inside a longer name is not one
-    assert plots.check_figure(good, keys | {"kmeans10": "K-Means (n_init 10)"}) == ["config key shown: 'kmeans10'"]
-    assert plots.check_figure(good, keys) == []
+    assert check_figure(good, keys | {"kmeans10": "K-Means (n_init 10)"}) == ["config key shown: 'kmeans10'"]
+    assert check_figure(good, keys) == []
 
 
 def test_check_figure_flags_legend_entries_drawn_alike():
@@ -477,10 +476,10 @@ def test_check_figure_flags_legend_entries_drawn_alike():
     ax.plot([0, 1], [1, 0], color="grey", marker="o", label="random init")  # the same look: a reader cannot tell
     ax.plot([0, 1], [1, 1], color="grey", marker="s", label="ViT")
     ax.legend()
-    assert plots.check_figure(fig) == ["legend entries drawn alike: 'raw pixels' and 'random init'"]
+    assert check_figure(fig) == ["legend entries drawn alike: 'raw pixels' and 'random init'"]
     handles = [Patch(color="red", label="a"), Patch(color="blue", label="b"), Patch(color="red", label="c")]
     fig.legend(handles=handles)
-    assert "legend entries drawn alike: 'a' and 'c'" in plots.check_figure(fig)
+    assert "legend entries drawn alike: 'a' and 'c'" in check_figure(fig)
 
 
 def test_overlapping_text_detects_an_overlap():
@@ -490,26 +489,26 @@ def test_overlapping_text_detects_an_overlap():
     ax.text(0.5, 0.5, "one long piece of text", transform=ax.transAxes)
     ax.text(0.52, 0.51, "another long piece", transform=ax.transAxes)
     ax.text(0.1, 0.1, "")  # empty: ignored
-    pairs = plots.overlapping_text(fig)
+    pairs = overlapping_text(fig)
     assert ("one long piece of text", "another long piece") in pairs
     fig2 = plots._figure(3.5, 2)
     ax2 = fig2.subplots()
     ax2.text(0.1, 0.1, "apart", transform=ax2.transAxes)
     ax2.text(0.7, 0.8, "far apart", transform=ax2.transAxes)
-    assert plots.overlapping_text(fig2) == []
+    assert overlapping_text(fig2) == []
 
 
 def test_overlapping_text_sees_text_cut_off_at_the_edge():
     fig = plots._figure(2.0, 1.0)
     fig.text(0.9, 0.5, "a label running off the figure")
-    assert plots.overlapping_text(fig) == [("a label running off the figure", plots.OUTSIDE)]
+    assert overlapping_text(fig) == [("a label running off the figure", OUTSIDE)]
 
 
 def test_overlapping_text_sees_crowded_tick_labels():
     fig = plots._figure(1.5, 1.0)
     ax = fig.subplots()
     ax.set_xticks(range(30), [f"dataset {k}" for k in range(30)])
-    assert plots.overlapping_text(fig)
+    assert overlapping_text(fig)
 
 
 def test_save_figure_is_deterministic(tmp_path, figures):
@@ -524,82 +523,11 @@ def test_save_figure_is_deterministic(tmp_path, figures):
     assert first[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-# --- the study module's own outputs, through every figure -----------------------------------------------
-
-
-def _study_modules():
-    try:
-        from zsc import study
-    except Exception:  # pragma: no cover - not there yet
-        return None
-    spec = importlib.util.spec_from_file_location("synthetic", TESTS / "synthetic.py")
-    if spec is None or not (TESTS / "synthetic.py").exists():
-        return None
-    synthetic = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("synthetic", synthetic)
-    spec.loader.exec_module(synthetic)
-    return study, synthetic
-
-
-def study_outputs():
-    """name -> Figure, from zsc.study's frames of the synthetic study (tests/synthetic.py)."""
-    modules = _study_modules()
-    if modules is None:
-        return None
-    study, synthetic = modules
-    runs, labels, facts = synthetic.study_runs()
-    encoders = facts["encoders"]
-    order = list(encoders)
-    avg, _ = study.clusterer_average(runs, facts)
-    groups = list(study.table_groups(facts, avg.columns)) + [study.ALL]
-    delta = study.delta_vs_supervised(avg, facts)
-    ranks = study.encoder_ranks(avg, facts)
-    summary, _ = study.clusterer_ranks(runs, facts)
-    selected = study.select_runs(runs, facts)
-    points = study.cell_metric(selected, facts["clusterers"], "AMI")
-    for metric in ("silhouette_og", "silhouette_umap"):
-        points = points.merge(study.cell_metric(selected, facts["clusterers"], metric), on=["encoder", "dataset", "clusterer"])
-    cells = study.cell_ami(selected, facts["clusterers"])
-    levels = study.label_levels(labels, facts)
-    levels = levels[levels["dataset"] == "inaturalist"]
-    table = study.main_table(avg, facts)
-    titles = {d: study.dataset_label(facts, d) for d in facts["datasets"]}
-    rng = np.random.default_rng(0)
-    curves = pd.DataFrame(
-        [
-            dict(dataset=d, encoder=e, n_components=n, cumulative_variance=1 - np.exp(-rng.uniform(0.01, 0.1) * n))
-            for d in list(facts["datasets"])[:26]
-            for e in order
-            for n in (1, 10, 100, 768)
-        ]
-    )
-    return {
-        "study_delta_by_domain": plots.delta_by_domain(delta, groups, order, encoders),
-        "study_rank_by_domain": plots.rank_by_domain(ranks, groups, order, encoders),
-        "study_clusterer_ranking": plots.clusterer_ranking(summary, {}),
-        "study_silhouette_vs_ami": plots.silhouette_vs_ami(points, facts["clusterers"], encoders),
-        "study_clusterer_pairs": plots.clusterer_pairs(cells, facts["clusterers"]),
-        "study_taxonomy_levels": plots.taxonomy_levels(levels, encoders, titles),
-        "study_ami_heatmap": plots.ami_heatmap(table),
-        "study_ami_heatmap_plain": plots.ami_heatmap(avg),
-        "study_pca_variance": plots.pca_variance(curves, encoders, titles),
-    }
-
-
-def test_study_outputs_through_every_figure():
-    outputs = study_outputs()
-    if outputs is None:
-        pytest.skip("zsc.study or tests/synthetic.py not available")
-    for name, fig in outputs.items():
-        assert plots.overlapping_text(fig) == [], name
-        assert _has_axis_labels(fig), name
+# --- the study's tables from zsc.study's frames of the synthetic study (tests/synthetic.py); the outputs'
+# figures at the study's size: tests/test_registries.py
 
 
 def test_study_tables_render(tmp_path):
-    modules = _study_modules()
-    if modules is None:
-        pytest.skip("zsc.study or tests/synthetic.py not available")
-    study, synthetic = modules
     runs, _, facts = synthetic.study_runs()
     avg, _ = study.clusterer_average(runs, facts)
     main = study.main_table(avg, facts)
@@ -611,7 +539,7 @@ def test_study_tables_render(tmp_path):
         "n_clusters": (pred, {"colour": study.log_ratio(pred, true), "best": None}),
     }
     for name, (frame, options) in tables.items():
-        paths = render.write_table(frame, tmp_path / name, notes=["synthetic"], caption=name, **options)
+        paths = table_formats.write_table(frame, tmp_path / name, notes=["synthetic"], caption=name, **options)
         assert all(p.stat().st_size > 0 for p in paths), name
     tex = (tmp_path / "main.tex").read_text()
     assert tex.count(r"\textbf{") >= main.shape[1]  # a best value in every column
@@ -624,7 +552,7 @@ def test_study_tables_render(tmp_path):
 def render_all(folder: str | Path = "/tmp/figs") -> list[Path]:
     """Write every study-sized figure as PNG/PDF to `folder` (to look at them)."""
     paths = []
-    for name, fig in {**study_figures(), **(study_outputs() or {})}.items():
+    for name, fig in study_figures().items():
         paths += plots.save_figure(fig, Path(folder) / name)
     return paths
 

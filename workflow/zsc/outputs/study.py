@@ -1,12 +1,12 @@
 """The study's tables and figures (Lowe et al. 2024), as entries of the output registry
-(zsc.outputs): each renders from the result tables with zsc.study's numbers, zsc.render's tables and
-zsc.plots' figures. docs/outputs.md explains how every number is computed."""
+(zsc.outputs): each renders from the result tables with zsc.study's numbers, zsc.table_formats'
+tables and zsc.plots' figures. docs/outputs.md explains how every number is computed."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from .outputs import Data, clusterer_label, needs_runs, output, pipeline_sentence, reducer_label, save, write
+from .registry import Data, display_clusterer, display_reducer, needs_runs, output, pipeline_sentence, save, write
 
 # ---------------------------------------------------------------------------------------------
 # Availability checks: each says why an output cannot be made from this config (None: it can).
@@ -32,7 +32,10 @@ def _needs_ranked_pairs(facts_):
     if len(facts_["clusterers"]) < 2:
         return "needs at least 2 clusterers"
     if not any(e["training"] in ("supervised", "self-supervised") for e in facts_["encoders"].values()):
-        return "needs a supervised or self-supervised encoder (random-init, raw and fine-tuned encoders are not ranked, as in the study)"
+        return (
+            "needs a supervised or self-supervised encoder (random-init, raw and fine-tuned encoders are "
+            "not ranked, as in the study)"
+        )
     return None
 
 
@@ -60,7 +63,10 @@ def _needs_in9(facts_):
 def _needs_levels(facts_):
     if any(d["extra_labels"] for d in facts_["datasets"].values()):
         return None
-    return "needs a dataset with extra label levels (iNaturalist or BIOSCAN taxonomy, CelebA attributes, UTKFace, ImageNet-R, Aircraft, BreakHis)"
+    return (
+        "needs a dataset with extra label levels (iNaturalist or BIOSCAN taxonomy, CelebA attributes, "
+        "UTKFace, ImageNet-R, Aircraft, BreakHis)"
+    )
 
 
 def _needs_taxonomy(facts_):
@@ -101,7 +107,7 @@ def _needs_dimension_sweep(facts_):
 
 
 def not_run_notes(runs) -> list[str]:
-    from .aggregate import not_run_notes  # here: zsc.aggregate imports zsc.config, which imports the outputs
+    from ..aggregate import not_run_notes  # when rendering: zsc.aggregate imports pandas
 
     return not_run_notes(runs)
 
@@ -114,16 +120,16 @@ def _drop_notes(drops, facts_) -> list[str]:
         missing = (
             f"all {len(encoders)} encoders" if len(encoders) == len(facts_["encoders"]) > 1 else _encoder_names(facts_, encoders)
         )
-        on = f" ({reducer_label(facts_, r.reducer)})" if r.reducer else ""
+        on = f" ({display_reducer(facts_, r.reducer)})" if r.reducer else ""
         notes.append(
-            f"dropped for every encoder: {clusterer_label(facts_, r.clusterer)}{on} on {_dataset_name(facts_, r.dataset)} "
+            f"dropped for every encoder: {display_clusterer(facts_, r.clusterer)}{on} on {_dataset_name(facts_, r.dataset)} "
             f"(missing for {missing}: {r.reason})"
         )
     return notes
 
 
 def _encoder_names(facts_, encoders) -> str:
-    from . import study
+    from .. import study
 
     index = study.encoder_index(facts_, encoders)
     return ", ".join(f"{label} ({arch})" if arch and arch != "raw pixels" else label for arch, label in index)
@@ -142,17 +148,17 @@ def _pipeline_notes(facts_) -> list[str]:
 def _on_reducer(facts_, clusterer: str) -> str:
     """The reducer one clusterer is shown on, as ' on UMAP-50' ('' under a protocol, where it varies by encoder)."""
     reducer = (facts_.get("reducer_of") or {}).get(clusterer)
-    return f" on {reducer_label(facts_, reducer)}" if reducer else ""
+    return f" on {display_reducer(facts_, reducer)}" if reducer else ""
 
 
 def _clusterer_labels(facts_) -> dict[str, str]:
-    return {c: clusterer_label(facts_, c) for c in facts_["all_clusterers"]}
+    return {c: display_clusterer(facts_, c) for c in facts_["all_clusterers"]}
 
 
 def _clusterer_columns(frame, facts_):
     """A frame whose columns are clusterer names, with their display names instead."""
     frame = frame.copy()
-    frame.columns = frame.columns.map(lambda c: clusterer_label(facts_, c)).rename(frame.columns.name)
+    frame.columns = frame.columns.map(lambda c: display_clusterer(facts_, c)).rename(frame.columns.name)
     return frame
 
 
@@ -168,7 +174,7 @@ def _clusterer_columns(frame, facts_):
     pipelines=True,
 )
 def main_ami(data: Data, out: Path):
-    from . import study
+    from .. import study
 
     avg, drops = study.clusterer_average(data.runs, data.facts)
     notes = _pipeline_notes(data.facts) + _drop_notes(drops, data.facts) + not_run_notes(data.runs)
@@ -185,12 +191,12 @@ def main_ami(data: Data, out: Path):
     pipelines=True,
 )
 def ami_per_clusterer(data: Data, out: Path):
-    from . import study
+    from .. import study
 
     for clusterer in data.facts["all_clusterers"]:
         runs = study.select_runs(data.runs[data.runs["clusterer"] == clusterer], data.facts)
         wide = study.clusterer_ami(data.runs, data.facts, clusterer)
-        name = f"{clusterer_label(data.facts, clusterer)}{_on_reducer(data.facts, clusterer)}"
+        name = f"{display_clusterer(data.facts, clusterer)}{_on_reducer(data.facts, clusterer)}"
         write(
             study.main_table(wide, data.facts),
             out,
@@ -213,14 +219,14 @@ def ami_per_clusterer(data: Data, out: Path):
 def n_clusters(data: Data, out: Path):
     import pandas as pd
 
-    from . import study
+    from .. import study
 
     for clusterer in data.facts["chooses_k"]:
         pred, true = study.n_clusters_table(data.runs, data.facts, clusterer)
         ratio = study.log_ratio(pred, true)
         table = pd.concat([pred, true.to_frame("true").T])
         colour = pd.concat([ratio, pd.DataFrame(0.0, index=["true"], columns=ratio.columns)])
-        name = f"{clusterer_label(data.facts, clusterer)}{_on_reducer(data.facts, clusterer)}"
+        name = f"{display_clusterer(data.facts, clusterer)}{_on_reducer(data.facts, clusterer)}"
         write(
             table,
             out,
@@ -240,7 +246,7 @@ def n_clusters(data: Data, out: Path):
     _needs_protocol,
 )
 def hyperparameters(data: Data, out: Path):
-    from . import study
+    from .. import study
 
     table = _clusterer_columns(study.hyperparameter_table(data.facts), data.facts)
     write(table, out, "hyperparameters", best=None, shade=False)
@@ -256,7 +262,7 @@ def hyperparameters(data: Data, out: Path):
     pipelines=True,
 )
 def silhouettes(data: Data, out: Path):
-    from . import study
+    from .. import study
 
     spaces = {
         "og": "of the predicted labels in the original embedding space, mean over the clusterers",
@@ -278,7 +284,7 @@ def silhouettes(data: Data, out: Path):
     pipelines=True,
 )
 def in9_backgrounds(data: Data, out: Path):
-    from . import study
+    from .. import study
 
     avg, drops = study.clusterer_average(data.runs, data.facts)
     notes = _pipeline_notes(data.facts) + _drop_notes(drops, data.facts)
@@ -296,7 +302,7 @@ def in9_backgrounds(data: Data, out: Path):
     pipelines=True,
 )
 def label_levels(data: Data, out: Path):
-    from . import plots, study
+    from .. import plots, study
 
     levels = study.label_levels(data.labels, data.facts)
     order = list(data.facts["encoders"])
@@ -313,7 +319,7 @@ def label_levels(data: Data, out: Path):
 
 @output("datasets", "table", "The datasets clustered: domain group, classes, samples clustered and source.", "runs")
 def datasets(data: Data, out: Path):
-    from . import study
+    from .. import study
 
     write(study.dataset_table(data.runs, data.facts), out, "datasets", best=None, shade=False)
 
@@ -329,7 +335,7 @@ def datasets(data: Data, out: Path):
     pipelines=True,
 )
 def delta_vs_supervised(data: Data, out: Path):
-    from . import study
+    from .. import study
 
     avg, drops = study.clusterer_average(data.runs, data.facts)
     table = _display_encoders(study.delta_vs_supervised(avg, data.facts), data.facts, "reference")
@@ -340,7 +346,7 @@ def delta_vs_supervised(data: Data, out: Path):
 def _display_encoders(table, facts_, *columns: str):
     """A statistics table as readers see it: the encoder column (and `columns`, also encoder names)
     holding display labels, the label column dropped."""
-    from . import study
+    from .. import study
 
     table = table.drop(columns="label").copy()
     for column in ("encoder", *columns):
@@ -359,7 +365,7 @@ def _display_encoders(table, facts_, *columns: str):
     pipelines=True,
 )
 def encoder_ranks(data: Data, out: Path):
-    from . import study
+    from .. import study
 
     avg, _ = study.clusterer_average(data.runs, data.facts)
     table = _display_encoders(study.encoder_ranks(avg, data.facts), data.facts)
@@ -377,12 +383,12 @@ def encoder_ranks(data: Data, out: Path):
     pipelines=True,
 )
 def clusterer_ranks(data: Data, out: Path):
-    from . import study
+    from .. import study
 
     summary, pairs = study.clusterer_ranks(data.runs, data.facts)
-    summary = summary.assign(clusterer=summary["clusterer"].map(lambda c: clusterer_label(data.facts, c)))
+    summary = summary.assign(clusterer=summary["clusterer"].map(lambda c: display_clusterer(data.facts, c)))
     pairs = pairs.assign(
-        a=pairs["a"].map(lambda c: clusterer_label(data.facts, c)), b=pairs["b"].map(lambda c: clusterer_label(data.facts, c))
+        a=pairs["a"].map(lambda c: display_clusterer(data.facts, c)), b=pairs["b"].map(lambda c: display_clusterer(data.facts, c))
     )
     notes = _pipeline_notes(data.facts)
     write(summary, out, "clusterer_ranks", best=None, shade=False, digits=3, caption="Clusterer ranks", notes=notes)
@@ -411,16 +417,16 @@ def clusterer_ranks(data: Data, out: Path):
 def reducer_ami(data: Data, out: Path):
     import pandas as pd
 
-    from . import study
+    from .. import study
 
     long = study.reducer_table(data.runs, data.facts)
     wide = long.pivot_table(index=["encoder", "clusterer"], columns="reducer", values="mean", sort=False, dropna=False)
     counts = long.pivot_table(index=["encoder", "clusterer"], columns="reducer", values="n", sort=False, dropna=False)
     datasets = long.groupby(["encoder", "clusterer"], sort=False)["n_datasets"].first().reindex(wide.index)
     flags = counts.lt(datasets, axis=0) & wide.notna()
-    index = [(*study.encoder_index(data.facts, [e])[0], clusterer_label(data.facts, c)) for e, c in wide.index]
+    index = [(*study.encoder_index(data.facts, [e])[0], display_clusterer(data.facts, c)) for e, c in wide.index]
     rows = pd.MultiIndex.from_tuples(index, names=["architecture", "encoder", "clusterer"])
-    columns = pd.Index([reducer_label(data.facts, r) for r in wide.columns], name="reducer")
+    columns = pd.Index([display_reducer(data.facts, r) for r in wide.columns], name="reducer")
     wide, flags = wide.set_axis(rows).set_axis(columns, axis=1), flags.set_axis(rows).set_axis(columns, axis=1)
     note = (
         "\u2020 A mean over fewer datasets than the rest of its row (the reducer failed or was skipped on the others; "
@@ -429,8 +435,8 @@ def reducer_ami(data: Data, out: Path):
     write(wide, out, "reducer_ami", by="row", incomplete=flags, incomplete_note=note, notes=not_run_notes(data.runs))
     long = long.assign(
         encoder=long["encoder"].map(lambda e: study.encoder_label(data.facts, e)),
-        clusterer=long["clusterer"].map(lambda c: clusterer_label(data.facts, c)),
-        reducer=long["reducer"].map(lambda r: reducer_label(data.facts, r)),
+        clusterer=long["clusterer"].map(lambda c: display_clusterer(data.facts, c)),
+        reducer=long["reducer"].map(lambda r: display_reducer(data.facts, r)),
     )
     write(
         long, out, "reducer_ami_n", best=None, shade=False, digits=1,
@@ -451,7 +457,7 @@ def reducer_ami(data: Data, out: Path):
     pipelines=True,
 )
 def ami_heatmap(data: Data, out: Path):
-    from . import plots, study
+    from .. import plots, study
 
     avg, _ = study.clusterer_average(data.runs, data.facts)
     table, flags = study.main_table(avg, data.facts), study.incomplete_means(avg, data.facts)
@@ -467,11 +473,11 @@ def ami_heatmap(data: Data, out: Path):
     pipelines=True,
 )
 def ami_heatmap_per_clusterer(data: Data, out: Path):
-    from . import plots, study
+    from .. import plots, study
 
     for clusterer in data.facts["all_clusterers"]:
         wide = study.clusterer_ami(data.runs, data.facts, clusterer)
-        title = f"{clusterer_label(data.facts, clusterer)}{_on_reducer(data.facts, clusterer)}"
+        title = f"{display_clusterer(data.facts, clusterer)}{_on_reducer(data.facts, clusterer)}"
         fig = plots.ami_heatmap(
             study.main_table(wide, data.facts), title=title, incomplete=study.incomplete_means(wide, data.facts)
         )
@@ -479,7 +485,7 @@ def ami_heatmap_per_clusterer(data: Data, out: Path):
 
 
 def _delta_figure(data: Data, out: Path, name: str, keep):
-    from . import plots, study
+    from .. import plots, study
 
     avg, _ = study.clusterer_average(data.runs, data.facts)
     delta = study.delta_vs_supervised(avg, data.facts)  # Holm over the whole table, as delta_vs_supervised reports
@@ -494,7 +500,8 @@ def _delta_figure(data: Data, out: Path, name: str, keep):
     "AMI difference (p.p.) of each encoder to the supervised encoder of its architecture: bars of the mean, error bars "
     "± 1 std (ddof 1) over each domain group's datasets (rows), per architecture (columns); below zero vermillion, "
     "above green; * Holm-corrected paired t-test p < 0.05 (delta_vs_supervised's p_holm). Random-init encoders do not "
-    "set the axis: a bar past it is drawn pale up to the edge, with an arrowhead and its mean ± std written. Fine-tuned encoders left out.",
+    "set the axis: a bar past it is drawn pale up to the edge, with an arrowhead and its mean ± std written. Fine-tuned "
+    "encoders left out.",
     "a supervised encoder and another encoder of the same architecture",
     _needs_supervised_pair,
     pipelines=True,
@@ -526,7 +533,7 @@ def delta_by_domain_ft(data: Data, out: Path):
     pipelines=True,
 )
 def encoder_rank_by_domain(data: Data, out: Path):
-    from . import plots, study
+    from .. import plots, study
 
     avg, _ = study.clusterer_average(data.runs, data.facts)
     ranks = study.encoder_ranks(avg, data.facts)
@@ -546,7 +553,7 @@ def encoder_rank_by_domain(data: Data, out: Path):
     pipelines=True,
 )
 def clusterer_ranking(data: Data, out: Path):
-    from . import plots, study
+    from .. import plots, study
 
     summary, _ = study.clusterer_ranks(data.runs, data.facts)
     save(plots.clusterer_ranking(summary, _clusterer_labels(data.facts)), out, "clusterer_ranking")
@@ -563,7 +570,7 @@ def clusterer_ranking(data: Data, out: Path):
     pipelines=True,
 )
 def silhouette_vs_ami(data: Data, out: Path):
-    from . import plots, study
+    from .. import plots, study
 
     runs = study.select_runs(data.runs, data.facts)
     runs = runs[runs["encoder"].map(lambda e: data.facts["encoders"][e]["training"] != "random")]
@@ -586,7 +593,7 @@ def silhouette_vs_ami(data: Data, out: Path):
     pipelines=True,
 )
 def clusterer_pairs(data: Data, out: Path):
-    from . import plots, study
+    from .. import plots, study
 
     runs = study.select_runs(data.runs, data.facts)
     runs = runs[runs["dataset"].isin(study.group_datasets(data.facts, runs["dataset"].unique())[study.ALL])]
@@ -606,7 +613,7 @@ def clusterer_pairs(data: Data, out: Path):
     pipelines=True,
 )
 def taxonomy_levels(data: Data, out: Path):
-    from . import plots, study
+    from .. import plots, study
 
     levels = study.label_levels(data.labels, data.facts)
     hierarchical = [d for d, f in data.facts["datasets"].items() if len(f["levels"]) > 1]
@@ -627,7 +634,7 @@ def taxonomy_levels(data: Data, out: Path):
     _needs_reducers,
 )
 def reducer_effect(data: Data, out: Path):
-    from . import plots, study
+    from .. import plots, study
 
     table = study.reducer_table(data.runs, data.facts)
     reducers = {r: f["label"] for r, f in data.facts["reducers"].items()}
@@ -645,7 +652,7 @@ def reducer_effect(data: Data, out: Path):
     _needs_dimension_sweep,
 )
 def reducer_dimensions(data: Data, out: Path):
-    from . import plots, study
+    from .. import plots, study
 
     table = study.reducer_table(data.runs, data.facts)
     save(plots.reducer_dims(table, data.facts["reducers"], _clusterer_labels(data.facts)), out, "reducer_dimensions")
@@ -661,9 +668,9 @@ def reducer_dimensions(data: Data, out: Path):
     files=("clusters",),
 )
 def example_images(data: Data, out: Path):
-    from . import plots
-    from .datasets import open_split
-    from .tables import read
+    from .. import plots
+    from ..datasets import open_split
+    from ..tables import read
 
     for choice, clusters_path in _example_runs(data):
         clusters, _ = read(clusters_path)
@@ -682,7 +689,7 @@ def _example_runs(data: Data) -> list[tuple[dict, str]]:
     unlabelled: its first run)."""
     import numpy as np
 
-    from . import study
+    from .. import study
 
     candidates = list(zip(data.facts["examples"], data.files["clusters"]))
     if any(run.get("given") for run, _ in candidates):
@@ -699,13 +706,13 @@ def _example_runs(data: Data) -> list[tuple[dict, str]]:
 
 
 def _run_title(facts_, run: dict) -> str:
-    from . import study
+    from .. import study
 
     ami = run.get("AMI")
     score = f" (AMI \u00d7 100 = {100 * ami:.0f})" if ami is not None and ami > -1 else ""
     return (
         f"{_dataset_name(facts_, run['dataset'])}: {_encoder_names(facts_, [run['encoder']])}, "
-        f"{reducer_label(facts_, run['reducer'])}, {clusterer_label(facts_, run['clusterer'])}{score}"
+        f"{display_reducer(facts_, run['reducer'])}, {display_clusterer(facts_, run['clusterer'])}{score}"
     )
 
 
@@ -744,8 +751,8 @@ def _class_name(images, label: int) -> str:
 def pca_variance(data: Data, out: Path):
     import pandas as pd
 
-    from . import plots
-    from .tables import read_vectors
+    from .. import plots
+    from ..tables import read_vectors
 
     curves = []
     for (dataset, _, encoder), path in zip(data.facts["pairs"], data.files["embeddings"]):
@@ -799,8 +806,8 @@ def explained_variance(X, seed: int, max_samples: int = 10_000):
 def embedding_maps(data: Data, out: Path):
     import pandas as pd
 
-    from . import plots
-    from .tables import read
+    from .. import plots
+    from ..tables import read
 
     by_dataset: dict[str, list] = {}
     for (dataset, _, encoder), path, embeddings in zip(data.facts["pairs"], data.files["maps"], data.files["embeddings"]):

@@ -15,8 +15,9 @@
 
 Best and second best are judged on the values as shown (rounded to `digits`), so tied numbers in
 the table carry the same mark (a second best only among three values or more); per column, or per
-row with `by="row"` (e.g. the reducers of one pipeline side by side). `incomplete=` (a boolean frame of the same shape) marks cells whose value
-leaves out part of what its column averages (a group mean over only some of its datasets): they
+row with `by="row"` (e.g. the reducers of one pipeline side by side). `incomplete=` (a boolean frame
+of the same shape) marks cells whose value leaves out part of what its column averages (a group
+mean over only some of its datasets): they
 show a dagger, are never marked best or shaded, are left empty in the CSV, and a note under the
 table says why. Shading is single-hue (white to mid blue, colour-blind safe): white at
 the column median and below, full colour at the column's best (its maximum; its minimum when
@@ -361,6 +362,8 @@ def _latex(frame, text, marks, fills, notes, caption) -> str:
         siunitx=False,
     )
     lines = [
+        # zsc.render was this module's earlier name: kept in the header, so that the same table still
+        # gives the same bytes as before the rename
         "% Written by zsc.render.write_table. Needs \\usepackage{booktabs,multirow,graphicx} and \\usepackage[table]{xcolor}.",
         "\\begin{table}[t]",
         "\\centering",
