@@ -133,6 +133,15 @@ PROTOCOL_OVERRIDES = {
 }
 
 
+# How the outputs show the protocol's reducers (zsc.outputs facts["reducers"]).
+REDUCER_FACTS = {
+    "none": {"label": "no reduction", "family": "no reduction", "dims": None},
+    "umap50": {"label": "UMAP-50", "family": "UMAP", "dims": 50},
+    **{f"zpca{p}": {"label": f"zPCA {p}%", "family": "PCA", "dims": None} for p in (80, 90, 95)},
+    **{f"zpca{d}d": {"label": f"zPCA-{d}", "family": "PCA", "dims": d} for d in (100, 200)},
+}
+
+
 def study_facts() -> dict:
     """The facts dict of the synthetic study (see `zsc.study`)."""
     datasets = {
@@ -141,6 +150,7 @@ def study_facts() -> dict:
             "n_classes": n_classes,
             "description": f"synthetic stand-in for {name} ({split} split)",
             "label": label,
+            "name": _full_name(name),
             "levels": INAT_LEVELS if name == "inaturalist" else ["label"],
         }
         for name, (group, label, n_classes, _, split) in DATASETS.items()
@@ -153,15 +163,26 @@ def study_facts() -> dict:
         encoder: {c: {"reducer": r, "options": dict(o)} for c, (r, o) in (U50 | PROTOCOL_OVERRIDES.get(encoder, {})).items()}
         for encoder in ENCODERS
     }
+    reducers = sorted({r for settings in protocol.values() for r in (s["reducer"] for s in settings.values())})
     return {
         "datasets": datasets,
         "groups": GROUPS,
         "encoders": encoders,
         "clusterers": CLUSTERERS,
+        "all_clusterers": CLUSTERERS,
         "clusterer_labels": {name: _clusterer_label(name) for name in CLUSTERERS},
         "chooses_k": CHOOSES_K,
+        "reducers": {r: REDUCER_FACTS[r] for r in reducers},
+        "reducer_of": None,
         "protocol": protocol,
     }
+
+
+def _full_name(name: str) -> str:
+    """The full name of one of the study's datasets in figures: its registry entry's."""
+    from zsc.datasets import DATASETS as REGISTRY
+
+    return REGISTRY[name].info["full_name"]
 
 
 def _clusterer_label(name: str) -> str:
@@ -242,6 +263,151 @@ def _labels(runs: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=[*keys, "level", "AMI"])
 
 
+# ---------------------------------------------------------------------------------------------------------
+# A grid config's runs (no protocol: every reducer x clusterer), for any facts of zsc.outputs.facts shape.
+
+# AMI (0..1) added by a reducer, by its kind and the encoder's training: UMAP helps trained encoders (the
+# study's finding), PCA keeps about the level of no reduction, and raw pixels and random-init encoders
+# gain little from either; PCA to few dimensions loses some.
+REDUCER_EFFECT = {"UMAP": 0.08, "PCA": 0.0, "no reduction": -0.01}
+UNTRAINED_REDUCER_EFFECT = {"UMAP": 0.01, "PCA": 0.02, "no reduction": 0.0}
+FEW_DIMS, FEW_DIMS_LOSS = 20, 0.03  # PCA below this many dimensions loses this much
+TRAINING_OFFSET = {
+    "supervised": 0.0,
+    "self-supervised": -0.02,
+    "fine-tuned": 0.01,
+    "random": -0.25,
+    "none": -0.2,
+    "unknown": -0.1,
+}
+
+
+def _reducer_offset(reducer: dict, training: str) -> float:
+    effects = UNTRAINED_REDUCER_EFFECT if training in ("random", "none") else REDUCER_EFFECT
+    loss = FEW_DIMS_LOSS if reducer["family"] == "PCA" and reducer["dims"] and reducer["dims"] < FEW_DIMS else 0.0
+    return effects.get(reducer["family"], 0.0) - loss
+
+
+def grid_failures(facts: dict) -> dict:
+    """The cells a grid run plants as failed, (dataset, encoder, reducer) -> reason: the PCA reducer of
+    most dimensions on the first dataset for the first encoder without training (raw pixels), as a
+    reduction to more dimensions than the data has fails."""
+    pca = [r for r, f in facts["reducers"].items() if f["family"] == "PCA" and f["dims"]]
+    untrained = [e for e, f in facts["encoders"].items() if f["training"] in ("none", "random")]
+    if not pca or not untrained:
+        return {}
+    reducer = max(pca, key=lambda r: facts["reducers"][r]["dims"])
+    return {
+        (next(iter(facts["datasets"])), untrained[0], reducer): f"failed: reducers.{reducer}.n_components: more than the data has"
+    }
+
+
+def grid_runs(facts: dict, seed: int = 0, n_samples: int = 1000) -> pd.DataFrame:
+    """A runs table of a grid config for `facts` (zsc.outputs.facts): every dataset x encoder x reducer x
+    clusterer of the facts at facts["seed"] (default 1); AMI = the dataset's level + the encoder's
+    (TRAINING_OFFSET, or ENCODERS' offset for the study's) + the reducer's (`_reducer_offset`) + the
+    clusterer's (CLUSTERER_EFFECT, 0 for others) + noise; the cells of `grid_failures` failed."""
+    rng = np.random.default_rng(seed)
+    failures = grid_failures(facts)
+    rows = []
+    for dataset, info in facts["datasets"].items():
+        level = rng.uniform(0.3, 0.65)
+        n_true = float(info["n_classes"] or BIOSCAN_SPECIES)
+        for encoder, enc in facts["encoders"].items():
+            offset = _encoder_offset(encoder, info["group"]) if encoder in ENCODERS else TRAINING_OFFSET[enc["training"]]
+            s_true = rng.uniform(-0.05, 0.3)
+            for reducer, red in facts["reducers"].items():
+                for clusterer in facts["all_clusterers"]:
+                    ami = level + offset + _reducer_offset(red, enc["training"]) + CLUSTERER_EFFECT.get(clusterer, 0.0)
+                    ami = float(np.clip(ami + rng.normal(0, 0.01), 0.0, 1.0))
+                    chooses = clusterer in facts["chooses_k"]
+                    skipped = failures.get((dataset, encoder, reducer), "")
+                    row = {
+                        "dataset": dataset, "group": info["group"], "split": "test", "encoder": encoder, "reducer": reducer,
+                        "clusterer": clusterer, "seed": facts.get("seed", SEED), "skipped": skipped, "AMI": ami, "ARI": 0.8 * ami,
+                        "n_clusters_true": n_true, "n_samples": float(n_samples),
+                        "n_clusters_pred": max(1.0, round(n_true * np.exp(rng.normal(0.3, 0.5)))) if chooses else n_true,
+                        "silhouette_og": 0.05 + 0.2 * ami + rng.normal(0, 0.02),
+                        "silhouette_umap": 0.1 + 0.6 * ami + rng.normal(0, 0.02), "silhouette_umap_true": s_true,
+                    }  # fmt: skip
+                    if skipped:
+                        for key in ("AMI", "ARI", "n_clusters_pred", "silhouette_og", "silhouette_umap", "silhouette_umap_true"):
+                            row[key] = np.nan
+                    rows.append(row)
+    return pd.DataFrame(rows)
+
+
+# The study-sized grid: the synthetic study's datasets and encoders on a sweep of PCA and UMAP dimensions.
+GRID_REDUCERS = {
+    "none": {"label": "no reduction", "family": "no reduction", "dims": None},
+    **{f"zpca{d}": {"label": f"zPCA-{d}", "family": "PCA", "dims": d} for d in (10, 50, 200)},
+    **{f"umap{d}": {"label": f"UMAP-{d}", "family": "UMAP", "dims": d} for d in (10, 50, 200)},
+}
+
+
+def study_grid() -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """(runs, labels, facts) of the study's datasets and encoders as a grid without a protocol: GRID_REDUCERS
+    x the six clusterers, each clusterer shown on UMAP-50 (facts["reducer_of"])."""
+    facts = study_facts() | {"protocol": None, "reducers": GRID_REDUCERS, "reducer_of": {c: "umap50" for c in CLUSTERERS}}
+    runs = grid_runs(facts)
+    keys = ["dataset", "split", "encoder", "reducer", "clusterer", "seed"]
+    labels = runs.loc[runs["skipped"] == "", keys + ["AMI"]].assign(level="label")[[*keys, "level", "AMI"]]
+    return runs, labels.reset_index(drop=True), facts
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The default config's run, with every file its outputs read (embeddings, 2-D maps, clusterings) made up.
+
+
+def default_run(folder, config_path, n_samples: int = 300, seed: int = 0):
+    """(tables, facts, files) of config/config.yaml's run as the render jobs see it, written under
+    `folder`: results/tables/{runs,labels}.parquet from `grid_runs`, and for every (dataset, encoder)
+    embeddings, a 2-D map and the clusterings of every run, `n_samples` samples each. The example images open the datasets' real
+    images: digits is bundled; Fashion-MNIST is prepared under `folder` from Debian's package
+    (DEBIAN_FASHION_MNIST must exist)."""
+    from pathlib import Path
+
+    import yaml
+
+    from zsc import config as cfg
+    from zsc import datasets, outputs, tables
+
+    folder = Path(folder)
+    config = cfg.load(yaml.safe_load(Path(config_path).read_text()))
+    facts = outputs.facts(config)
+    facts["files"] = {kind: [str(folder / path) for path in paths] for kind, paths in facts["files"].items()}
+    runs = grid_runs(facts, seed)
+    rng = np.random.default_rng(seed)
+    keys = ["dataset", "split", "encoder", "reducer", "clusterer", "seed"]
+    runs["split"] = runs["dataset"].map(lambda d: config.entry("datasets", d)["split"])
+    tables_ = {"runs": str(folder / "results/tables/runs.parquet"), "labels": str(folder / "results/tables/labels.parquet")}
+    Path(tables_["runs"]).parent.mkdir(parents=True, exist_ok=True)
+    runs.to_parquet(tables_["runs"])
+    labels = runs.loc[runs["skipped"] == "", keys + ["AMI"]].assign(level="label")[[*keys, "level", "AMI"]]
+    labels.to_parquet(tables_["labels"])
+    for dataset in facts["datasets"]:
+        root = folder / "datasets" / dataset
+        spec = config.entry("datasets", dataset)
+        datasets.prepare(spec, root, root / "manifest.parquet")
+        facts["sources"][dataset] = {"spec": dict(spec), "root": str(root)}
+        images = datasets.open_split(spec, root)
+        index = np.sort(rng.choice(len(images), n_samples, replace=False))
+        truth = images.labels[index]
+        for (d, _, _), path in zip(facts["pairs"], facts["files"]["embeddings"]):
+            if d != dataset:
+                continue
+            X = rng.normal(size=(n_samples, 16)) + 3 * np.eye(16)[truth % 16]
+            tables.write(path, {"index": index, "label": truth, "embedding": X}, {"classes": list(images.classes), "dim": 16})
+        for (d, _, _), path in zip(facts["pairs"], facts["files"].get("maps", [])):
+            if d == dataset:
+                tables.write(path, {"index": index, "embedding": rng.normal(size=(n_samples, 2)) + truth[:, None] % 5})
+        for run, path in zip(facts["examples"], facts["files"]["clusters"]):
+            if run["dataset"] == dataset:
+                predicted = np.where(rng.random(n_samples) < 0.8, truth, rng.integers(0, 10, n_samples))
+                tables.write(path, {"index": index, "label_pred": predicted})
+    return tables_, facts, facts["files"]
+
+
 def planted_labelfree(runs: pd.DataFrame, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Label-free scores and probe accuracies that follow each (dataset, encoder)'s mean AMI, with
     noise (entropy_gaussian_per_dim against it)."""
@@ -273,16 +439,17 @@ CHECKPOINTS = {"ep1": 0.2, "ep5": 0.5, "ep10": 0.6, "last": 0.65}
 FILE_PAIRS = [("cifar10", "test", "dino_vitb16"), ("mnist", "test", "resnet50")]
 
 
-def write_study(folder: Path, complete: bool = False) -> tuple[dict[str, str], dict, dict[str, list[str]]]:
+def write_study(folder: Path, complete: bool = False, grid: bool = False) -> tuple[dict[str, str], dict, dict[str, list[str]]]:
     """(tables, facts, files) of the synthetic study, the result tables written to `folder` as the
     aggregate rule writes them, facts as zsc.outputs.facts gives them. With `complete`, also a training
     run's checkpoints (scores and probes on cifar10) and the files of the outputs that read more than
     tables (embeddings and 2-D maps of FILE_PAIRS, one clustering of digits, whose images are always
-    there), so that every output of the registry is produced."""
+    there), so that every output of the registry but the reducer grid's is produced. With `grid`, the
+    study as a grid of reducers without a protocol (`study_grid`), which the reducer grid's outputs need."""
     from zsc import config, tables as data_files
     from zsc.outputs import OUTPUTS
 
-    runs, labels, facts = study_runs()
+    runs, labels, facts = study_grid() if grid else study_runs()
     labelfree, probes = planted_labelfree(runs)
     for name, dataset in facts["datasets"].items():
         dataset.update(extra_labels=name in set(labels["dataset"]), labelled=True)

@@ -97,6 +97,7 @@ def test_every_reducer_round_trips_through_the_reduce_stage(entry, tmp_path):
         assert np.array_equal(Z, X)
     for n in (1_000, 10_000):
         assert entry.info["memory"](n, 64, spec) >= 0 and math.isfinite(entry.info["seconds"](n, 64, spec))
+    assert isinstance(entry.info["label"], str) and entry.info["label"]  # its name in tables and figures
 
 
 # --- label-free scores --------------------------------------------------------------------------------
@@ -153,27 +154,32 @@ def test_every_label_free_score_is_ranked_in_its_declared_direction(entry):
 
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
-    """The synthetic study at the study's size, complete: every output is produced from it."""
+    """The synthetic study at the study's size, complete, and as a grid of reducers without a protocol:
+    every output is produced from one of the two."""
     folder = tmp_path_factory.mktemp("study")
     written, facts, files = write_study(folder, complete=True)
-    return written, facts, files, folder
+    grid_folder = tmp_path_factory.mktemp("grid")
+    return {"study": (written, facts, files, folder), "grid": (*write_study(grid_folder, grid=True), grid_folder)}
 
 
 def test_the_synthetic_study_produces_every_output(study):
-    assert study[1]["not_produced"] == {}
+    assert set(study["study"][1]["not_produced"]) == {"reducer_ami", "reducer_effect", "reducer_dimensions"}
+    assert set(study["study"][1]["not_produced"]) & set(study["grid"][1]["not_produced"]) == set()
 
 
 @pytest.mark.parametrize("entry", list(outputs.OUTPUTS), ids=outputs.OUTPUTS.names())
-def test_every_output_renders_on_the_study_sized_grid_without_overlapping_text(entry, study, monkeypatch):
-    from figure_text import overlapping_text
+def test_every_output_renders_on_the_study_sized_grid_and_every_figure_passes_the_checks(entry, study, monkeypatch):
+    """Each figure passes tests/figure_text.py's check_figure: the page's size, no overlapping text, no
+    config key where its display name belongs, no two legend entries drawn alike."""
+    from figure_text import check_figure
 
     from zsc import plots
 
-    written, facts, files, folder = study
-    overlaps = {}
+    written, facts, files, folder = study["grid" if entry.name in study["study"][1]["not_produced"] else "study"]
+    keys, overlaps = outputs.display_keys(facts), {}
 
     def save_checked(fig, out, name):
-        overlaps[name] = overlapping_text(fig)
+        overlaps[name] = check_figure(fig, keys)
         plots.save_figure(fig, out / name)
 
     for module in (outputs.index, outputs.study, outputs.labelfree):  # where the entries save their figures

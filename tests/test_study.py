@@ -342,3 +342,64 @@ def test_clusterer_ranks_recover_the_planted_order(synthetic):
     row = pairs[(pairs["a"] == "ac_without_c") & (pairs["b"] == "affinity_propagation")].iloc[0]
     assert row["p"] == scipy.stats.wilcoxon(amis["ac_without_c"], amis["affinity_propagation"], method="exact").pvalue
     assert row["method"] == "exact"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# One reducer per clusterer without a protocol, the reducers compared, incomplete means, corrected p-values
+
+
+def _grid() -> pd.DataFrame:
+    runs = tiny_runs()
+    return pd.concat([runs, runs.assign(reducer="zpca90", AMI=runs["AMI"] / 2)], ignore_index=True)
+
+
+def test_reducer_of_shows_each_clusterer_on_its_one_reducer():
+    facts = TINY_FACTS | {"reducer_of": {"c1": "zpca90", "c2": "umap50", "c3": "umap50"}}
+    avg, drops = study.clusterer_average(_grid(), facts)
+    # d1 of sup: c1 on zpca90 (0.4 / 2), c2 and c3 on umap50 (0.5, 0.6); nothing averaged over reducers
+    assert avg.loc["sup", "d1"] == pytest.approx((0.2 + 0.5 + 0.6) / 3 * 100)
+    assert drops[["clusterer", "reducer", "encoders"]].values.tolist() == [["c3", "", "ft"]]
+    cells = study.cell_ami(study.select_runs(_grid(), facts), ["c1"]).set_index(["encoder", "dataset"])["AMI"]
+    assert cells[("sup", "d1")] == pytest.approx(0.2)
+    summary, pairs = study.clusterer_ranks(_grid(), facts | {"encoders": {"sup": TINY_FACTS["encoders"]["sup"]}})
+    assert summary["n"].tolist() == [2, 2, 2]  # clusterers on different reducers still compared on each (encoder, dataset)
+
+
+def test_reducer_table_by_hand():
+    grid = _grid()
+    grid.loc[(grid["reducer"] == "zpca90") & (grid["encoder"] == "sup") & (grid["dataset"] == "d2"), "skipped"] = (
+        "failed: too few"
+    )
+    table = study.reducer_table(grid, TINY_FACTS | {"reducers": {"umap50": {}, "zpca90": {}}})
+    assert table[["encoder", "clusterer", "reducer"]].values.tolist()[:2] == [["sup", "c1", "umap50"], ["sup", "c1", "zpca90"]]
+    row = table.set_index(["encoder", "clusterer", "reducer"])
+    assert row.loc[("sup", "c1", "umap50"), ["mean", "n", "n_datasets"]].tolist() == [pytest.approx(35.0), 2, 2]  # 0.4, 0.3
+    assert row.loc[("sup", "c1", "zpca90"), ["mean", "n", "n_datasets"]].tolist() == [pytest.approx(20.0), 1, 2]  # d2 failed
+    assert row.loc[("sup", "c1", "umap50"), "std"] == pytest.approx(np.std([40, 30], ddof=1))
+    assert ("ft", "c3", "umap50") in row.index and row.loc[("ft", "c3", "umap50"), "n"] == 1  # its d2 was skipped
+
+
+def test_incomplete_means_mark_a_row_missing_some_of_a_groups_datasets():
+    facts = TINY_FACTS | {"datasets": TINY_FACTS["datasets"] | {"d3": TINY_FACTS["datasets"]["d2"] | {"label": "D3"}}}
+    avg = pd.DataFrame({"d1": [50.0, 40.0], "d2": [20.0, np.nan], "d3": [30.0, 10.0]}, index=["sup", "ft"])
+    table, flags = study.main_table(avg, facts), study.incomplete_means(avg, facts)
+    assert flags.shape == table.shape and flags.columns.equals(table.columns)
+    assert flags.loc[("ResNet-50", "DINO [FT]")].to_dict() == {
+        ("In-domain", "D1"): False, ("In-domain", "mean"): False, ("Far-OOD", "D2"): False, ("Far-OOD", "D3"): False,
+        ("Far-OOD", "mean"): True, ("All", "mean"): True,
+    }  # fmt: skip
+    assert not flags.loc[("ResNet-50", "X-Ent.")].any()
+    assert table.loc[("ResNet-50", "DINO [FT]"), ("Far-OOD", "mean")] == 10.0  # the mean over the one dataset present
+
+
+def test_every_family_of_tests_reports_holm_corrected_p_values(synthetic):
+    runs, _, facts, avg, _ = synthetic
+    delta, ranks = study.delta_vs_supervised(avg, facts), study.encoder_ranks(avg, facts)
+    _, pairs = study.clusterer_ranks(runs, facts)
+    for table, raw, corrected in ((delta, "p", "p_holm"), (ranks, "wilcoxon_p", "wilcoxon_p_holm"), (pairs, "p", "p_holm")):
+        np.testing.assert_allclose(table[corrected], study.adjust_pvalues(table[raw], "holm"))
+        tested = table[raw].notna()
+        assert (table.loc[tested, corrected] >= table.loc[tested, raw]).all() and table.loc[~tested, corrected].isna().all()
+    # the planted DINO effect on Far-OOD survives the correction over the 90 t-tests
+    far = delta[(delta["encoder"] == "dino_vitb16") & (delta["group"] == "Far-OOD")].iloc[0]
+    assert far["p_holm"] < 0.05

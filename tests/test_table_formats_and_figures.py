@@ -1,7 +1,8 @@
 """Tables (zsc.table_formats) and figures (zsc.plots): marks, formats, determinism and readable figures.
 
 The figure tests build inputs of the study's size (18 encoders in 2 architectures, 26 datasets in 5
-groups, 6 clusterers) and check that no two texts of a figure overlap once drawn.
+groups, 6 clusterers) and check each figure with tests/figure_text.py's check_figure: within a page,
+no two texts overlapping once drawn, no legend entries drawn alike.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import synthetic
-from figure_text import OUTSIDE, overlapping_text
+from figure_text import OUTSIDE, check_figure, overlapping_text
+from matplotlib.patches import Patch
 
 from zsc import plots, study, table_formats
 
@@ -157,6 +159,7 @@ def study_figures() -> dict:
     """name -> Figure of every figure function at the study's size."""
     cells = make_cells()
     order = list(ENCODERS)
+    curves, pages = make_curves(), plots.pages(DATASETS, plots.PCA_PANELS_PER_PAGE)  # 26 datasets: two figures
     return {
         "delta_by_domain": plots.delta_by_domain(make_delta(), GROUPS, order, LABELS),
         "rank_by_domain": plots.rank_by_domain(make_ranks(), GROUPS, order, LABELS),
@@ -166,7 +169,8 @@ def study_figures() -> dict:
         "taxonomy_levels": plots.taxonomy_levels(make_levels(), LABELS),
         "ami_heatmap": plots.ami_heatmap(make_avg()),
         "example_images": plots.example_images(make_grid(), "SVHN: MoCo-v3 (ResNet-50), AC w/ C"),
-        "pca_variance": plots.pca_variance(make_curves(), LABELS),
+        "pca_variance": plots.pca_variance(curves[curves["dataset"].isin(pages[0])], LABELS),
+        "pca_variance_relative": plots.pca_variance(curves[curves["dataset"].isin(pages[-1])], LABELS, relative=True),
         "embedding_map": plots.embedding_map(make_points(), "CIFAR-10: DINO (ViT-B/16), UMAP"),
         "embedding_map_100": plots.embedding_map(make_points(classes=100), "CIFAR-100"),
     }
@@ -244,6 +248,36 @@ def test_markdown_and_csv(small, tmp_path):
     assert csv[1] == "X-Ent.,50.2,10.04,"  # full precision, NaN empty
     back = pd.read_csv(tmp_path / "t.csv", index_col=0)
     np.testing.assert_allclose(back.to_numpy(), small.to_numpy())
+
+
+def test_markdown_carries_the_best_and_second_marks(small, tmp_path):
+    table_formats.write_table(small, tmp_path / "t")
+    md = (tmp_path / "t.md").read_text()
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]] for line in md.splitlines()[2:6]}
+    assert rows["MoCo-v3 [FT]"] == ["**62**", "**30**", "<u>6</u>"]  # the marks of the LaTeX and HTML tables
+    assert rows["MAE_50%"] == ["<u>55</u>", "<u>25</u>", "1"] and rows["DINO"][2] == "**72**"
+    assert md.count("**") == 2 * 3 and md.count("<u>") == 3  # three bests, three seconds (no caption given)
+
+
+def test_incomplete_cells_show_a_dagger_and_are_never_ranked_or_shaded(small, tmp_path):
+    flags = pd.DataFrame(False, index=small.index, columns=small.columns)
+    flags.iloc[1, 0] = True  # MoCo-v3 [FT]'s 61.7, the column's best, averages fewer datasets than the rest
+    table_formats.write_table(small, tmp_path / "t", incomplete=flags)
+    tex, md = (tmp_path / "t.tex").read_text(), (tmp_path / "t.md").read_text()
+    assert _cell(tex, "MoCo-v3 [FT]")[0] == "62†"  # no bold, no shading
+    assert r"\textbf{55}" in _cell(tex, r"MAE\_50\%")[0] and r"\underline{50}" in _cell(tex, "X-Ent.")[0]
+    assert "| MoCo-v3 [FT] |" in md and "62†" in md and table_formats.INCOMPLETE_NOTE in md
+    assert (tmp_path / "t.csv").read_text().splitlines()[2].startswith("MoCo-v3 [FT],,")  # empty in the CSV
+    page = (tmp_path / "t.html").read_text()
+    assert "62†" in page and table_formats.INCOMPLETE_NOTE.replace("'", "&#x27;") in page
+
+
+def test_marks_by_row(tmp_path):
+    frame = pd.DataFrame({"none": [40.0, 20.0], "zPCA-50": [45.0, 25.0], "UMAP-50": [60.0, 22.0]}, index=["DINO", "Rand."])
+    table_formats.write_table(frame, tmp_path / "r", by="row")
+    tex = (tmp_path / "r.tex").read_text()
+    assert _cell(tex, "DINO") == [r"40", r"\underline{45}", r"\cellcolor[HTML]{6BAED6} \textbf{60}"]
+    assert _cell(tex, "Rand.") == [r"20", r"\cellcolor[HTML]{6BAED6} \textbf{25}", r"\underline{22}"]
 
 
 def test_min_best_and_no_best(tmp_path):
@@ -325,25 +359,25 @@ def figures():
         "ami_heatmap",
         "example_images",
         "pca_variance",
+        "pca_variance_relative",
         "embedding_map",
         "embedding_map_100",
     ],
 )
-def test_figure_at_study_size_has_no_overlapping_text(figures, name):
+def test_figure_at_study_size_passes_the_figure_checks(figures, name):
     fig = figures[name]
-    assert overlapping_text(fig) == []
+    assert check_figure(fig) == []  # page size, overlapping text, legend entries drawn alike
     if name != "example_images":  # images have no axes to label, only row titles
         assert _has_axis_labels(fig)
-    width, _ = fig.get_size_inches()
-    assert width in (plots.SINGLE_COLUMN, plots.FULL_WIDTH) or width <= plots.FULL_WIDTH
 
 
 def test_figure_contents(figures):
     delta = figures["delta_by_domain"]
     assert len(delta.axes) == len(GROUPS) * 2
     assert delta.axes[-1].get_xlabel() == "ΔAMI vs supervised (p.p.)"
-    first_col = [t.get_text() for t in delta.axes[0].get_yticklabels()]
-    assert "MoCo-v3 [FT]" in first_col and "MAE (CLS)" in first_col and "VICReg" in first_col
+    resnet, vit = ([t.get_text() for t in ax.get_yticklabels()] for ax in delta.axes[:2])
+    assert "MoCo-v3 [FT]" in resnet and "VICReg" in resnet and "MAE (CLS)" not in resnet  # each its own encoders
+    assert "MAE (CLS)" in vit and "VICReg" not in vit
     assert "mean rank (1 = best)" in [ax.get_xlabel() for ax in figures["rank_by_domain"].axes]
     scatter = figures["silhouette_vs_ami"]
     notes = [t.get_text() for ax in scatter.axes for t in ax.texts]
@@ -351,16 +385,101 @@ def test_figure_contents(figures):
     assert any("n = 468" in n for n in notes)  # 18 encoders x 26 datasets
     assert any("n = 432" in n for n in notes)  # Affinity Prop.: NaN on 2 datasets dropped (468 - 2 x 18)
     heat = figures["ami_heatmap"]
-    assert [ax.get_ylabel() for ax in heat.axes][-1] == "AMI (%)"
+    assert [ax.get_ylabel() for ax in heat.axes][-1] == "AMI × 100"
     taxonomy = figures["taxonomy_levels"]
     ticks = [t.get_text() for t in taxonomy.axes[0].get_xticklabels()]
     assert ticks == ["kingdom", "phylum", "class", "order", "family", "genus", "species"]
+
+
+def test_random_init_is_drawn_off_axis_with_its_value_written():
+    delta = make_delta()
+    delta.loc[delta["encoder"] == "rn50_rand", "mean"] = -60.0  # far below every trained encoder
+    fig = plots.delta_by_domain(delta, GROUPS, list(ENCODERS), LABELS)
+    ax = fig.axes[0]  # ResNet-50, first group
+    trained = delta[(delta["architecture"] == "ResNet-50") & (delta["encoder"] != "rn50_rand")]
+    assert ax.get_xlim()[0] > -60 and ax.get_xlim()[0] <= (trained["mean"] - trained["std"]).min()
+    assert any(t.get_text().startswith("\u221260 ± ") for t in ax.texts)  # −60, its value written
+
+
+def test_rank_plots_draw_a_mean_with_an_interval_not_bars():
+    fig = plots.rank_by_domain(make_ranks(), GROUPS, list(ENCODERS), LABELS)
+    assert not any(ax.patches for ax in fig.axes)  # no bars grown from zero
+    assert all(ax.get_xlim()[0] == 0.5 for ax in fig.axes)
+    ranking = plots.clusterer_ranking(make_summary(), {})
+    assert not ranking.axes[0].patches and ranking.axes[0].lines
+
+
+def test_degenerate_panels_say_so():
+    cells = make_cells()
+    few = cells[cells["encoder"].isin(["rn50_dino", "vit_dino"]) & cells["dataset"].isin(DATASETS[:2])]  # 4 per clusterer
+    texts = [t.get_text() for ax in plots.silhouette_vs_ami(few, CLUSTERERS, LABELS).axes for t in ax.texts]
+    notes = [t for t in texts if t.startswith("n = ")]
+    assert len(notes) == 2 * len(CLUSTERERS) and all("too few points for ρ" in n.replace("\n", " ") for n in notes)
+    assert not any(t.startswith("ρ") for t in texts)
+    pairs = plots.clusterer_pairs(few[["encoder", "dataset", "clusterer", "AMI"]], CLUSTERERS)
+    texts = [t.get_text() for ax in pairs.axes for t in ax.texts]
+    assert sum(t.endswith("too few\nfor a histogram") for t in texts) == len(CLUSTERERS)
+    assert not any(ax.patches for ax in pairs.axes)  # no histogram bars
+    assert sum(t.endswith("too few\npoints for ρ") for t in texts) == len(CLUSTERERS) * (len(CLUSTERERS) - 1) // 2
+
+
+def test_embedding_maps_name_the_classes_and_an_unlabelled_folder():
+    points = make_points(classes=3).assign(label=lambda p: p["label"].str[-1].astype(int))
+    fig = plots.embedding_maps([("DINO (ViT-B/16)", points), ("MAE (CLS) (ViT-B/16)", points)], ["cat", "dog", "owl"], "Pets")
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["cat", "dog", "owl"] and check_figure(fig) == []
+    flat = plots.embedding_maps([("Raw image", points.assign(label=-1))], [], "my photos")  # no classes: one legend entry
+    assert [t.get_text() for t in flat.legends[0].get_texts()] == ["unlabelled"]
 
 
 def test_heights_grow_with_rows():
     few = plots.delta_by_domain(make_delta()[lambda d: d["encoder"].str.contains("dino")], GROUPS, list(ENCODERS), LABELS)
     many = plots.delta_by_domain(make_delta(), GROUPS, list(ENCODERS), LABELS)
     assert many.get_size_inches()[1] > few.get_size_inches()[1]
+
+
+# --- the figure checks, each shown failing on a figure broken on purpose ---------------------------------
+
+
+def test_check_figure_flags_a_figure_larger_than_a_page():
+    assert check_figure(plots._figure(plots.FULL_WIDTH, plots.MAX_HEIGHT)) == []
+    assert check_figure(plots._figure(8.0, 3.0)) == ["8.00 x 3.00 in: larger than a page's 7.2 x 8.0 in"]
+    assert "larger than a page" in check_figure(plots._figure(7.2, 8.5))[0]
+
+
+def test_check_figure_flags_overlapping_text():
+    fig = plots._figure(3.5, 2)
+    ax = fig.subplots()
+    ax.text(0.5, 0.5, "one long piece of text", transform=ax.transAxes)
+    ax.text(0.52, 0.51, "another long piece", transform=ax.transAxes)
+    assert check_figure(fig) == ["texts overlap: 'one long piece of text' and 'another long piece'"]
+
+
+def test_check_figure_flags_a_config_key_where_its_display_name_belongs():
+    keys = {"kmeans": "K-Means", "fashionmnist": "Fashion-MNIST", "umap50": "UMAP-50"}
+    fig = plots._figure(3.5, 2)
+    ax = fig.subplots()
+    ax.set_title("fashionmnist / raw / umap50")  # parts of a title count
+    ax.set_xticks([0, 1], ["kmeans", "K-Means"])
+    assert sorted(check_figure(fig, keys)) == [
+        "config key shown: 'fashionmnist'", "config key shown: 'kmeans'", "config key shown: 'umap50'"
+    ]  # fmt: skip
+    good = plots._figure(3.5, 2)
+    good.subplots().set_title("UMAP-50, K-Means (kmeans10)", fontsize=7)  # a key inside a longer name is not one
+    assert check_figure(good, keys | {"kmeans10": "K-Means (n_init 10)"}) == ["config key shown: 'kmeans10'"]
+    assert check_figure(good, keys) == []
+
+
+def test_check_figure_flags_legend_entries_drawn_alike():
+    fig = plots._figure(3.5, 2)
+    ax = fig.subplots()
+    ax.plot([0, 1], [0, 1], color="grey", marker="o", label="raw pixels")
+    ax.plot([0, 1], [1, 0], color="grey", marker="o", label="random init")  # the same look: a reader cannot tell
+    ax.plot([0, 1], [1, 1], color="grey", marker="s", label="ViT")
+    ax.legend()
+    assert check_figure(fig) == ["legend entries drawn alike: 'raw pixels' and 'random init'"]
+    handles = [Patch(color="red", label="a"), Patch(color="blue", label="b"), Patch(color="red", label="c")]
+    fig.legend(handles=handles)
+    assert "legend entries drawn alike: 'a' and 'c'" in check_figure(fig)
 
 
 def test_overlapping_text_detects_an_overlap():

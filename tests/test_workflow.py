@@ -158,9 +158,20 @@ def test_every_output_the_config_provides_is_rendered_and_the_rest_are_listed(wo
     assert (probes["probe_mode"] == "carve").all()  # digits has no train split: a stratified carve
     assert probes.loc["raw", "knn_top1_k10"] > 0.9 and probes.loc["raw", "linear_probe_top1"] > 0.9  # measured 0.98, 0.96
     choice = pd.read_csv(workdir / "results/outputs/encoder_choice/encoder_choice.csv")
-    assert set(choice["recommended"]) <= {"raw", "random_tiny"} and choice["regret"].notna().all()
+    assert set(choice["recommended"]) <= {"Raw image", "random_tiny"} and choice["regret"].notna().all()  # display names
     maps = sorted(p.name for p in (workdir / "results/outputs/embedding_maps").glob("*.png"))
-    assert maps == ["map_digits_random_tiny.png", "map_digits_raw.png"]
+    assert maps == ["map_digits.png"]  # one grid per dataset, a panel per encoder
+
+
+def test_every_figure_of_the_run_passes_the_figure_checks(workdir, tmp_path, monkeypatch):
+    from test_outputs import render_checked
+
+    monkeypatch.chdir(workdir)  # the run's files (zsc.dag's paths, relative) and digits' images are where its jobs found them
+    facts = outputs_facts(workdir)
+    tables = {name: f"results/tables/{name}.parquet" for name in ("runs", "labels", "labelfree", "probes")}
+    figures = [e.name for e in OUTPUTS if e.info["kind"] == "figure" and e.name not in facts["not_produced"]]
+    problems = render_checked(figures, tables, facts, facts["files"], tmp_path, monkeypatch, save=False)
+    assert len(problems) >= len(figures) and {name: found for name, found in problems.items() if found} == {}
 
 
 def test_figures_target_renders_from_the_tables_alone(workdir):

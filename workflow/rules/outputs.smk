@@ -24,7 +24,7 @@ rule render:
     conda:
         "../../envs/report.yaml"
     params:
-        caption=lambda wildcards: zsc.outputs.OUTPUTS[wildcards.name].description,
+        caption=lambda wildcards: zsc.outputs.caption(wildcards.name, OUTPUT_FACTS),
         facts=OUTPUT_FACTS,
     script:
         "../scripts/render.py"

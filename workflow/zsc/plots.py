@@ -3,14 +3,17 @@
 Every `plot_*`-style function takes the frames the analysis computes (zsc.study) and returns a
 Figure on the Agg canvas (no pyplot state: nothing to close, nothing shown). `save_figure` writes
 stem.png (200 dpi) and stem.pdf with fixed metadata, so the same data gives the same bytes.
-Figure sizes grow with the number of panels, rows and labels, so the figures stay readable at the
-study's size (26 datasets, 18 encoders, 6 clusterers): the tests draw them and check that no two
-texts overlap (tests/figure_text.py).
+Figure sizes grow with the number of panels, rows and labels up to the page, and degenerate panels
+(too few points for a correlation or a histogram) say so instead of drawing one: the tests draw every
+figure of the output registry at the study's size (26 datasets, 18 encoders, 6 clusterers) and of the
+default run and check what keeps a figure from a paper's page (tests/figure_text.py: larger than
+7.2 x 8 in, texts that overlap or leave the figure, a config key shown where its display name
+belongs, legend entries drawn alike).
 
 Style: paper column widths (3.5 in single column, 7.2 in full width), 7-8 pt text (5 pt numbers in heat-map cells), the Okabe-Ito
 colour-blind-safe palette, cividis for heat maps, and a purple-orange diverging map where a sign
-matters. AMI inputs given as fractions (0-1) are shown in percent; inputs already in percent are
-left as they are.
+matters. AMI is shown as AMI x 100 (`AMI_UNIT`), its differences in percentage points; AMI inputs
+given as fractions (0-1) are multiplied by 100, inputs already x 100 are left as they are.
 """
 
 from __future__ import annotations
@@ -195,35 +198,20 @@ def encoder_info(encoder: str, labels: dict | None = None) -> dict:
     return {"label": label, "method": method, "training": str(training), "architecture": str(architecture)}
 
 
+RAW_MARKER = "D"  # raw pixels: no architecture
+
+
 def arch_marker(architecture: str) -> str:
-    """Marker of an architecture: circle for ResNets, triangle for ViTs, square otherwise."""
+    """Marker of an architecture: circle for ResNets, triangle for ViTs, a diamond for raw pixels,
+    square otherwise."""
     text = str(architecture).lower()
+    if text == "raw pixels":
+        return RAW_MARKER
     if "vit" in text:
         return "^"
     if "resnet" in text or "rn" in text:
         return "o"
     return "s"
-
-
-def _merged_order(sequences: Sequence[Sequence[str]]) -> list[str]:
-    """One order of the items of `sequences` that keeps each sequence's own order where they agree
-    (topological merge); ties and conflicts go by first appearance."""
-    first = {}
-    for seq in sequences:
-        for item in seq:
-            first.setdefault(item, len(first))
-    after = {item: set() for item in first}
-    for seq in sequences:
-        for a, b in zip(seq, seq[1:]):
-            if a != b:
-                after[b].add(a)
-    out, done = [], set()
-    while len(out) < len(first):
-        ready = [i for i in first if i not in done and after[i] <= done]
-        item = min(ready or [i for i in first if i not in done], key=first.get)
-        out.append(item)
-        done.add(item)
-    return out
 
 
 def _name(key, labels: dict | None) -> str:
@@ -235,121 +223,102 @@ def _name(key, labels: dict | None) -> str:
 
 
 def _method_colours(methods: Sequence[str], info: dict | None = None) -> dict[str, str]:
-    """A colour per method: random-init methods grey, the others the Okabe-Ito colours in turn."""
-    random = {i["method"] for i in (info or {}).values() if i["training"] in ("random", "none")}
-    palette = iter(OKABE_ITO * (1 + len(methods) // len(OKABE_ITO)))
-    return {m: NEUTRAL if m in random else next(palette) for m in methods}
+    """A colour per method: random-init methods grey, raw pixels black, the others the Okabe-Ito colours
+    in turn (black left out; cycling past eight methods, where line style and marker must tell apart)."""
+    fixed = {i["method"]: TRAINING_COLOURS[i["training"]] for i in (info or {}).values() if i["training"] in ("random", "none")}
+    others = [c for c in OKABE_ITO if c != TRAINING_COLOURS["none"]]
+    palette = iter(others * (1 + len(methods) // len(others)))
+    return {m: fixed.get(m) or next(palette) for m in methods}
 
 
-# --- 1 and 2: bars by domain group x architecture ----------------------------------------------------
+# --- 1 and 2: ΔAMI and ranks by domain group x architecture --------------------------------------------
 
 
 @_styled
-def delta_by_domain(delta: pd.DataFrame, groups: Sequence[str], encoder_order: Sequence[str], labels: dict) -> Figure:
-    """ΔAMI vs the supervised (X-Ent) encoder: mean ± std over each group's datasets, * for p < 0.05."""
-    return _bars_by_domain(
+def delta_by_domain(
+    delta: pd.DataFrame, groups: Sequence[str], encoder_order: Sequence[str], labels: dict, p: str = "p_holm"
+) -> Figure:
+    """ΔAMI vs the supervised (X-Ent) encoder: bars of the mean ± std over each group's datasets, * where
+    the `p` column (default Holm-corrected; "p" when absent) is below 0.05. Random-init encoders and raw
+    pixels do not set the axis range: a bar beyond it is drawn pale up to the edge, with an arrowhead and its
+    mean ± std written."""
+    return _by_domain(
         delta,
         value="mean",
         err="std",
-        p="p",
+        p=p if p in delta else "p",
         groups=groups,
         encoder_order=encoder_order,
         labels=labels,
         xlabel="ΔAMI vs supervised (p.p.)",
-        signed=True,
+        kind="bar",
     )
 
 
 @_styled
-def rank_by_domain(ranks: pd.DataFrame, groups: Sequence[str], encoder_order: Sequence[str], labels: dict) -> Figure:
-    """Mean ± std rank of each encoder over each group's datasets, * for Wilcoxon p < 0.05."""
-    return _bars_by_domain(
+def rank_by_domain(
+    ranks: pd.DataFrame, groups: Sequence[str], encoder_order: Sequence[str], labels: dict, p: str = "wilcoxon_p_holm"
+) -> Figure:
+    """Mean rank (dot) ± std (line) of each encoder over each group's datasets, * where the `p` column
+    (default Holm-corrected Wilcoxon; "wilcoxon_p" when absent) is below 0.05."""
+    return _by_domain(
         ranks,
         value="mean_rank",
         err="std_rank",
-        p="wilcoxon_p",
+        p=p if p in ranks else "wilcoxon_p",
         groups=groups,
         encoder_order=encoder_order,
         labels=labels,
         xlabel="mean rank (1 = best)",
-        signed=False,
+        kind="dot",
     )
 
 
-def _bars_by_domain(frame, *, value, err, p, groups, encoder_order, labels, xlabel, signed) -> Figure:
-    frame = frame.copy()
+OFF_AXIS_TRAININGS = ("random", "none")  # far below every trained encoder: drawn off-axis, not setting the range
+MAX_HEIGHT = 8.0  # inches: the tallest figure a page takes (at FULL_WIDTH)
+MIN_ROW_UNIT = 0.11  # inches per labelled row at 7 pt, the least that keeps tick labels apart
+
+
+def _by_domain(frame, *, value, err, p, groups, encoder_order, labels, xlabel, kind) -> Figure:
+    """Rows = domain groups, columns = architectures; each panel lists only its architecture's encoders."""
     archs = _ordered(frame["architecture"])
-    rows = [g for g in groups if g in set(frame["group"])]
-    if not rows:
-        rows = _ordered(frame["group"])
+    rows = [g for g in groups if g in set(frame["group"])] or _ordered(frame["group"])
     encoders = _ordered(frame["encoder"], encoder_order)
-    label_of = {e: encoder_info(e, labels)["label"] for e in encoders}
+    info = {e: encoder_info(e, labels) for e in encoders}
     if "label" in frame and not labels:
-        label_of |= dict(zip(frame["encoder"], frame["label"].astype(str)))
-    per_arch = {
-        a: [label_of[e] for e in encoders if ((frame["architecture"] == a) & (frame["encoder"] == e)).any()] for a in archs
-    }
-    per_arch = {a: list(dict.fromkeys(v)) for a, v in per_arch.items()}
-    union = _merged_order([per_arch[a] for a in archs])
-    shared = len(archs) == 1 or len(union) < sum(len(v) for v in per_arch.values())
-    positions = {
-        a: ({lab: i for i, lab in enumerate(union)} if shared else {lab: i for i, lab in enumerate(per_arch[a])}) for a in archs
-    }
-    n_slots = max(len(union) if shared else max(len(v) for v in per_arch.values()), 1)
-
-    panel_height = ROW_UNIT * n_slots + 0.15
-    height = panel_height * len(rows) + 0.75
-    width = FULL_WIDTH if len(archs) > 1 else SINGLE_COLUMN
-    fig = _figure(width, height)
-    axes = fig.subplots(len(rows), len(archs), squeeze=False, sharex="col", sharey="all" if shared else False)
-
+        for e, label in zip(frame["encoder"], frame["label"].astype(str)):
+            info[e]["label"] = label
+    per_arch = {a: [e for e in encoders if ((frame["architecture"] == a) & (frame["encoder"] == e)).any()] for a in archs}
+    n_slots = max([len(v) for v in per_arch.values()] + [1])
+    row_unit = max(MIN_ROW_UNIT, min(ROW_UNIT, ((MAX_HEIGHT - 0.9) / max(len(rows), 1) - 0.2) / n_slots))
+    fig = _figure(FULL_WIDTH if len(archs) > 1 else SINGLE_COLUMN, (row_unit * n_slots + 0.2) * len(rows) + 0.7)
+    axes = fig.subplots(len(rows), len(archs), squeeze=False, sharex="col")
     values = pd.to_numeric(frame[value], errors="coerce")
     errors = pd.to_numeric(frame[err], errors="coerce").fillna(0) if err in frame else pd.Series(0.0, index=frame.index)
+    off_axis = frame["encoder"].map(lambda e: info[e]["training"] in OFF_AXIS_TRAININGS)
     for c, arch in enumerate(archs):
         in_arch = frame["architecture"] == arch
-        lo = np.nanmin(np.r_[0.0, (values - errors)[in_arch].to_numpy(dtype=float)]) if signed else 0.0
-        hi = np.nanmax(np.r_[0.0, (values + errors)[in_arch].to_numpy(dtype=float)])
-        span = hi - lo if hi > lo else 1.0
-        pad = 0.12 * span
+        lo, hi = _axis_range(values[in_arch], errors[in_arch], off_axis[in_arch], kind)
+        slots = {e: i for i, e in enumerate(per_arch[arch])}
         for r, group in enumerate(rows):
             ax = axes[r, c]
             sub = frame[in_arch & (frame["group"] == group)]
             for idx, row in sub.iterrows():
-                y = positions[arch].get(label_of.get(row["encoder"], str(row["encoder"])))
-                v = values[idx]
-                if y is None or not np.isfinite(v):
+                v, e = float(values[idx]), float(errors[idx])
+                if not np.isfinite(v):
                     continue
-                e = float(errors[idx])
-                colour = (POSITIVE if v > 0 else NEGATIVE if v < 0 else NEUTRAL) if signed else SINGLE
-                ax.barh(
-                    y,
-                    v,
-                    height=0.7,
-                    xerr=e if e > 0 else None,
-                    color=colour,
-                    error_kw={"elinewidth": 0.6, "capsize": 1.2, "capthick": 0.6, "ecolor": "#333333"},
-                )
-                if p in sub and pd.notna(row[p]) and float(row[p]) < 0.05:
-                    side = -1 if (signed and v < 0) else 1
-                    ax.annotate(
-                        "*",
-                        (v + side * e, y),
-                        xytext=(side * 1.5, -1.5),
-                        textcoords="offset points",
-                        ha="left" if side > 0 else "right",
-                        va="center",
-                        fontsize=LABEL_SIZE,
-                    )
-            ax.axvline(0, color="#333333", linewidth=0.6)
-            ax.set_xlim(lo - (pad if lo < 0 else 0), hi + pad)
+                y = slots[row["encoder"]]
+                significant = p in sub and pd.notna(row[p]) and float(row[p]) < 0.05
+                if kind == "bar":
+                    _delta_bar(ax, y, v, e, lo, hi, significant)
+                else:
+                    _rank_dot(ax, y, v, e, significant)
+            if kind == "bar":
+                ax.axvline(0, color="#333333", linewidth=0.6)
+            ax.set_xlim(lo, hi)
             ax.grid(axis="x", color="#DDDDDD", linewidth=0.4)
             ax.set_axisbelow(True)
-            ticks = positions[arch]
-            if shared:
-                if c == 0 and r == 0:  # shared y: one call sets every panel; inner columns hide their labels
-                    ax.set_yticks(range(len(union)), union)
-            else:
-                ax.set_yticks(list(ticks.values()), list(ticks.keys()))
+            ax.set_yticks(range(len(slots)), [info[e]["label"] for e in slots])
             ax.set_ylim(n_slots - 0.5, -0.5)
             _ticks(ax)
             ax.tick_params(axis="y", length=0)
@@ -371,12 +340,58 @@ def _bars_by_domain(frame, *, value, err, p, groups, encoder_order, labels, xlab
     return fig
 
 
+def _axis_range(values: pd.Series, errors: pd.Series, off_axis: pd.Series, kind: str) -> tuple[float, float]:
+    """x limits of one architecture's column: ranks from 0.5 to the number of encoders + 0.5 (errors may
+    reach past, clipped); differences over the mean ± error of the encoders that set the range (not
+    random-init or raw pixels, unless nothing else is there), with 0 inside."""
+    finite = np.isfinite(values.to_numpy(dtype=float))
+    if kind == "dot":
+        top = np.nanmax(np.r_[1.0, values.to_numpy(dtype=float)[finite]])
+        return 0.5, max(top, float(np.ceil(top))) + 0.5
+    setting = finite & ~off_axis.to_numpy(dtype=bool)
+    setting = setting if setting.any() else finite
+    v, e = values.to_numpy(dtype=float)[setting], errors.to_numpy(dtype=float)[setting]
+    lo, hi = float(np.min(np.r_[0.0, v - e])), float(np.max(np.r_[0.0, v + e]))
+    pad = 0.15 * (hi - lo if hi > lo else 1.0)
+    return lo - (pad if lo < 0 else 0.0), hi + (pad if hi > 0 else 0.0)
+
+
+def _delta_bar(ax, y: float, v: float, e: float, lo: float, hi: float, significant: bool) -> None:
+    colour = POSITIVE if v > 0 else NEGATIVE if v < 0 else NEUTRAL
+    error_kw = {"elinewidth": 0.6, "capsize": 1.2, "capthick": 0.6, "ecolor": "#333333"}
+    if lo <= v <= hi:
+        ax.barh(y, v, height=0.7, xerr=e if e > 0 else None, color=colour, error_kw=error_kw)
+        end = v + (e if v >= 0 else -e)
+        if significant:
+            side = 1 if v >= 0 else -1
+            ax.annotate(
+                "*", (min(max(end, lo), hi), y), xytext=(side * 1.5, -1.5), textcoords="offset points",
+                ha="left" if side > 0 else "right", va="center", fontsize=LABEL_SIZE,
+            )  # fmt: skip
+        return
+    edge = lo if v < lo else hi  # off the axis: a pale bar to the edge, a break mark, its value written on it
+    ax.barh(y, edge, height=0.7, color=colour, alpha=0.35, linewidth=0)
+    inward = 0.012 * (hi - lo) * (1 if v < lo else -1)
+    ax.plot([edge + inward], [y], marker="<" if v < lo else ">", color=colour, markersize=4)
+    text = f"{v:.0f} ± {e:.0f}{' *' if significant else ''}".replace("-", "\u2212")
+    ax.annotate(
+        text, (edge, y), xytext=(7 if v < lo else -7, 0), textcoords="offset points",
+        ha="left" if v < lo else "right", va="center", fontsize=NOTE_SIZE - 1, color="black",
+    )  # fmt: skip
+
+
+def _rank_dot(ax, y: float, v: float, e: float, significant: bool) -> None:
+    ax.errorbar(v, y, xerr=e if e > 0 else None, fmt="o", color=SINGLE, markersize=3, elinewidth=0.8, capsize=1.5, capthick=0.6)
+    if significant:
+        ax.annotate("*", (v, y), xytext=(0, 1.5), textcoords="offset points", ha="center", va="bottom", fontsize=LABEL_SIZE)
+
+
 # --- 3: clusterer ranking ------------------------------------------------------------------------
 
 
 @_styled
 def clusterer_ranking(summary: pd.DataFrame, labels: dict | None = None) -> Figure:
-    """Mean ± std rank of each clusterer over (encoder, dataset) pairs, best at the top."""
+    """Mean rank (dot) ± std (line) of each clusterer over (encoder, dataset) pairs, best at the top."""
     labels = labels or {}
     summary = summary.sort_values(["mean_rank", "clusterer"], kind="mergesort").reset_index(drop=True)
     k = len(summary)
@@ -384,18 +399,11 @@ def clusterer_ranking(summary: pd.DataFrame, labels: dict | None = None) -> Figu
     ax = fig.subplots()
     means = pd.to_numeric(summary["mean_rank"], errors="coerce").to_numpy(dtype=float)
     stds = pd.to_numeric(summary.get("std_rank", pd.Series(0.0, index=summary.index)), errors="coerce").fillna(0).to_numpy()
-    ax.barh(
-        np.arange(k),
-        means,
-        height=0.65,
-        xerr=stds,
-        color=SINGLE,
-        error_kw={"elinewidth": 0.6, "capsize": 1.5, "capthick": 0.6, "ecolor": "#333333"},
-    )
+    ax.errorbar(means, np.arange(k), xerr=stds, fmt="o", color=SINGLE, markersize=3.5, elinewidth=0.8, capsize=2, capthick=0.6)
     ax.set_yticks(np.arange(k), [_name(c, labels) for c in summary["clusterer"]])
     ax.set_ylim(k - 0.5, -0.5)
-    top = np.nanmax(np.r_[float(k), means + stds]) if k else 1.0
-    ax.set_xlim(0, top * 1.05)
+    ax.set_xlim(0.5, max(k, 1) + 0.5)
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     ax.set_xlabel("mean rank (1 = best)")
     ax.set_ylabel("clusterer")
     ax.grid(axis="x", color="#DDDDDD", linewidth=0.4)
@@ -413,6 +421,10 @@ def clusterer_ranking(summary: pd.DataFrame, labels: dict | None = None) -> Figu
 
 # --- 4: silhouette vs AMI --------------------------------------------------------------------------
 
+AMI_UNIT = "AMI × 100"  # the one unit of AMI in every figure (differences: p.p., percentage points of it)
+MIN_N_CORRELATION = 5  # fewer points: a panel says so instead of a rank correlation
+MIN_N_HISTOGRAM = 10  # fewer values: a rug and a note instead of a histogram
+
 
 def _spearman(x: np.ndarray, y: np.ndarray) -> float:
     from scipy.stats import spearmanr
@@ -425,7 +437,9 @@ def _spearman(x: np.ndarray, y: np.ndarray) -> float:
 
 
 def _rho_text(rho: float, n: int) -> str:
-    return f"ρ = {rho:.2f}\nn = {n}" if np.isfinite(rho) else f"ρ = –\nn = {n}"
+    if n < MIN_N_CORRELATION:
+        return f"n = {n}: too few\npoints for ρ"
+    return f"ρ = {rho:.2f}\nn = {n}" if np.isfinite(rho) else f"ρ undefined\n(a constant)\nn = {n}"
 
 
 def _encoder_styles(frame: pd.DataFrame, labels: dict) -> pd.DataFrame:
@@ -436,26 +450,44 @@ def _encoder_styles(frame: pd.DataFrame, labels: dict) -> pd.DataFrame:
     return pd.DataFrame({"training": training.astype(str), "architecture": architecture.astype(str)}, index=frame.index)
 
 
+def _training_legend(styles: pd.DataFrame, colour: dict, marker: dict) -> list:
+    """One entry per training (colour) and per architecture (marker) among the points drawn; raw
+    pixels, whose training and architecture are one thing, get one entry of their own."""
+    raw = styles["training"] == "none"
+    handles = [
+        Line2D([], [], linestyle="", marker="o", color=colour[t], markersize=3.5, label=t)
+        for t in _ordered(styles.loc[~raw, "training"], list(TRAINING_COLOURS))
+    ]
+    handles += [
+        Line2D([], [], linestyle="", marker=marker[a], color="#555555", markersize=3.5, label=a)
+        for a in _ordered(styles.loc[~raw, "architecture"])
+    ]
+    if raw.any():
+        handles.append(Line2D([], [], linestyle="", marker=RAW_MARKER, color=colour["none"], markersize=3.5, label="raw pixels"))
+    return handles
+
+
 @_styled
 def silhouette_vs_ami(
     points: pd.DataFrame, clusterers: Sequence[str], labels: dict, clusterer_labels: dict | None = None
 ) -> Figure:
-    """Silhouette of the predicted clusters (x) vs AMI (y): original space (top), UMAP-50 (bottom);
+    """Silhouette of the predicted clusters (x) vs AMI (y): original space (top), UMAP-50 (bottom); one point
+    per row of `points` (one pipeline per (encoder, dataset, clusterer)), Spearman's ρ per panel;
     `labels`: the encoders' (as in encoder_info), `clusterer_labels`: the clusterers' display names."""
     clusterers = [c for c in clusterers if c in set(points["clusterer"])] or _ordered(points["clusterer"])
     spaces = [("silhouette_og", "original space"), ("silhouette_umap", "UMAP-50 space")]
     styles = _encoder_styles(points, labels)
     trainings = _ordered(styles["training"], list(TRAINING_COLOURS))
-    archs = _ordered(styles["architecture"])
     spare = iter([c for c in OKABE_ITO if c not in TRAINING_COLOURS.values()] * len(trainings))
     colour = {t: TRAINING_COLOURS.get(t) or next(spare) for t in trainings}
-    marker = {a: arch_marker(a) for a in archs}
+    marker = {a: arch_marker(a) for a in _ordered(styles["architecture"])}
     ami = pd.Series(_percent(points["AMI"]), index=points.index)
 
     n_cols = max(len(clusterers), 1)
     width = FULL_WIDTH if n_cols > 2 else SINGLE_COLUMN
     fig = _figure(width, 2 * 1.25 + 0.45)
     axes = fig.subplots(2, n_cols, squeeze=False, sharey="all", sharex="row")
+    drawn = []
     for r, (column, space) in enumerate(spaces):
         for c, clusterer in enumerate(clusterers):
             ax = axes[r, c]
@@ -465,8 +497,11 @@ def silhouette_vs_ami(
             keep = np.isfinite(x.to_numpy(dtype=float)) & np.isfinite(y.to_numpy(dtype=float))
             x, y = x[keep], y[keep]
             st = styles.loc[x.index]
+            drawn.append(st)
             for (t, a), idx in st.groupby(["training", "architecture"], sort=False).groups.items():
-                ax.scatter(x[idx], y[idx], s=5, color=colour[t], marker=marker[a], alpha=0.7, linewidths=0, rasterized=True)
+                m = RAW_MARKER if t == "none" else marker[a]
+                size = 5 if len(points) > 100 * n_cols else 14  # small markers only where they crowd
+                ax.scatter(x[idx], y[idx], s=size, color=colour[t], marker=m, alpha=0.7, linewidths=0, rasterized=True)
             rho = _spearman(x.to_numpy(dtype=float), y.to_numpy(dtype=float))
             ax.text(
                 0.03,
@@ -484,17 +519,16 @@ def silhouette_vs_ami(
                 ax.set_title(_name(clusterer, clusterer_labels), fontsize=TITLE_SIZE)
             ax.set_xlabel("silhouette", fontsize=LABEL_SIZE)
             if c == 0:
-                ax.set_ylabel("AMI (%)")
+                ax.set_ylabel(AMI_UNIT)
             if c == n_cols - 1:
                 ax.annotate(
                     space, xy=(1.04, 0.5), xycoords="axes fraction", rotation=-90, ha="left", va="center", fontsize=NOTE_SIZE
                 )
-    names = {"none": "none (raw pixels)"}
-    handles = [
-        Line2D([], [], linestyle="", marker="o", color=colour[t], markersize=3.5, label=names.get(t, t)) for t in trainings
-    ]
-    handles += [Line2D([], [], linestyle="", marker=marker[a], color="#555555", markersize=3.5, label=a) for a in archs]
-    _legend_below(fig, handles, handletextpad=0.3)
+    low, high = axes[0, 0].get_ylim()  # room above the points for the note of each panel (shared y)
+    axes[0, 0].set_ylim(low, high + 0.3 * (high - low))
+    shown = pd.concat(drawn) if drawn else styles.iloc[:0]
+    if len(shown):
+        _legend_below(fig, _training_legend(shown, colour, marker), handletextpad=0.3)
     return fig
 
 
@@ -503,7 +537,9 @@ def silhouette_vs_ami(
 
 @_styled
 def clusterer_pairs(cells: pd.DataFrame, clusterers: Sequence[str], labels: dict | None = None) -> Figure:
-    """Pair plot of AMI between clusterers over (encoder, dataset) cells; Spearman ρ above the diagonal."""
+    """Pair plot of AMI between clusterers over (encoder, dataset) cells; Spearman ρ above the diagonal
+    (a note where fewer than MIN_N_CORRELATION pairs), AMI histograms on it (a rug and a note where
+    fewer than MIN_N_HISTOGRAM values)."""
     labels = labels or {}
     clusterers = [c for c in clusterers if c in set(cells["clusterer"])] or _ordered(cells["clusterer"])
     data = cells.assign(AMI=_percent(cells["AMI"]))
@@ -528,13 +564,29 @@ def clusterer_pairs(cells: pd.DataFrame, clusterers: Sequence[str], labels: dict
                 ax.set_axis_off()
                 continue
             if i == j:
-                ax.hist(wide[ci].dropna(), bins=bins, color=SINGLE, alpha=0.8, linewidth=0)
+                values = wide[ci].dropna()
+                if len(values) >= MIN_N_HISTOGRAM:
+                    ax.hist(values, bins=bins, color=SINGLE, alpha=0.8, linewidth=0)
+                else:
+                    ax.plot(values, np.zeros(len(values)), "|", color=SINGLE, markersize=8)
+                    ax.set_ylim(-0.5, 2)
+                    note = f"n = {len(values)}: too few\nfor a histogram"
+                    ax.text(0.5, 0.95, note, transform=ax.transAxes, ha="center", va="top", fontsize=NOTE_SIZE - 1)
                 ax.set_yticks([])
                 ax.spines["left"].set_visible(False)
             else:
                 pair = wide[[cj, ci]].dropna()
                 ax.plot([low, top], [low, top], color="#777777", linewidth=0.6, linestyle="--")
-                ax.scatter(pair[cj], pair[ci], s=3, color=SINGLE, alpha=0.45, linewidths=0, rasterized=True)
+                many = len(pair) > 50
+                ax.scatter(
+                    pair[cj],
+                    pair[ci],
+                    s=3 if many else 8,
+                    color=SINGLE,
+                    alpha=0.45 if many else 0.9,
+                    linewidths=0,
+                    rasterized=True,
+                )
                 ax.set_ylim(low, top)
             ax.set_xlim(low, top)
             ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(3))
@@ -546,13 +598,13 @@ def clusterer_pairs(cells: pd.DataFrame, clusterers: Sequence[str], labels: dict
             name_j = _name(cj, labels)
             name_i = _name(ci, labels)
             if i == k - 1:
-                ax.set_xlabel(f"{name_j}\nAMI (%)")
+                ax.set_xlabel(f"{name_j}\n{AMI_UNIT}")
             else:
                 ax.tick_params(axis="x", labelbottom=False)
             if j == 0 and i > 0:
-                ax.set_ylabel(f"{name_i}\nAMI (%)")
+                ax.set_ylabel(f"{name_i}\n{AMI_UNIT}")
             elif j == 0:
-                ax.set_ylabel(f"{name_i}\n(histogram)")
+                ax.set_ylabel(f"{name_i}\n({'histogram' if len(wide[ci].dropna()) >= MIN_N_HISTOGRAM else 'values'})")
             elif i != j:
                 ax.tick_params(axis="y", labelleft=False)
     return fig
@@ -563,7 +615,7 @@ def clusterer_pairs(cells: pd.DataFrame, clusterers: Sequence[str], labels: dict
 
 def _line_legend(fig, methods, colours, archs, fine_tuned: bool, ncol_max: int = 6, arch_styles=None):
     handles = [Line2D([], [], color=colours[m], linewidth=1.2, label=m) for m in methods]
-    for a in archs:
+    for a in [a for a in archs if a != "raw pixels"]:  # raw pixels: its method's colour is its entry
         if arch_styles is None:
             handles.append(Line2D([], [], linestyle="", marker=arch_marker(a), color="#555555", label=a))
         else:
@@ -573,7 +625,7 @@ def _line_legend(fig, methods, colours, archs, fine_tuned: bool, ncol_max: int =
     _legend_below(fig, handles, ncol_max)
 
 
-def _level_name(level, levels) -> str:
+def level_name(level, levels) -> str:
     """A level's tick label: without "label_"; the dataset's own "label" is its finest level
     ("species" below a genus level, else "class")."""
     if str(level) == "label":
@@ -622,14 +674,14 @@ def taxonomy_levels(levels: pd.DataFrame, labels: dict, titles: dict | None = No
                 markersize=3,
                 label=info[e]["label"],
             )
-        names = [_level_name(lev, order.index) for lev in order.index]
+        names = [level_name(lev, order.index) for lev in order.index]
         ax.set_xticks(range(len(names)), names, rotation=30, ha="right", rotation_mode="anchor")
         ax.set_xlim(-0.3, len(names) - 0.7)
         ax.set_ylim(0, max(10.0, float(np.ceil(top / 10) * 10)))
         ax.set_title(_name(dataset, titles), fontsize=TITLE_SIZE)
         ax.set_xlabel("taxonomic level")
         if k % n_cols == 0:
-            ax.set_ylabel("AMI (%)")
+            ax.set_ylabel(AMI_UNIT)
         ax.grid(axis="y", color="#E5E5E5", linewidth=0.4)
         _ticks(ax)
     for k in range(len(datasets), n_rows * n_cols):
@@ -656,17 +708,21 @@ def _blocks(index: pd.Index) -> list[tuple[str, int, int]]:
 
 
 @_styled
-def ami_heatmap(avg: pd.DataFrame, *, vmin: float = 0.0, vmax: float = 100.0, title: str = "") -> Figure:
-    """Encoders (rows) x datasets (columns) of AMI (%) with the numbers in the cells (cividis).
+def ami_heatmap(
+    avg: pd.DataFrame, *, vmin: float = 0.0, vmax: float = 100.0, title: str = "", incomplete: pd.DataFrame | None = None
+) -> Figure:
+    """Encoders (rows) x datasets (columns) of AMI x 100 with the numbers in the cells (cividis).
 
     A MultiIndex on the rows, (architecture, encoder label), gives labels "label (architecture)" and a
     white line between architectures; on the columns, (group, dataset label), white lines between
-    groups and the group names along the top.
+    groups and the group names along the top. Cells flagged in `incomplete` (same shape: a mean over
+    only some of its datasets) are left uncoloured, their number followed by a dagger.
     """
     values = avg.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+    flags = np.zeros(values.shape, dtype=bool) if incomplete is None else np.asarray(incomplete, dtype=bool)
     n_rows, n_cols = values.shape
     if avg.index.nlevels > 1:
-        row_labels = [f"{r[-1]} ({r[0]})" if str(r[0]) else str(r[-1]) for r in avg.index]
+        row_labels = [f"{r[-1]} ({r[0]})" if str(r[0]) not in ("", "raw pixels") else str(r[-1]) for r in avg.index]
     else:
         row_labels = [str(r) for r in avg.index]
     col_labels = [str(c[-1]) if isinstance(c, tuple) else str(c) for c in avg.columns]
@@ -678,10 +734,12 @@ def ami_heatmap(avg: pd.DataFrame, *, vmin: float = 0.0, vmax: float = 100.0, ti
     fig = _figure(width, height)
     ax = fig.subplots()
     cmap = matplotlib.colormaps[HEATMAP_CMAP].with_extremes(bad="#E0E0E0")
-    image = ax.imshow(np.ma.masked_invalid(values), cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto")
+    image = ax.imshow(np.ma.masked_invalid(np.where(flags, np.nan, values)), cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto")
     fontsize = CELL_SIZE if n_cols > 12 else TICK_SIZE
     for (i, j), v in np.ndenumerate(values):
-        if np.isfinite(v):
+        if np.isfinite(v) and flags[i, j]:
+            ax.text(j, i, f"{v:.0f}\u2020", ha="center", va="center", fontsize=fontsize, color="#333333")
+        elif np.isfinite(v):
             rgba = cmap((v - vmin) / (vmax - vmin) if vmax > vmin else 0.5)
             luminance = 0.2126 * rgba[0] + 0.7152 * rgba[1] + 0.0722 * rgba[2]
             ax.text(j, i, f"{v:.0f}", ha="center", va="center", fontsize=fontsize, color="black" if luminance > 0.5 else "white")
@@ -706,7 +764,7 @@ def ami_heatmap(avg: pd.DataFrame, *, vmin: float = 0.0, vmax: float = 100.0, ti
     if title:
         ax.set_title(title, fontsize=TITLE_SIZE)
     bar = fig.colorbar(image, ax=ax, fraction=0.03, pad=0.01, aspect=30)
-    bar.set_label("AMI (%)", fontsize=LABEL_SIZE)
+    bar.set_label(AMI_UNIT, fontsize=LABEL_SIZE)
     bar.ax.tick_params(labelsize=TICK_SIZE, length=2, width=0.5)
     bar.outline.set_linewidth(0.5)
     return fig
@@ -714,17 +772,24 @@ def ami_heatmap(avg: pd.DataFrame, *, vmin: float = 0.0, vmax: float = 100.0, ti
 
 # --- 8: example images per cluster -----------------------------------------------------------------
 
+IMAGE_LABEL_SIZE = 5  # pt: each image's true label above it
+
 
 @_styled
-def example_images(grid: Sequence[tuple[str, Sequence[np.ndarray]]], title: str = "") -> Figure:
-    """A few clusters (rows) x a few of their images (columns), each row titled."""
+def example_images(grid: Sequence[tuple], title: str = "") -> Figure:
+    """A few clusters (rows) x a few of their images (columns), each row titled. A row is (title,
+    images) or (title, images, captions): a caption per image (its true label) is written above it."""
     n_rows = max(len(grid), 1)
-    n_cols = max((len(images) for _, images in grid), default=1) or 1
+    n_cols = max((len(row[1]) for row in grid), default=1) or 1
+    captioned = any(len(row) > 2 for row in grid)
     cell = min(0.7, (FULL_WIDTH - 1.2) / n_cols)
     width = min(FULL_WIDTH, cell * n_cols + 1.2)
-    fig = _figure(width, cell * n_rows + (0.3 if title else 0.1))
+    fig = _figure(width, (cell + (0.12 if captioned else 0)) * n_rows + (0.3 if title else 0.1))
     axes = fig.subplots(n_rows, n_cols, squeeze=False)
-    for r, (name, images) in enumerate(grid):
+    longest = max(4, int(cell * 72 / (0.6 * IMAGE_LABEL_SIZE)))  # characters that fit over one image
+    for r, row in enumerate(grid):
+        name, images = row[0], row[1]
+        captions = list(row[2]) if len(row) > 2 else []
         for c in range(n_cols):
             ax = axes[r, c]
             ax.set_xticks([])
@@ -735,6 +800,10 @@ def example_images(grid: Sequence[tuple[str, Sequence[np.ndarray]]], title: str 
             if c < len(images):
                 image = np.asarray(images[c])
                 ax.imshow(image, cmap="gray" if image.ndim == 2 else None, interpolation="nearest")
+                if c < len(captions):
+                    text = str(captions[c])
+                    text = text if len(text) <= longest else text[: longest - 1] + "…"
+                    ax.set_title(text, fontsize=IMAGE_LABEL_SIZE, pad=1.5)
             if c == 0:
                 ax.set_ylabel(
                     textwrap.fill(str(name), 22, break_on_hyphens=False), rotation=0, ha="right", va="center", fontsize=NOTE_SIZE
@@ -747,9 +816,22 @@ def example_images(grid: Sequence[tuple[str, Sequence[np.ndarray]]], title: str 
 # --- 9: PCA explained variance ---------------------------------------------------------------------
 
 
+def pages(items: Sequence, per_page: int) -> list[list]:
+    """`items` in pages of at most `per_page`, as even as they go (26 in pages of 16: 13 + 13)."""
+    items = list(items)
+    n = max(1, int(np.ceil(len(items) / per_page)))
+    size = int(np.ceil(len(items) / n)) if items else 0
+    return [items[k : k + size] for k in range(0, len(items), size)] if items else [[]]
+
+
+PCA_PANELS_PER_PAGE = 16  # 4 x 4 panels: a 26-dataset study takes two figures
+
+
 @_styled
-def pca_variance(curves: pd.DataFrame, labels: dict, titles: dict | None = None) -> Figure:
-    """Cumulative explained variance (%) against the number of PCA components, one panel per dataset.
+def pca_variance(curves: pd.DataFrame, labels: dict, titles: dict | None = None, relative: bool = False) -> Figure:
+    """Cumulative explained variance (%) against the number of PCA components, one panel per dataset;
+    with `relative`, against the components as a fraction of the embedding's width (column `width`,
+    else the largest n_components of the curve).
 
     `titles` optionally maps dataset -> panel title."""
     datasets = _ordered(curves["dataset"])
@@ -757,8 +839,8 @@ def pca_variance(curves: pd.DataFrame, labels: dict, titles: dict | None = None)
     info = {e: encoder_info(e, labels) for e in encoders}
     methods = _ordered(info[e]["method"] for e in encoders)
     colours = _method_colours(methods, info)
-    archs = _ordered((info[e]["architecture"] for e in encoders))
-    arch_styles = {a: ["-", "--", "-."][i % 3] for i, a in enumerate(archs)}
+    archs = _ordered(info[e]["architecture"] for e in encoders if info[e]["training"] != "none")  # raw pixels: its colour
+    arch_styles = {a: ["-", "--", "-.", ":"][i % 4] for i, a in enumerate(archs)} | {"raw pixels": "-"}
     fine_tuned = any(info[e]["training"] == "fine-tuned" for e in encoders)
     n_cols = min(4, max(len(datasets), 1))
     n_rows = int(np.ceil(len(datasets) / n_cols)) or 1
@@ -771,6 +853,7 @@ def pca_variance(curves: pd.DataFrame, labels: dict, titles: dict | None = None)
         for key, line in curves.groupby(["dataset", "encoder"], sort=False)
     }
     axes[0, 0].set_xscale("log")  # shared by every panel
+    axes[0, 0].xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda x, _: f"{x:g}"))
     axes[0, 0].set_ylim(0, 100)
     axes[0, 0].set_yticks([0, 50, 100])
     for k, dataset in enumerate(datasets):
@@ -781,8 +864,11 @@ def pca_variance(curves: pd.DataFrame, labels: dict, titles: dict | None = None)
             line = lines.get((dataset, e))
             if line is None:
                 continue
+            x = line["n_components"].to_numpy(dtype=float)
+            if relative:
+                x = x / (float(line["width"].iloc[0]) if "width" in line else x.max())
             ax.plot(
-                line["n_components"].to_numpy(dtype=float),
+                x,
                 scale * line["cumulative_variance"].to_numpy(dtype=float),
                 color=colours[info[e]["method"]],
                 linestyle=arch_styles[info[e]["architecture"]],
@@ -797,10 +883,11 @@ def pca_variance(curves: pd.DataFrame, labels: dict, titles: dict | None = None)
     for c in range(n_cols):  # x tick labels and label under the lowest panel of every column
         last = max(r for r in range(n_rows) if r * n_cols + c < max(len(datasets), 1))
         axes[last, c].tick_params(axis="x", labelbottom=True)
-        axes[last, c].set_xlabel("number of components")
-    fig.supylabel("cumulative explained variance (%)", fontsize=LABEL_SIZE)
+        axes[last, c].set_xlabel("fraction of dimensions" if relative else "number of components")
+    fig.supylabel("cumulative variance (%)", fontsize=LABEL_SIZE)
     handles = [Line2D([], [], color=colours[m], linewidth=1.2, label=m) for m in methods]
-    handles += [Line2D([], [], linestyle=arch_styles[a], color="#555555", label=a) for a in archs]
+    if len(archs) > 1:
+        handles += [Line2D([], [], linestyle=arch_styles[a], color="#555555", label=a) for a in archs]
     if fine_tuned:
         handles.append(Line2D([], [], linewidth=1.6, color="#555555", label="fine-tuned [FT] (thick)"))
     handles.append(Line2D([], [], linestyle=(0, (2, 2)), linewidth=0.5, color="#999999", label="80 / 90 / 95 %"))
@@ -808,36 +895,210 @@ def pca_variance(curves: pd.DataFrame, labels: dict, titles: dict | None = None)
     return fig
 
 
-# --- 10: 2-D embedding map -------------------------------------------------------------------------
+# --- 10: 2-D embedding maps ------------------------------------------------------------------------
+
+MAX_LEGEND_CLASSES = 20  # tab20 has 20 distinct colours; beyond, colours repeat and no legend is drawn
+
+
+def _class_palette(n: int) -> list:
+    cmap = matplotlib.colormaps["tab10" if n <= 10 else "tab20"]
+    return [cmap(i % cmap.N) for i in range(max(n, 1))]
 
 
 @_styled
-def embedding_map(points: pd.DataFrame, title: str = "") -> Figure:
-    """A 2-D map (e.g. UMAP) of the samples coloured by their true label; a legend up to 10 classes."""
-    classes = sorted(dict.fromkeys(points["label"]), key=lambda v: (str(type(v)), v))
-    if len(classes) <= 10:
-        palette = [matplotlib.colormaps["tab10"](i) for i in range(10)]
-    else:
-        palette = OKABE_ITO
-    legend = 0 < len(classes) <= 10
-    fig = _figure(SINGLE_COLUMN, 3.2)
-    ax = fig.subplots()
-    n = max(len(points), 1)
-    size = float(np.clip(3000 / n, 0.3, 8))
-    codes = {c: i for i, c in enumerate(classes)}
-    colours = [palette[codes[c] % len(palette)] for c in points["label"]]
-    order = np.arange(len(points))
-    ax.scatter(points["x"].to_numpy()[order], points["y"].to_numpy()[order], s=size, c=colours, linewidths=0, rasterized=True)
-    ax.set_xticks([])
-    ax.set_yticks([])
-    ax.set_xlabel("UMAP 1")
-    ax.set_ylabel("UMAP 2")
-    ax.set_aspect("equal", adjustable="datalim")
+def embedding_maps(panels: Sequence[tuple[str, pd.DataFrame]], classes: Sequence[str] | None = None, title: str = "") -> Figure:
+    """2-D maps (e.g. UMAP) of one dataset, one panel per (title, points) (points: columns x, y, label),
+    the samples coloured by their true label, the same colour for a class in every panel; a legend of
+    the class names (`classes[label]` for integer labels, else the labels) up to MAX_LEGEND_CLASSES."""
+    values = sorted({v for _, points in panels for v in points["label"]}, key=lambda v: (str(type(v)), v))
+    names = [_class_label(v, classes) for v in values]
+    palette = _class_palette(len(values))
+    code = {v: i for i, v in enumerate(values)}
+    n = max(len(panels), 1)
+    n_cols = n if n <= 3 else 4 if n <= 8 else 5
+    n_rows = int(np.ceil(n / n_cols))
+    width = SINGLE_COLUMN if n == 1 else FULL_WIDTH
+    side = (width - 0.1) / n_cols
+    fig = _figure(width, side * n_rows + 0.25 + (0.2 if title else 0))
+    axes = fig.subplots(n_rows, n_cols, squeeze=False)
+    for k, (name, points) in enumerate(panels):
+        ax = axes[k // n_cols, k % n_cols]
+        size = float(np.clip(3000 / max(len(points), 1), 0.3, 8)) * (side / SINGLE_COLUMN) ** 2 * 2
+        colours = [palette[code[v] % len(palette)] for v in points["label"]]
+        ax.scatter(points["x"].to_numpy(), points["y"].to_numpy(), s=size, c=colours, linewidths=0, rasterized=True)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_aspect("equal", adjustable="datalim")
+        ax.set_title(str(name), fontsize=NOTE_SIZE)
+        for spine in ("top", "right"):
+            ax.spines[spine].set_visible(True)
+        if k % n_cols == 0:
+            ax.set_ylabel("UMAP 2", fontsize=NOTE_SIZE, labelpad=1)
+        if k + n_cols >= len(panels):  # the lowest panel of its column
+            ax.set_xlabel("UMAP 1", fontsize=NOTE_SIZE, labelpad=1)
+    for k in range(len(panels), n_rows * n_cols):
+        axes[k // n_cols, k % n_cols].set_visible(False)
+    if len(values) > MAX_LEGEND_CLASSES:
+        title = f"{title}{' ' if title else ''}({len(values)} classes: colours repeat, no legend)"
     if title:
-        ax.set_title(title, fontsize=TITLE_SIZE)
-    if legend:
-        handles = [Patch(color=palette[i % len(palette)], label=str(c)) for i, c in enumerate(classes)]
-        _legend_below(fig, handles, 5, handlelength=0.8, handletextpad=0.3, columnspacing=0.8)
+        fig.suptitle(title, fontsize=SUPTITLE_SIZE)
+    if 0 < len(values) <= MAX_LEGEND_CLASSES:
+        handles = [Patch(color=palette[i], label=name) for i, name in enumerate(names)]
+        _legend_below(fig, handles, 10 if width > SINGLE_COLUMN else 5, handlelength=0.8, handletextpad=0.3, columnspacing=0.8)
+    return fig
+
+
+def _class_label(value, classes: Sequence[str] | None) -> str:
+    """A label's class name: classes[label] for an integer code, "unlabelled" for -1 (a flat image folder)."""
+    if isinstance(value, (int, np.integer)) and classes is not None and 0 <= int(value) < len(classes):
+        return str(classes[int(value)])
+    return "unlabelled" if isinstance(value, (int, np.integer)) and int(value) == -1 else str(value)
+
+
+def embedding_map(points: pd.DataFrame, title: str = "") -> Figure:
+    """One 2-D map, coloured by true label (`embedding_maps` with one panel)."""
+    return embedding_maps([("", points)], title=title)
+
+
+# --- 12 and 13: the reducers of a grid, and its dimension sweep ----------------------------------------
+
+REDUCER_MARKERS = ["o", "s", "^", "D", "v", "P", "X", "<", ">", "h"]
+
+
+@_styled
+def reducer_ami(
+    table: pd.DataFrame, labels: dict, clusterer_labels: dict | None = None, reducer_labels: dict | None = None
+) -> Figure:
+    """AMI x 100 of each encoder (rows) on each reducer (one marker and colour each), one panel per
+    clusterer; `table` as zsc.study.reducer_table returns it. A hollow marker is a mean over fewer
+    datasets than its row has (n < n_datasets)."""
+    clusterers = _ordered(table["clusterer"])
+    reducers = _ordered(table["reducer"])
+    encoders = _ordered(table["encoder"])
+    info = {e: encoder_info(e, labels) for e in encoders}
+    names = [
+        (
+            f"{info[e]['label']} ({info[e]['architecture']})"
+            if info[e]["architecture"] not in ("", "raw pixels")
+            else info[e]["label"]
+        )
+        for e in encoders
+    ]
+    palette = [c for c in OKABE_ITO if c != "#F0E442"]
+    style = {r: (palette[i % len(palette)], REDUCER_MARKERS[i % len(REDUCER_MARKERS)]) for i, r in enumerate(reducers)}
+    n_cols = min(3, max(len(clusterers), 1))
+    n_rows = int(np.ceil(len(clusterers) / n_cols)) or 1
+    row_unit = max(MIN_ROW_UNIT, min(0.16, ((MAX_HEIGHT - 1.0) / n_rows - 0.45) / max(len(encoders), 1)))
+    fig = _figure(FULL_WIDTH if n_cols > 1 else SINGLE_COLUMN, n_rows * (row_unit * len(encoders) + 0.45) + 0.3)
+    axes = fig.subplots(n_rows, n_cols, squeeze=False, sharex="all", sharey="all")
+    y_of = {e: i for i, e in enumerate(encoders)}
+    shift = {r: 0.5 * (i - (len(reducers) - 1) / 2) / max(len(reducers), 1) for i, r in enumerate(reducers)}  # apart in a row
+    finite = table["mean"].to_numpy(dtype=float)
+    finite = finite[np.isfinite(finite)]
+    lo = float(np.floor((finite.min() - 1) / 5) * 5) if finite.size else 0.0
+    hi = float(np.ceil((finite.max() + 1) / 5) * 5) if finite.size else 100.0
+    for k, clusterer in enumerate(clusterers):
+        ax = axes[k // n_cols, k % n_cols]
+        sub = table[table["clusterer"] == clusterer]
+        for e, rows in sub.groupby("encoder", sort=False):
+            means = rows["mean"].to_numpy(dtype=float)
+            if np.isfinite(means).any():
+                ax.plot([np.nanmin(means), np.nanmax(means)], [y_of[e]] * 2, color="#BBBBBB", linewidth=0.6, zorder=1)
+        for reducer, rows in sub.groupby("reducer", sort=False):
+            colour, marker = style[reducer]
+            complete = rows["n"] >= rows["n_datasets"]
+            for full, part in rows.groupby(complete, sort=False):
+                ax.scatter(
+                    part["mean"], part["encoder"].map(y_of) + shift[reducer], s=14, marker=marker, zorder=2, linewidths=0.8,
+                    facecolors=colour if full else "white", edgecolors=colour,
+                )  # fmt: skip
+        ax.set_title(_name(clusterer, clusterer_labels), fontsize=TITLE_SIZE)
+        ax.set_yticks(range(len(encoders)), names)
+        ax.set_ylim(len(encoders) - 0.5, -0.5)
+        ax.set_xlim(lo, hi)
+        ax.grid(axis="x", color="#E5E5E5", linewidth=0.4)
+        ax.set_axisbelow(True)
+        _ticks(ax)
+        ax.tick_params(axis="y", length=0)
+    for k in range(len(clusterers), n_rows * n_cols):
+        axes[k // n_cols, k % n_cols].set_visible(False)
+    for c in range(n_cols):
+        last = max(r for r in range(n_rows) if r * n_cols + c < max(len(clusterers), 1))
+        axes[last, c].set_xlabel(f"{AMI_UNIT}, mean over datasets")
+        axes[last, c].tick_params(axis="x", labelbottom=True)
+    fig.supylabel("encoder", fontsize=LABEL_SIZE)
+    handles = [
+        Line2D([], [], linestyle="", marker=style[r][1], color=style[r][0], markersize=4, label=_name(r, reducer_labels))
+        for r in reducers
+    ]
+    if (table["n"] < table["n_datasets"]).any():
+        handles.append(
+            Line2D(
+                [], [], linestyle="", marker="o", markerfacecolor="white", color="#555555", markersize=4, label="fewer datasets"
+            )
+        )
+    _legend_below(fig, handles, handletextpad=0.3)
+    return fig
+
+
+@_styled
+def reducer_dims(table: pd.DataFrame, reducers: dict, clusterer_labels: dict | None = None) -> Figure:
+    """AMI x 100 against the reduced dimensions, one line per reducer family (PCA, UMAP, ...), one panel
+    per clusterer: the mean over encoders of each encoder's mean over datasets, ± std over encoders.
+    `table` as zsc.study.reducer_table returns it; `reducers` maps reducer -> {"family", "dims"} (those
+    without dims are left out). A hollow marker: some encoder's mean leaves datasets out."""
+    dims = {r: f for r, f in reducers.items() if f.get("dims")}
+    data = table[table["reducer"].isin(list(dims))].copy()
+    data["family"] = data["reducer"].map(lambda r: dims[r]["family"])
+    data["dims"] = data["reducer"].map(lambda r: dims[r]["dims"])
+    data["partial"] = data["n"] < data["n_datasets"]
+    clusterers = _ordered(data["clusterer"])
+    families = _ordered(data["family"])
+    style = {f: (OKABE_ITO[i % 6], REDUCER_MARKERS[i % len(REDUCER_MARKERS)]) for i, f in enumerate(families)}
+    n_cols = min(3, max(len(clusterers), 1))
+    n_rows = int(np.ceil(len(clusterers) / n_cols)) or 1
+    fig = _figure(FULL_WIDTH if n_cols > 1 else SINGLE_COLUMN, 1.7 * n_rows + 0.3)
+    axes = fig.subplots(n_rows, n_cols, squeeze=False, sharex="all", sharey="all")
+    axes[0, 0].set_xscale("log")
+    axes[0, 0].set_xticks(sorted(set(data["dims"])), [f"{d:g}" for d in sorted(set(data["dims"]))])
+    axes[0, 0].xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+    dodge = {f: 1.06 ** (i - (len(families) - 1) / 2) for i, f in enumerate(families)}  # error bars side by side
+    for k, clusterer in enumerate(clusterers):
+        ax = axes[k // n_cols, k % n_cols]
+        for family in families:
+            rows = data[(data["clusterer"] == clusterer) & (data["family"] == family)]
+            line = rows.groupby("dims").agg(mean=("mean", "mean"), std=("mean", "std"), partial=("partial", "any"))
+            if line.empty:
+                continue
+            colour, marker = style[family]
+            x = line.index.to_numpy(dtype=float) * dodge[family]
+            ax.errorbar(
+                x, line["mean"], yerr=line["std"].fillna(0), color=colour, marker="", linewidth=1.0, elinewidth=0.6, capsize=1.5
+            )
+            for partial, points in line.groupby("partial"):
+                ax.scatter(
+                    points.index.to_numpy(dtype=float) * dodge[family], points["mean"], marker=marker, s=14, zorder=3,
+                    linewidths=0.8, facecolors="white" if partial else colour, edgecolors=colour,
+                )  # fmt: skip
+        ax.set_title(_name(clusterer, clusterer_labels), fontsize=TITLE_SIZE)
+        ax.grid(color="#E5E5E5", linewidth=0.4)
+        ax.set_axisbelow(True)
+        _ticks(ax)
+        if k % n_cols == 0:
+            ax.set_ylabel(AMI_UNIT)
+    for k in range(len(clusterers), n_rows * n_cols):
+        axes[k // n_cols, k % n_cols].set_visible(False)
+    for c in range(n_cols):
+        last = max(r for r in range(n_rows) if r * n_cols + c < max(len(clusterers), 1))
+        axes[last, c].set_xlabel("reduced dimensions")
+        axes[last, c].tick_params(axis="x", labelbottom=True)
+    handles = [
+        Line2D([], [], color=style[f][0], marker=style[f][1], markersize=4, label=f"{f}: mean ± std over encoders")
+        for f in families
+    ]
+    if data["partial"].any():
+        handles.append(Line2D([], [], linestyle="", marker="o", markerfacecolor="white", color="#555555", label="fewer datasets"))
+    _legend_below(fig, handles, handletextpad=0.3)
     return fig
 
 

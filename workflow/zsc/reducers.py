@@ -14,9 +14,10 @@ from .registry import Registry
 
 log = logging.getLogger(__name__)
 
-# Every entry declares whether it is the identity (no file: clusterers read the embeddings) and its
-# memory(n, d, spec) and seconds(n, d, spec) estimates (see below).
-REDUCERS = Registry("reducers", required=("identity", "memory", "seconds"))
+# Every entry declares its display label in tables and figures (the method's name, e.g. "UMAP"; the
+# outputs add the dimensions: UMAP-50), whether it is the identity (no file: clusterers read the
+# embeddings) and its memory(n, d, spec) and seconds(n, d, spec) estimates (see below).
+REDUCERS = Registry("reducers", required=("label", "identity", "memory", "seconds"))
 # umap-learn's named distances (umap.distances.named_distances; a test keeps them in step), listed here
 # so that a misspelt metric stops at parse time without importing umap (seconds, numba).
 UMAP_METRICS = tuple(
@@ -68,6 +69,7 @@ class ZScoredPCA:
 @REDUCERS.add(
     "none",
     "The embeddings as they are (no file is written; clusterers read the embeddings)",
+    label="no reduction",
     identity=True,
     memory=lambda n, d, spec: 0,
     seconds=lambda n, d, spec: 0.0,
@@ -79,6 +81,7 @@ def none(seed: int):
 @REDUCERS.add(
     "zscore",
     "Per-dimension z-score only (the study's 'none(z)')",
+    label="z-score",
     identity=False,
     memory=lambda n, d, spec: 24 * n * d,  # the float64 copy, centred, then scaled
     seconds=lambda n, d, spec: 2e-8 * n * d,
@@ -97,6 +100,7 @@ def zscore(seed: int):
         },
         "zscore": {"type": "boolean", "default": True, "description": "Z-score each dimension before PCA (the study: yes)."},
     },
+    label="PCA",
     identity=False,
     # the z-scored float64 copies, PCA's centred copy, a min(n, d)^2 covariance and its eigenvectors
     memory=lambda n, d, spec: 40 * n * d + 24 * min(n, d) ** 2,
@@ -119,6 +123,7 @@ def pca(n_components, zscore: bool, seed: int):
             "description": "Distance in the input space (a umap-learn metric).",
         },
     },
+    label="UMAP",
     identity=False,
     # measured: 26 bytes per input value beyond the job's base (4.7 GB at 70,000 x 2,352), plus the
     # k-NN graph and its fuzzy union per point
@@ -158,6 +163,7 @@ class SeededUMAP:
         "mn_ratio": {"type": "number", "exclusiveMinimum": 0, "default": 0.5, "description": "Mid-near pairs per near pair."},
         "fp_ratio": {"type": "number", "exclusiveMinimum": 0, "default": 2.0, "description": "Further pairs per near pair."},
     },
+    label="PaCMAP",
     identity=False,
     memory=lambda n, d, spec: 32 * n * d + 400 * n * spec["n_neighbors"] + 8 * n * spec["n_components"],  # not measured: as UMAP
     seconds=lambda n, d, spec: 3.0 + 1.5 * n * (2e-4 + 1e-6 * d),
@@ -190,6 +196,7 @@ class L2Normalise:
 @REDUCERS.add(
     "l2norm",
     "Each embedding scaled to unit L2 norm (euclidean distances then order as cosine ones)",
+    label="L2 norm",
     identity=False,
     memory=lambda n, d, spec: 16 * n * d,  # a float64 copy and the scaled result
     seconds=lambda n, d, spec: 2e-8 * n * d,
@@ -210,6 +217,7 @@ def l2norm(seed: int):
             "description": "Effective number of neighbours.",
         },
     },
+    label="t-SNE",
     identity=False,
     # Barnes-Hut keeps 3 x perplexity neighbours a point; the exact method (4+ dimensions) N x N matrices
     memory=lambda n, d, spec: 32 * n * d + (72 * n * spec["perplexity"] if spec["n_components"] < 4 else 24 * n * n),

@@ -24,10 +24,12 @@ Conventions
 * Names keep the order of `facts`; names missing from `facts` follow, in order of appearance.
 * A cell is one (encoder, dataset, clusterer); its duplicate runs (seeds) are reduced by the median,
   skipped runs counting as missing. With a protocol, only each (encoder, clusterer)'s own reducer is kept
-  (`select_runs`), as in the study. Without one (a config's full grid of reducers x clusterers), each
-  (reducer, clusterer) is a pipeline of its own: the drop rule and the averages run over pipelines, the
+  (`select_runs`), as in the study. Without one, facts["reducer_of"] (the outputs' facts always have it)
+  names the one reducer each clusterer is shown on (`outputs.reducer`), and only its runs are kept: no
+  average mixes reducers. Facts without either (a config's full grid of reducers x clusterers) make each
+  (reducer, clusterer) a pipeline of its own: the drop rule and the averages run over pipelines, the
   clusterer ranking compares clusterers on the same reducer, and a table of one clusterer shows the mean
-  over its reducers. To show one reducer only, pass `select_runs(runs, facts, reducer)`.
+  over its reducers. `reducer_table` compares the reducers themselves.
 * Tables by dataset (and the statistics over datasets) cover every dataset but the three ImageNet-9 variants
   the study uses only in its Backgrounds Challenge table (`BACKGROUNDS_ONLY`, shown by `in9_table`), grouped
   by facts["groups"]. Every such function takes `groups` (a list of group names) to choose otherwise.
@@ -41,6 +43,8 @@ import warnings
 import numpy as np
 import pandas as pd
 import scipy.stats
+
+from .stats import CORRECTION, adjust_pvalues  # noqa: F401 - every family of tests reports both p-values
 
 # The ImageNet-9 Backgrounds Challenge table: column -> dataset, in the study's column order.
 IN9_COLUMNS = {
@@ -161,10 +165,14 @@ def ran(runs: pd.DataFrame, column: str) -> pd.Series:
 def select_runs(runs: pd.DataFrame, facts: dict, reducer: str | None = None) -> pd.DataFrame:
     """The runs of one pipeline per (encoder, clusterer): those of `reducer` when given, else those of the
     reducer the protocol names for the pair (pairs the protocol does not name keep all their runs), else
-    all runs (no protocol: the full grid of reducers x clusterers). Works on `labels` as well."""
+    those of facts["reducer_of"][clusterer] (clusterers it does not name keep all their runs), else all
+    runs (the full grid of reducers x clusterers). Works on `labels` as well."""
     if reducer is not None:
         return runs[runs["reducer"] == reducer]
     protocol = facts.get("protocol")
+    if not protocol and facts.get("reducer_of"):
+        wanted = runs["clusterer"].map(facts["reducer_of"])
+        return runs[(wanted.isna() | (wanted == runs["reducer"])).to_numpy(dtype=bool)]
     if not protocol:
         return runs
     wanted = [protocol.get(e, {}).get(c, {}).get("reducer") for e, c in zip(runs["encoder"], runs["clusterer"])]
@@ -195,10 +203,15 @@ def _pipeline_cells(runs: pd.DataFrame, clusterers, metric: str, keys=CELL, fact
     _check_one_split(rows.assign(reducer=reducer), [*keys, "reducer"])
     values = rows[list(keys)].assign(reducer=reducer, value=ran(rows, metric))
     medians = values.groupby([*keys, "reducer"], sort=False)["value"].median().reset_index()
-    medians["pipeline"] = "" if facts is not None and facts.get("protocol") else medians["reducer"]
-    # under a protocol each (encoder, clusterer) has one reducer: this mean only renames its pipeline
+    medians["pipeline"] = "" if facts is not None and _one_pipeline(facts) else medians["reducer"]
+    # with one reducer per (encoder, clusterer) this mean only renames its pipeline
     cells = medians.groupby([*keys, "pipeline"], sort=False)["value"].mean()
     return cells.rename(metric).reset_index()
+
+
+def _one_pipeline(facts: dict) -> bool:
+    """Whether `select_runs` leaves one reducer per (encoder, clusterer): a protocol, or facts["reducer_of"]."""
+    return bool(facts.get("protocol") or facts.get("reducer_of"))
 
 
 def cell_metric(runs: pd.DataFrame, clusterers, metric: str) -> pd.DataFrame:
@@ -310,6 +323,20 @@ def main_table(avg: pd.DataFrame, facts: dict, groups=None) -> pd.DataFrame:
     return table
 
 
+def incomplete_means(avg: pd.DataFrame, facts: dict, groups=None) -> pd.DataFrame:
+    """Which means of `main_table(avg, facts, groups)` leave out datasets of their group: True (same index
+    and columns as the table) where the row has some, not all, of the group's datasets missing (NaN in
+    avg). Such a mean is over other datasets than the rest of its column, so the outputs mark it and
+    never rank or shade it."""
+    table = main_table(avg, facts, groups)
+    flags = pd.DataFrame(False, index=table.index, columns=table.columns)
+    encoders = _ordered(avg.index, facts["encoders"])
+    for group, datasets in group_datasets(facts, avg.columns, groups).items():
+        missing = avg.loc[encoders, datasets].isna().to_numpy()
+        flags[(group, "mean")] = missing.any(axis=1) & ~missing.all(axis=1)
+    return flags
+
+
 def _wide(cells: pd.DataFrame, value: str, facts: dict) -> pd.DataFrame:
     """One value per (encoder, dataset) of `cells` as encoder x dataset (names, facts order)."""
     wide = cells.set_index(["encoder", "dataset"])[value].unstack("dataset")
@@ -317,11 +344,17 @@ def _wide(cells: pd.DataFrame, value: str, facts: dict) -> pd.DataFrame:
     return wide.reindex(index=encoders, columns=datasets)
 
 
+def clusterer_ami(runs: pd.DataFrame, facts: dict, clusterer: str) -> pd.DataFrame:
+    """One clusterer's AMI x 100 as encoder x dataset (names, facts order): the median over seeds of its
+    runs after `select_runs`, skipped runs NaN (the input of `per_clusterer_table`)."""
+    cells = cell_ami(select_runs(runs, facts), [clusterer])
+    return SCALE * _wide(cells, "AMI", facts)
+
+
 def per_clusterer_table(runs: pd.DataFrame, facts: dict, clusterer: str, groups=None) -> pd.DataFrame:
     """`main_table`'s layout (rows (architecture, encoder label); columns (group, dataset label) with group
     means and ("All", "mean")) for one clusterer: its AMI x 100, the median over seeds, skipped runs NaN."""
-    cells = cell_ami(select_runs(runs, facts), [clusterer])
-    return main_table(SCALE * _wide(cells, "AMI", facts), facts, groups)
+    return main_table(clusterer_ami(runs, facts, clusterer), facts, groups)
 
 
 def _relabel(wide: pd.DataFrame, facts: dict, datasets) -> pd.DataFrame:
@@ -496,6 +529,43 @@ def dataset_table(runs: pd.DataFrame, facts: dict) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------------------------------------------------
+# Reducers: the same clusterer on each reducer of the grid
+
+
+def reducer_table(runs: pd.DataFrame, facts: dict, groups=None) -> pd.DataFrame:
+    """AMI x 100 of every (encoder, clusterer) on each reducer it ran on, averaged over datasets.
+
+    Per (encoder, dataset, clusterer, reducer) the median over seeds, skipped runs missing (all of a
+    config's runs: no `select_runs`); then per (encoder, clusterer, reducer) the mean and std (ddof 1) over
+    the datasets of `group_datasets` where it is present, n of them, of n_datasets: the datasets where
+    that (encoder, clusterer) ran on any reducer. n < n_datasets means the mean leaves datasets out (the
+    reducer failed or was skipped there) and is not comparable with its row.
+
+    Returns DataFrame[encoder, clusterer, reducer, mean, std, n, n_datasets], encoders, clusterers (facts
+    order: facts["all_clusterers"] when given, else facts["clusterers"]) and reducers (facts["reducers"]
+    order) as they appear."""
+    clusterers = list(facts.get("all_clusterers") or facts["clusterers"])
+    datasets = _shown_datasets(facts, runs["dataset"].unique(), groups)
+    rows = runs[runs["dataset"].isin(datasets)]
+    cells = _pipeline_cells(rows, clusterers, "AMI")  # pipeline = reducer
+    cells["AMI"] *= SCALE
+    present = cells.dropna(subset=["AMI"])
+    n_datasets = present.groupby(["encoder", "clusterer"], sort=False)["dataset"].nunique().rename("n_datasets")
+    stats = present.groupby(["encoder", "clusterer", "pipeline"], sort=False)["AMI"].agg(["mean", "std", "count"])
+    stats = stats.rename(columns={"count": "n"}).reset_index().rename(columns={"pipeline": "reducer"})
+    stats = stats.merge(n_datasets.reset_index(), on=["encoder", "clusterer"], how="left")
+    order = {
+        "encoder": _ordered(stats["encoder"], facts["encoders"]),
+        "clusterer": _ordered(stats["clusterer"], clusterers),
+        "reducer": _ordered(stats["reducer"], facts.get("reducers", {})),
+    }
+    keys = [stats[k].map({v: i for i, v in enumerate(values)}) for k, values in order.items()]
+    stats = stats.assign(_e=keys[0], _c=keys[1], _r=keys[2]).sort_values(["_e", "_c", "_r"], kind="mergesort")
+    columns = ["encoder", "clusterer", "reducer", "mean", "std", "n", "n_datasets"]
+    return stats[columns].reset_index(drop=True).astype({"n": int, "n_datasets": int})
+
+
+# ---------------------------------------------------------------------------------------------------------
 # Statistics
 
 
@@ -512,8 +582,10 @@ def delta_vs_supervised(avg: pd.DataFrame, facts: dict, groups=None) -> pd.DataF
     std (ddof=1), n, and the paired t-test scipy.stats.ttest_rel(encoder, reference) (t > 0: the encoder is
     better); std, t, p are NaN when n < 2 (mean when n = 0).
 
-    Returns DataFrame[architecture, encoder, label, reference, group, mean, std, n, t, p] (encoder and
-    reference: names; label: the encoder's display label), architectures and encoders in facts order.
+    p_holm: p corrected for the family of every test of the table (`adjust_pvalues`, Holm).
+
+    Returns DataFrame[architecture, encoder, label, reference, group, mean, std, n, t, p, p_holm] (encoder
+    and reference: names; label: the encoder's display label), architectures and encoders in facts order.
     """
     rows = []
     by_group = group_datasets(facts, avg.columns, groups)
@@ -531,7 +603,8 @@ def delta_vs_supervised(avg: pd.DataFrame, facts: dict, groups=None) -> pd.DataF
                 | {"n": len(d), "t": t, "p": p}
             )
     columns = ["architecture", "encoder", "label", "reference", "group", "mean", "std", "n", "t", "p"]
-    return pd.DataFrame(rows, columns=columns)
+    table = pd.DataFrame(rows, columns=columns)
+    return table.assign(p_holm=adjust_pvalues(table["p"], CORRECTION))
 
 
 def _paired(avg: pd.DataFrame, a: str, b: str, datasets) -> tuple[np.ndarray, np.ndarray]:
@@ -569,8 +642,10 @@ def encoder_ranks(avg: pd.DataFrame, facts: dict, groups=None) -> pd.DataFrame:
     both are present, the reference being the architecture's first supervised encoder (NaN for the reference
     itself, without one, when n < 2 or when every difference is zero).
 
-    Returns DataFrame[architecture, group, encoder, label, mean_rank, std_rank, n, wilcoxon_p] (encoder: name,
-    label: display label), architectures, groups and encoders in facts order.
+    wilcoxon_p_holm: wilcoxon_p corrected for the family of every test of the table (Holm).
+
+    Returns DataFrame[architecture, group, encoder, label, mean_rank, std_rank, n, wilcoxon_p, wilcoxon_p_holm]
+    (encoder: name, label: display label), architectures, groups and encoders in facts order.
     """
     rows = []
     by_group = group_datasets(facts, avg.columns, groups)
@@ -588,7 +663,8 @@ def encoder_ranks(avg: pd.DataFrame, facts: dict, groups=None) -> pd.DataFrame:
                 | {"n": len(r), "wilcoxon_p": p}
             )
     columns = ["architecture", "group", "encoder", "label", "mean_rank", "std_rank", "n", "wilcoxon_p"]
-    return pd.DataFrame(rows, columns=columns)
+    table = pd.DataFrame(rows, columns=columns)
+    return table.assign(wilcoxon_p_holm=adjust_pvalues(table["wilcoxon_p"], CORRECTION))
 
 
 def clusterer_amis(runs: pd.DataFrame, facts: dict, groups=None) -> pd.DataFrame:
@@ -618,10 +694,11 @@ def clusterer_ranks(runs: pd.DataFrame, facts: dict, groups=None) -> tuple[pd.Da
     Per pair, facts["clusterers"] are ranked by AMI (1 = best, ties get their average rank).
     Returns (summary, pairs):
       summary: DataFrame[clusterer, mean_rank, std_rank, n], facts order; std ddof=1, n = number of pairs.
-      pairs: DataFrame[a, b, n, statistic, p, method], one row per pair of clusterers (facts order, a before
-        b): scipy.stats.wilcoxon(AMI a, AMI b) over the same pairs with method="exact"; where ties or zero
-        differences make the exact null distribution wrong, method="auto" (scipy then permutes for n <= 13,
-        else approximates), and `method` says which. All differences zero or n < 2: statistic and p NaN.
+      pairs: DataFrame[a, b, n, statistic, p, method, p_holm], one row per pair of clusterers (facts order, a
+        before b): scipy.stats.wilcoxon(AMI a, AMI b) over the same pairs with method="exact"; where ties or
+        zero differences make the exact null distribution wrong, method="auto" (scipy then permutes for
+        n <= 13, else approximates), and `method` says which. All differences zero or n < 2: statistic and p
+        NaN. p_holm: p corrected for the family of every pair (Holm).
     """
     amis = clusterer_amis(runs, facts, groups)
     ranks = amis.rank(axis=1, ascending=False, method="average")
@@ -629,7 +706,8 @@ def clusterer_ranks(runs: pd.DataFrame, facts: dict, groups=None) -> tuple[pd.Da
         {"clusterer": list(amis.columns), "mean_rank": ranks.mean().to_numpy(), "std_rank": ranks.std(ddof=1).to_numpy()}
     ).assign(n=len(ranks))
     pairs = [_wilcoxon_pair(amis, a, b) for a, b in itertools.combinations(amis.columns, 2)]
-    return summary, pd.DataFrame(pairs, columns=["a", "b", "n", "statistic", "p", "method"])
+    pairs = pd.DataFrame(pairs, columns=["a", "b", "n", "statistic", "p", "method"])
+    return summary, pairs.assign(p_holm=adjust_pvalues(pairs["p"], CORRECTION))
 
 
 def _wilcoxon_pair(amis: pd.DataFrame, a: str, b: str) -> dict:

@@ -4,8 +4,8 @@
 
 - **csv**: plain numbers at full precision, MultiIndex columns flattened to "group / column", the
   index as leading columns, NaN as an empty field.
-- **md**: `DataFrame.to_markdown` of the values rounded to `digits`, the caption above and the notes
-  as bullet lines below.
+- **md**: `DataFrame.to_markdown` of the values rounded to `digits`, the best value in `**bold**` and
+  the second best in `<u>underline</u>`, the caption above and the notes as bullet lines below.
 - **tex**: `Styler.to_latex` with booktabs rules, MultiIndex columns as grouped `\\multicolumn`
   headers, per column the best value in `\\textbf` and the second best in `\\underline`, cells shaded
   (`\\cellcolor`, needs `\\usepackage[table]{xcolor}`) and the notes in a footnote-sized block after
@@ -14,7 +14,12 @@
   (font-weight / text-decoration / background-color), the caption and the notes as a `<ul>`.
 
 Best and second best are judged on the values as shown (rounded to `digits`), so tied numbers in
-the table carry the same mark. Shading is single-hue (white to mid blue, colour-blind safe): white at
+the table carry the same mark (a second best only among three values or more); per column, or per
+row with `by="row"` (e.g. the reducers of one pipeline side by side). `incomplete=` (a boolean frame
+of the same shape) marks cells whose value leaves out part of what its column averages (a group
+mean over only some of its datasets): they
+show a dagger, are never marked best or shaded, are left empty in the CSV, and a note under the
+table says why. Shading is single-hue (white to mid blue, colour-blind safe): white at
 the column median and below, full colour at the column's best (its maximum; its minimum when
 `best="min"`). With `colour=` another frame of the same shape colours the cells instead, on a
 diverging purple-orange map centred at 0 with symmetric limits (e.g. log10(predicted/true number
@@ -35,6 +40,11 @@ import numpy as np
 import pandas as pd
 
 DASH = "\u2013"  # en dash for missing values
+DAGGER = "\u2020"  # after a value that is not comparable with its column (`incomplete=`)
+INCOMPLETE_NOTE = (
+    f"{DAGGER} A mean over only some of its datasets (the others are missing for this row): not comparable with "
+    "the rest of its column, so neither ranked nor shaded (left empty in the CSV)."
+)
 SHADE_FULL = (0x6B, 0xAE, 0xD6)  # matplotlib "Blues" at 0.5: the full colour of the sequential shading
 DIVERGING_CMAP = "PuOr"  # colour-blind-safe diverging map for `colour=`
 DIVERGING_STRENGTH = 0.6  # blend with white so that black text stays readable on the extremes
@@ -67,25 +77,39 @@ def write_table(
     notes: Sequence[str] = (),
     digits: int = 0,
     caption: str = "",
+    incomplete: pd.DataFrame | None = None,
+    incomplete_note: str = INCOMPLETE_NOTE,
+    by: str = "column",
 ) -> list[Path]:
     """Write stem.csv, stem.md, stem.tex and stem.html for `frame`; return the four paths."""
     if best not in ("max", "min", None):
         raise ValueError(f"best must be 'max', 'min' or None, not {best!r}")
+    if by not in ("column", "row"):
+        raise ValueError(f"by must be 'column' or 'row', not {by!r}")
     if colour is not None:
         colour = _aligned(colour, frame)
-    notes = [str(note) for note in notes]
+    flags = np.zeros(frame.shape, dtype=bool) if incomplete is None else _aligned(incomplete, frame).to_numpy(dtype=bool)
+    notes = [str(note) for note in notes] + ([incomplete_note] if flags.any() else [])
     numeric = [_is_numeric(frame.iloc[:, j]) for j in range(frame.shape[1])]
     text = _display_text(frame, numeric, digits)
+    text = text.where(~flags, text.map(lambda v: v if v == DASH else f"{v}{DAGGER}"))
     if not all(numeric):  # a descriptive table (hyper-parameters, datasets): no best marks, no shading
         best, shade = None, False
-    marks = _marks(frame, numeric, digits, best)
-    fills = _fills(frame, numeric, best, shade, colour)
+    comparable = frame.mask(flags) if flags.any() else frame
+    if by == "row":
+        marks = _marks(comparable.T, [all(numeric)] * frame.shape[0], digits, best).T
+        fills = [list(row) for row in zip(*_fills(comparable.T, [all(numeric)] * frame.shape[0], best, shade, None))]
+        if colour is not None:
+            fills = _fills(frame, numeric, best, shade, colour)
+    else:
+        marks = _marks(comparable, numeric, digits, best)
+        fills = _fills(comparable, numeric, best, shade, colour)
 
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
     outputs = {
-        ".csv": _csv(frame),
-        ".md": _markdown(frame, text, notes, caption),
+        ".csv": _csv(frame.mask(flags) if flags.any() else frame),
+        ".md": _markdown(frame, text, marks, notes, caption),
         ".tex": _latex(frame, text, marks, fills, notes, caption),
         ".html": _html(frame, text, marks, fills, notes, caption),
     }
@@ -160,7 +184,7 @@ def _marks(frame: pd.DataFrame, numeric: list[bool], digits: int, best: str | No
         if best == "max":
             distinct = distinct[::-1]
         marks[:, j] = np.where(shown == distinct[0], 1, 0)
-        if distinct.size > 1:
+        if distinct.size > 1 and finite.size > 2:  # of two values the other is no "second best"
             marks[:, j] = np.where(shown == distinct[1], 2, marks[:, j])
     return marks
 
@@ -264,7 +288,12 @@ def _csv(frame: pd.DataFrame) -> str:
     return flat.to_csv(index=False, lineterminator="\n")
 
 
-def _markdown(frame: pd.DataFrame, text: pd.DataFrame, notes: list[str], caption: str) -> str:
+def _markdown(frame: pd.DataFrame, text: pd.DataFrame, marks: np.ndarray, notes: list[str], caption: str) -> str:
+    emphasis = {1: "**{}**", 2: "<u>{}</u>"}
+    text = text.copy()
+    for (i, j), mark in np.ndenumerate(marks):
+        if mark:
+            text.iat[i, j] = emphasis[mark].format(text.iat[i, j])
     flat = _with_index_columns(frame, text)
     flat = flat.map(lambda v: DASH if _missing(v) else str(v))
     numeric = [_is_numeric(frame.iloc[:, j]) for j in range(frame.shape[1])]

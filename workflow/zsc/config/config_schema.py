@@ -348,7 +348,16 @@ TOP_LEVEL = {
                     },
                 },
                 "description": "Runs (dataset, encoder, clusterer) whose predicted clusters the example-images figure shows; "
-                "[]: the first run of the first neural encoder.",
+                "[]: each dataset's run of best AMI (first seed).",
+            },
+            "reducer": {
+                "type": ["string", "object", "null"],
+                "additionalProperties": {"type": "string"},
+                "default": None,
+                "description": "Without a protocol: the reducer each clusterer is shown on wherever outputs average over "
+                "clusterers or plot one point per pipeline; one reducer name for all, or clusterer -> reducer (null: the "
+                "config's UMAP-50 reducer, the study's U50, where it has one, else its first reducer). Every caption says "
+                "which. With a protocol each clusterer uses its tuned reducer and this must be unset.",
             },
             "clusters_shown": {
                 "type": "integer",

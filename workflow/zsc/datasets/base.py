@@ -14,12 +14,13 @@ from .images import BACKGROUND_OPTION
 
 # Every entry declares its domain group (zsc.vocabulary.STUDY_GROUPS, "Search" or "Other"), its
 # number of classes (None: known from the data), its short label in tables and figures (the study's,
-# e.g. "C10"; None: the config's name), the file or folder under its root that exists once it is in
+# e.g. "C10"; None: the config's name), its full name where figures have room (e.g. "CIFAR-10"; None:
+# the short label, else the config's name), the file or folder under its root that exists once it is in
 # place (None: always available, or the user's folder), its images per split before any max_samples
 # (the study's clustered split sizes, docs/study.md#2-datasets, and the official sizes of the other
 # splits: `python -m zsc plan` predicts from them before a dataset is prepared) and the one side in
 # pixels of all its images where they have one (None: image files of any size).
-DATASETS = Registry("datasets", required=("group", "n_classes", "label", "available", "sizes", "native_size"))
+DATASETS = Registry("datasets", required=("group", "n_classes", "label", "full_name", "available", "sizes", "native_size"))
 
 SEED = 0  # the study's seed for its own splits (EuroSAT, BreakHis) and for carving val from train
 UNLABELLED = -1  # the label of every image of a flat image folder
@@ -83,7 +84,20 @@ def _options(default_split: str, splits: list[str], files: bool) -> dict:
 
 
 def register(
-    name, description, group, n_classes, split, splits, available, *, label, sizes, files=True, native_size=None, **info
+    name,
+    description,
+    group,
+    n_classes,
+    split,
+    splits,
+    available,
+    *,
+    label,
+    sizes,
+    full_name=None,
+    files=True,
+    native_size=None,
+    **info,
 ):
     """Decorator: a dataset entry (see DATASETS for what it declares); `split` is the default split of
     `splits`. `files`: its images are image files (read by images.read_image, with the `background`
@@ -96,6 +110,7 @@ def register(
         group=group,
         n_classes=n_classes,
         label=label,
+        full_name=full_name,
         available=available,
         sizes=sizes,
         native_size=native_size,

@@ -62,6 +62,7 @@ _folder_entry(
     {"all": "imagenetv2-matched-frequency-format-val"},
     "all",
     label="INv2",
+    full_name="ImageNet-v2",
     sizes={"all": 10000},
 )
 _folder_entry(
@@ -72,10 +73,19 @@ _folder_entry(
     {"all": "sketch"},
     "all",
     label="IN-S",
+    full_name="ImageNet-Sketch",
     sizes={"all": 50889},
 )
 _folder_entry(
-    "imagenet-o", "ImageNet-O (image folder)", "Near-OOD", 200, {"all": "imagenet-o"}, "all", label="IN-O", sizes={"all": 2000}
+    "imagenet-o",
+    "ImageNet-O (image folder)",
+    "Near-OOD",
+    200,
+    {"all": "imagenet-o"},
+    "all",
+    label="IN-O",
+    full_name="ImageNet-O",
+    sizes={"all": 2000},
 )
 _folder_entry(
     "stanfordcars",
@@ -85,20 +95,21 @@ _folder_entry(
     {"test": "test"},
     "test",
     label="Cars",
+    full_name="Stanford Cars",
     sizes={"test": 8041},
 )
 
-# name: (variant folder, group, short label)
+# name: (variant folder, group, short label, full name)
 IN9_VARIANTS = {
-    "in9original": ("original", "In-domain", "IN9"),
-    "in9onlyfg": ("only_fg", "Domain-shift", "9-FG"),
-    "in9mixedrand": ("mixed_rand", "Domain-shift", "9-MR"),
-    "in9nofg": ("no_fg", "Other", "9-FGc"),
-    "in9onlybgt": ("only_bg_t", "Other", "9-BG"),
-    "in9mixedsame": ("mixed_same", "Other", "9-MS"),
+    "in9original": ("original", "In-domain", "IN9", "IN-9 original"),
+    "in9onlyfg": ("only_fg", "Domain-shift", "9-FG", "IN-9 only-FG"),
+    "in9mixedrand": ("mixed_rand", "Domain-shift", "9-MR", "IN-9 mixed-rand"),
+    "in9nofg": ("no_fg", "Other", "9-FGc", "IN-9 no-FG"),
+    "in9onlybgt": ("only_bg_t", "Other", "9-BG", "IN-9 only-BG"),
+    "in9mixedsame": ("mixed_same", "Other", "9-MS", "IN-9 mixed-same"),
 }
 IN9_SIZES = {"test": 4050, "val": 4050, "train": 45405}
-for _name, (_variant, _group, _label) in IN9_VARIANTS.items():
+for _name, (_variant, _group, _label, _full_name) in IN9_VARIANTS.items():
 
     def _in9(root, split, download, background, mirror=None, _variant=_variant):
         return folder_images(image_folder(Path(root) / _variant / split, "in9", background))
@@ -113,6 +124,7 @@ for _name, (_variant, _group, _label) in IN9_VARIANTS.items():
         ["test", "val", "train"],
         f"{_variant}/test",
         label=_label,
+        full_name=_full_name,
         sizes=IN9_SIZES,
         root="in9",
     )(_in9)
@@ -136,6 +148,7 @@ def _with_search_val(images: SplitImages, size: int) -> SplitImages:
     "val",
     search_dataset=True,
     label="IN1k",
+    full_name="ImageNet-1k",
     sizes={"test": 50000, "val": 50000},
 )
 def imagenet(root, split, download, background, mirror=None):
@@ -155,6 +168,7 @@ def imagenet(root, split, download, background, mirror=None):
     "imagenette2-320/val",
     search_dataset=True,
     label=None,
+    full_name="Imagenette",
     sizes={"test": 3925, "val": 3925},
 )
 def imagenette(root, split, download, background, mirror=None):
@@ -179,6 +193,7 @@ def imagenette(root, split, download, background, mirror=None):
     "imagewoof2/val",
     search_dataset=True,
     label=None,
+    full_name="Imagewoof",
     sizes={"test": 3929, "val": 3929},
 )
 def imagewoof(root, split, download, background, mirror=None):
@@ -205,6 +220,7 @@ IMAGENET_R_ARTFORMS = (
     "imagenet-r",
     extra_labels=True,
     label="IN-R",
+    full_name="ImageNet-R",
     sizes={"all": 30000},
 )
 def imagenet_r(root, split, download, background, mirror=None):

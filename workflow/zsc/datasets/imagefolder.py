@@ -78,6 +78,7 @@ def root_problem(spec: dict) -> str | None:
     n_classes=None,
     available=None,
     label=None,
+    full_name=None,
     sizes={},  # the folder's own: unknown before it is prepared
     native_size=None,
     schema={"properties": {"root": {"type": "string"}}},  # its folder must be named

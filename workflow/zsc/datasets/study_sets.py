@@ -46,6 +46,7 @@ UTKFACE_FIELDS = ("age", "gender", "race")
     "UTKFace",
     extra_labels=True,
     label="UTKF",
+    full_name="UTKFace",
     sizes={"test": 5926, "train": 17776},
 )
 def utkface(root, split, download, background, mirror=None):
@@ -84,6 +85,7 @@ def utkface(root, split, download, background, mirror=None):
     "BreaKHis_v1",
     extra_labels=True,
     label="BHis",
+    full_name="BreakHis",
     sizes={"test": 3164, "train": 4745},
 )
 def breakhis(root, split, download, background, mirror=None):
@@ -118,6 +120,7 @@ def breakhis(root, split, download, background, mirror=None):
     ["test", "train"],
     "nabirds/images.txt",
     label="Birds",
+    full_name="NABirds",
     sizes={"test": 24633, "train": 23929},
 )
 def nabirds(root, split, download, background, mirror=None):
@@ -182,6 +185,7 @@ def bioscan_taxonomy(metadata):
     "BIOSCAN_Insect_Dataset_metadata.tsv",
     levels=tuple(f"label_{level}" for level in BIOSCAN_LEVELS[:-1]),
     label="Bio",
+    full_name="BIOSCAN-1M",
     sizes={"test": 24600},
 )
 def bioscan1m(root, split, download, background, mirror=None):

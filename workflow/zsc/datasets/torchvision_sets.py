@@ -100,6 +100,7 @@ def from_torchvision(ds, labels, classes, convert=None, **extra) -> SplitImages:
     files=False,
     native_size=8,
     label="Digits",
+    full_name="Digits (8\u00d78)",
     sizes={"all": 1797},
 )
 def digits(root: Path, split: str, download: bool, mirror=None) -> SplitImages:
@@ -129,6 +130,7 @@ def digits(root: Path, split: str, download: bool, mirror=None) -> SplitImages:
     files=False,
     native_size=32,
     label="C10",
+    full_name="CIFAR-10",
     sizes={"test": 10000, "train": 50000},
 )
 def cifar10(root, split, download, mirror=None):
@@ -147,6 +149,7 @@ def cifar10(root, split, download, mirror=None):
     files=False,
     native_size=32,
     label="C100",
+    full_name="CIFAR-100",
     sizes={"test": 10000, "train": 50000},
 )
 def cifar100(root, split, download, mirror=None):
@@ -165,6 +168,7 @@ def cifar100(root, split, download, mirror=None):
     files=False,
     native_size=28,
     label="MNST",
+    full_name="MNIST",
     sizes={"test": 10000, "train": 60000},
 )
 def mnist(root, split, download, mirror=None):
@@ -212,6 +216,7 @@ def fashion_mnist_class(md5s: dict[str, str] | None = None, mirrors: list[str] |
     files=False,
     native_size=28,
     label="Fash",
+    full_name="Fashion-MNIST",
     sizes={"test": 10000, "train": 60000, "all": 70000},
 )
 def fashionmnist(root: Path, split: str, download: bool, mirror=None) -> SplitImages:
@@ -254,6 +259,7 @@ def _parts(split: str) -> list[str]:
     files=False,
     native_size=32,
     label="SVHN",
+    full_name="SVHN",
     sizes={"test": 26032, "train": 73257},
 )
 def svhn(root, split, download, mirror=None):
@@ -270,6 +276,7 @@ def svhn(root, split, download, mirror=None):
     ["test", "val", "train"],
     "flowers-102/imagelabels.mat",
     label="F102",
+    full_name="Oxford Flowers-102",
     sizes={"test": 6149, "val": 1020, "train": 1020},
 )
 def flowers102(root, split, download, background, mirror=None):
@@ -286,6 +293,7 @@ def flowers102(root, split, download, background, mirror=None):
     ["test", "val", "train"],
     "dtd/dtd/labels/test1.txt",
     label="DTD",
+    full_name="DTD",
     sizes={"test": 1880, "val": 1880, "train": 1880},
 )
 def dtd(root, split, download, background, mirror=None):
@@ -306,6 +314,7 @@ AIRCRAFT_LEVELS = ("variant", "family", "manufacturer")
     "fgvc-aircraft-2013b/data/images_variant_test.txt",
     levels=("label_manufacturer", "label_family"),
     label="Air",
+    full_name="FGVC-Aircraft",
     sizes={"test": 3333, "val": 3333, "train": 3334, "trainval": 6667},
 )
 def aircraft(root, split, download, background, mirror=None):
@@ -328,6 +337,7 @@ def aircraft(root, split, download, background, mirror=None):
     ["val"],
     "val_256",
     label="P365",
+    full_name="Places365",
     sizes={"val": 36500},
 )
 def places365(root, split, download, background, mirror=None):
@@ -345,6 +355,7 @@ def places365(root, split, download, background, mirror=None):
     ".",
     files=False,
     label="LSU",
+    full_name="LSUN",
     sizes={"val": 3000},
 )
 def lsun(root, split, download, mirror=None):
@@ -382,6 +393,7 @@ def _upright(background):
     "celeba/identity_CelebA.txt",
     extra_labels=True,
     label="CelA",
+    full_name="CelebA",
     sizes={"test": 19962, "valid": 19867, "train": 162770},
 )
 def celeba(root, split, download, background, mirror=None):
@@ -409,6 +421,7 @@ INATURALIST_LEVELS = ("kingdom", "phylum", "class", "order", "family", "genus")
     "2021_valid",
     levels=tuple(f"label_{level}" for level in INATURALIST_LEVELS),
     label="iNat",
+    full_name="iNaturalist-2021",
     sizes={"val": 100000},
 )
 def inaturalist(root, split, download, background, mirror=None):
@@ -434,6 +447,7 @@ def inaturalist(root, split, download, background, mirror=None):
     ["test", "train"],
     "eurosat/2750",
     label="ESAT",
+    full_name="EuroSAT",
     sizes={"test": 4050, "train": 22950},
 )
 def eurosat(root, split, download, background, mirror=None):

@@ -2,9 +2,9 @@
 
 One rule (`render`, workflow/rules/outputs.smk) renders any entry into results/outputs/<name>/;
 adding a table or figure is adding an entry, a function decorated with `output`, to one of the
-entry modules below. Every output reads results/tables/*.parquet; only the example images (manifest,
-images, one clustering), the PCA spectrum (embeddings) and the 2-D maps (their 2-D UMAP reductions)
-read more. Rendering never embeds, reduces or clusters.
+entry modules below. Every output reads results/tables/*.parquet; only the example images (images,
+the clusterings of the seed shown), the PCA spectrum (embeddings) and the 2-D maps (their 2-D UMAP
+reductions) read more. Rendering never embeds, reduces or clusters.
 
 - registry: OUTPUTS, the `output` decorator, what a render job has (Data) and the rule's helpers;
 - config_facts: what the outputs know of a config (`facts(config)`, computed at parse time);
@@ -17,19 +17,38 @@ read more. Rendering never embeds, reduces or clusters.
 # The entry modules, in the registry's order (the order of `python -m zsc list outputs` and the index).
 from . import index, study, labelfree
 from .config_facts import clusterer_label, facts
-from .registry import DATA_TABLES, OUTPUTS, Data, inputs, list_lines, output, produced, render
+from .registry import (
+    DATA_TABLES,
+    OUTPUTS,
+    Data,
+    caption,
+    display_clusterer,
+    display_keys,
+    display_reducer,
+    inputs,
+    list_lines,
+    output,
+    pipeline_sentence,
+    produced,
+    render,
+)
 
 __all__ = [
     "DATA_TABLES",
     "OUTPUTS",
     "Data",
+    "caption",
     "clusterer_label",
+    "display_clusterer",
+    "display_keys",
+    "display_reducer",
     "facts",
     "index",
     "inputs",
     "labelfree",
     "list_lines",
     "output",
+    "pipeline_sentence",
     "produced",
     "render",
     "study",

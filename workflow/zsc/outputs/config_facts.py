@@ -1,14 +1,18 @@
 """What the outputs know of a config: `facts(config)`, computed at parse time from the validated
-config alone (dataset groups and labels, encoder architectures and training, clusterer labels, the
-clusterers averaged, the protocol, the files the file-reading outputs need) and handed to the
-render jobs as params, so that a render job never loads the config."""
+config alone (dataset groups, labels and names, encoder architectures and training, display names of
+clusterers and reducers, the clusterers averaged, the protocol or else the reducer each clusterer is
+shown on, the files the file-reading outputs need) and handed to the render jobs as params, so that a
+render job never loads the config."""
 
 from __future__ import annotations
 
 from ..config import ConfigError, registries
 from ..dag import CLUSTERS, EMBEDDINGS, REDUCED, shown_seed
-from ..vocabulary import ARCHITECTURES, MAP_REDUCER, STUDY_GROUPS
+from ..vocabulary import ARCHITECTURES, MAP_REDUCER, STUDY_GROUPS, UMAP_SPACE
 from .registry import OUTPUTS
+
+# How the outputs name the encoder type `raw` (its config name is the type's).
+RAW_LABEL = "Raw image"
 
 
 def _architecture(spec: dict, info: dict) -> str:
@@ -17,7 +21,20 @@ def _architecture(spec: dict, info: dict) -> str:
         return ARCHITECTURES.get(model, model)
     if spec["type"] == "raw":
         return "raw pixels"
-    return ARCHITECTURES.get(spec.get("model", "").split(".")[0], spec.get("model") or spec["type"])
+    model = spec.get("model", "").split(".")[0]
+    return ARCHITECTURES.get(model) or _model_name(model) or spec["type"]
+
+
+def _model_name(model: str) -> str:
+    """A timm or torchvision model name as papers write it: resnet18 -> ResNet-18, vit_small_patch16_224
+    -> ViT-S/16; other names as they are."""
+    import re
+
+    if match := re.fullmatch(r"resnet(\d+)([a-z]*)", model):
+        return f"ResNet-{match[1]}{match[2]}"
+    if match := re.fullmatch(r"vit_(tiny|small|base|large|huge)_patch(\d+)(_\d+)?", model):
+        return f"ViT-{match[1][0].upper()}/{match[2]}"
+    return model
 
 
 def _training(spec: dict, info: dict) -> str:
@@ -32,7 +49,7 @@ def _training(spec: dict, info: dict) -> str:
 def _encoder_facts(config, name: str) -> dict:
     spec, info = config.entry("encoders", name), config.info("encoders", name)
     base = name.split("@")[0]  # a checkpoint of a series: its encoder's facts, its own label
-    label = info["label"] or base
+    label = info["label"] or (RAW_LABEL if spec["type"] == "raw" == base else base)
     own = config["outputs"]["encoders"].get(base, {})
     facts = {"label": own.get("label", label), "architecture": own.get("architecture", _architecture(spec, info))}
     facts["training"] = own.get("training", _training(spec, info))
@@ -43,10 +60,10 @@ def _encoder_facts(config, name: str) -> dict:
 
 def clusterer_label(config, name: str) -> str:
     """How tables and figures name a clusterer of the config: its registry entry's label (the
-    study's name of the method, e.g. "AC w/ C") when the entry is named after its type or after the
-    name the study's params give it (`study_name`), else the config's own name for it."""
-    entry = registries()["clusterers"][config.entry("clusterers", name)["type"]]
-    return entry.info["label"] if name in (entry.name, entry.info.get("study_name")) else name
+    study's name of the method, e.g. "AC w/ C"), whatever the config calls the entry (`ac_ward` of
+    type agglomerative is "AC w/ C"); facts() appends the config's name where two entries share a
+    label ("K-Means (kmeans10)")."""
+    return registries()["clusterers"][config.entry("clusterers", name)["type"]].info["label"]
 
 
 def facts(config) -> dict:
@@ -65,8 +82,10 @@ def facts(config) -> dict:
         "encoders": {name: _encoder_facts(config, name) for name in encoders},
         "clusterers": paper or clusterers,
         "all_clusterers": clusterers,
-        "clusterer_labels": {name: clusterer_label(config, name) for name in clusterers},
+        "clusterer_labels": _unique_labels({name: clusterer_label(config, name) for name in clusterers}),
         "chooses_k": [c for c in clusterers if not config.info("clusterers", c)["uses_n_clusters"]],
+        "reducers": {r: _reducer_facts(config.entry("reducers", r)) for r in dict.fromkeys(run["reducer"] for run in runs)},
+        "reducer_of": _reducer_of(config, clusterers),
         "protocol": protocol and {e: protocol["encoders"][e] for e in encoders},
         "umap_silhouette": bool(config.umap_reducer),
         "labelfree": config["labelfree"]["enabled"],
@@ -81,6 +100,7 @@ def facts(config) -> dict:
             "n_classes": info["n_classes"],
             "description": registries()["datasets"][spec["type"]].description,
             "label": info["label"] if spec["type"] == name and info["label"] else name,
+            "name": (info["full_name"] or info["label"] or name) if spec["type"] == name else name,
             "levels": [*levels, "label"] if levels else ["label"],
             "extra_labels": bool(info.get("levels") or info.get("extra_labels")),
             "labelled": spec["type"] != "imagefolder" or not spec.get("n_clusters"),
@@ -90,6 +110,9 @@ def facts(config) -> dict:
     unknown = sorted(set(config["outputs"]["encoders"]) - {name.split("@")[0] for name in config["encoders"]})
     if unknown:
         raise ConfigError(f"outputs.encoders.{unknown[0]}: not an encoder of this config ({', '.join(config['encoders'])})")
+    labels = _unique_labels({r: f["label"] for r, f in out["reducers"].items()})
+    for reducer, label in labels.items():
+        out["reducers"][reducer]["label"] = label
     out["examples"] = _example_choices(config, runs)
     out["maps"] = config["outputs"]["embedding_maps"]
     out["images_per_cluster"] = config["outputs"]["images_per_cluster"]
@@ -97,22 +120,21 @@ def facts(config) -> dict:
     # the (dataset, split, encoder) embeddings, in grid order: the PCA spectra and the 2-D maps
     out["pairs"] = [list(pair) for pair in dict.fromkeys((r["dataset"], r["split"], r["encoder"]) for r in runs)]
     # what the example images need to open a dataset's images: its resolved entry and folder
-    out["sources"] = {c["dataset"]: _source(config, c["dataset"]) for c in out["examples"]}
+    out["sources"] = {d: _source(config, d) for d in dict.fromkeys(c["dataset"] for c in out["examples"])}
     out["files"] = _files(out)
     out["not_produced"] = {entry.name: why for entry in OUTPUTS if (why := entry.info["missing"](out))}
     return out
 
 
 def _example_choices(config, runs: list[dict]) -> list[dict]:
-    """The runs whose clusters the example-images figure shows: the config's choices, or the first
-    run of the first neural encoder (else the first encoder) on the first dataset, each of the
-    seed the outputs show (zsc.dag.shown_seed)."""
+    """The runs whose clusters the example-images figure may show, each of the seed the outputs show
+    (zsc.dag.shown_seed): the config's choices (each marked "given"), or, by default, every run of
+    that seed (the figure shows each dataset's best-AMI run among them, read from the runs table when
+    it renders)."""
     wanted = config["outputs"]["example_images"]
     shown = [r for r in runs if r["seed"] == shown_seed(config)]
-    if not wanted and runs:
-        neural = [r for r in runs if config.info("encoders", r["encoder"])["neural"]]
-        first = (neural or runs)[0]
-        wanted = [{"dataset": first["dataset"], "encoder": first["encoder"], "clusterer": first["clusterer"]}]
+    if not wanted:
+        return [dict(run) for run in shown]
     choices = []
     for i, want in enumerate(wanted):
         match = [r for r in shown if all(r[k] == want[k] for k in ("dataset", "encoder", "clusterer"))]
@@ -122,8 +144,56 @@ def _example_choices(config, runs: list[dict]) -> list[dict]:
             raise ConfigError(
                 f"outputs.example_images.{i}: {want} is not a run of this config (runs: dataset, encoder, clusterer in {listed})"
             )
-        choices.append(match[0])
+        choices.append(match[0] | {"given": True})
     return choices
+
+
+def _unique_labels(labels: dict[str, str]) -> dict[str, str]:
+    """Display labels made unique: a label shared by several entries gets each entry's name appended."""
+    counts: dict[str, int] = {}
+    for label in labels.values():
+        counts[label] = counts.get(label, 0) + 1
+    return {name: label if counts[label] == 1 else f"{label} ({name})" for name, label in labels.items()}
+
+
+def _reducer_facts(spec: dict) -> dict:
+    """How the outputs show a reducer: its label (UMAP-50, zPCA-50, zPCA 95%, no reduction, ...), its
+    family (its registry entry's label: PCA, UMAP, ..., no reduction) and its dimensions (None for a
+    variance fraction or none)."""
+    type_, n = spec["type"], spec.get("n_components")
+    family = registries()["reducers"][type_].info["label"]
+    dims = int(n) if isinstance(n, int) or (isinstance(n, float) and n >= 1) else None
+    if type_ == "pca":
+        prefix = "zPCA" if spec.get("zscore", True) else "PCA"
+        label = f"{prefix}-{dims}" if dims else f"{prefix} {100 * float(n):g}%"
+    elif dims:
+        label = f"{family}-{dims}"
+    else:
+        label = family
+    return {"label": label, "family": family, "dims": dims}
+
+
+def _reducer_of(config, clusterers: list[str]) -> dict[str, str] | None:
+    """Without a protocol, the one reducer each clusterer is shown on wherever outputs average over
+    clusterers or plot one point per pipeline: `outputs.reducer` (one name, or clusterer -> name),
+    by default the config's UMAP-50 reducer (the study's U50) where it has one, else its first
+    reducer. With a protocol: None (each clusterer uses its tuned reducer per encoder)."""
+    given = config["outputs"]["reducer"]
+    if config.protocol:
+        if given:
+            raise ConfigError("outputs.reducer: a protocol names each clusterer's reducer per encoder; remove outputs.reducer")
+        return None
+    reducers = list(config["reducers"])
+    u50 = [r for r, e in config["reducers"].items() if {k: v for k, v in e.items() if k != "name"} == UMAP_SPACE]
+    default = (u50 or reducers)[0] if reducers else None
+    chosen = {c: given for c in clusterers} if isinstance(given, str) else dict(given or {})
+    for clusterer, reducer in chosen.items():
+        key = "outputs.reducer" if isinstance(given, str) else f"outputs.reducer.{clusterer}"
+        if clusterer not in clusterers:
+            raise ConfigError(f"{key}: {clusterer!r} is not a clusterer of this config ({', '.join(clusterers)})")
+        if reducer not in reducers:
+            raise ConfigError(f"{key}: {reducer!r} is not a reducer of this config ({', '.join(reducers)})")
+    return {c: chosen.get(c, default) for c in clusterers}
 
 
 def _files(facts_: dict) -> dict[str, list[str]]:

@@ -2,7 +2,8 @@
 
 An output is an entry: a name, a caption (its description), its kind (table or figure), what it
 needs of the config in words, a check of that (`missing(facts)` -> the reason it cannot be made, or
-None), the result tables it reads, the other files it reads, and a function that writes it into its
+None), the result tables it reads, the other files it reads, whether it shows one pipeline per
+(encoder, clusterer) (its caption then says on which reducer), and a function that writes it into its
 own folder, results/outputs/<name>/ (a table as .csv, .md, .tex and .html; a figure as .png and .pdf).
 An output whose runs all failed or were skipped is still written, empty, saying why (`results`,
 `empty_reason`).
@@ -17,7 +18,7 @@ from typing import Any
 from ..failures import RAN
 from ..registry import Registry
 
-OUTPUTS = Registry("outputs", required=("kind", "needs", "missing", "reads", "files", "results"))
+OUTPUTS = Registry("outputs", required=("kind", "needs", "missing", "reads", "files", "results", "pipelines"))
 # The result tables outputs read (results/tables/<name>.parquet, written by the aggregate rule).
 DATA_TABLES = ("runs", "labels", "labelfree", "probes")
 
@@ -57,18 +58,81 @@ class Data:
         return self._cache[name]
 
 
-def output(name: str, kind: str, caption: str, needs: str, missing=needs_runs, reads=("runs",), files=(), results=None):
+def output(
+    name: str, kind: str, caption: str, needs: str, missing=needs_runs, reads=("runs",), files=(), results=None, pipelines=False
+):
     """Decorator registering a render function `fn(data: Data, out: Path)` as an output: `reads`
     names the result tables it reads (results/tables/<name>.parquet), `files` the other files
     (embeddings, maps, clusters: facts(...)["files"]). `results` names the tables (of RESULT_ROWS)
     that must hold a result for the output to have content (default: runs, if it reads them); where
-    one holds none (every run failed or was skipped), the output is written empty, saying why."""
+    one holds none (every run failed or was skipped), the output is written empty, saying why.
+    `pipelines`: it shows one pipeline per (encoder, clusterer), so its caption says which reducer
+    (`caption`)."""
     assert kind in ("table", "figure")
     results = tuple(("runs",) if results is None and "runs" in reads else results or ())
     assert set(results) <= set(reads) & set(RESULT_ROWS), results
     return OUTPUTS.add(
-        name, caption, kind=kind, needs=needs, missing=missing, reads=tuple(reads), files=tuple(files), results=results
+        name,
+        caption,
+        kind=kind,
+        needs=needs,
+        missing=missing,
+        reads=tuple(reads),
+        files=tuple(files),
+        results=results,
+        pipelines=pipelines,
     )
+
+
+def pipeline_sentence(facts_: dict) -> str:
+    """Which reducer each clusterer is shown on, in words (for captions and notes)."""
+    if facts_.get("protocol"):
+        return "Each (encoder, clusterer) on the reducer its protocol tuned (the hyperparameters table)."
+    reducer_of = facts_.get("reducer_of") or {}
+    if not reducer_of:
+        return ""
+    by_reducer: dict[str, list[str]] = {}
+    for clusterer, reducer in reducer_of.items():
+        by_reducer.setdefault(reducer, []).append(display_clusterer(facts_, clusterer))
+    parts = [f"{display_reducer(facts_, r)} for {_joined(cs)}" for r, cs in by_reducer.items()]
+    return f"One reducer per clusterer (outputs.reducer): {'; '.join(parts)}."
+
+
+def _joined(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+def caption(name: str, facts_: dict) -> str:
+    """An output's caption for this config: its description, and for an output of one pipeline per
+    (encoder, clusterer), which reducer."""
+    entry = OUTPUTS[name]
+    sentence = pipeline_sentence(facts_) if entry.info["pipelines"] else ""
+    return f"{entry.description} {sentence}".strip()
+
+
+def display_clusterer(facts_: dict, clusterer: str) -> str:
+    """How the outputs name a clusterer of the config (facts' clusterer_labels; else its name)."""
+    return facts_.get("clusterer_labels", {}).get(clusterer, clusterer)
+
+
+def display_reducer(facts_: dict, reducer: str) -> str:
+    """How the outputs name a reducer of the config (facts' reducers; else its name)."""
+    return facts_.get("reducers", {}).get(reducer, {}).get("label", reducer)
+
+
+def display_keys(facts_: dict) -> dict[str, str]:
+    """Every config key a reader must not see (dataset, encoder, clusterer and reducer names that
+    have a display name of their own) -> that display name: the figure checks look for them."""
+    keys = {}
+    for name, info in facts_.get("datasets", {}).items():
+        keys |= {name: info.get("name", info["label"])} if name not in (info["label"], info.get("name")) else {}
+    for name, info in facts_.get("encoders", {}).items():
+        keys |= {name: info["label"]} if name != info["label"] else {}
+    for name, label in facts_.get("clusterer_labels", {}).items():
+        keys |= {name: label} if name != label else {}
+    for name, info in facts_.get("reducers", {}).items():
+        keys |= {name: info["label"]} if name != info["label"] else {}
+    return keys
 
 
 def produced(facts_: dict) -> list[str]:
