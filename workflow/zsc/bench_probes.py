@@ -15,7 +15,7 @@ linear probe) both ways, in this process:
 
 - old: `reference_probes`, the code path before the probes ran on one thread, on the two BLAS and
   OpenMP threads its rule gave it;
-- new: `zsc.labelfree.probe_embeddings`, on the one thread its rule now gives it,
+- new: `zsc.probes.probe_embeddings`, on the one thread its rule now gives it,
 
 and prints old and new seconds, chosen C, validation and test accuracy and the kNN accuracies,
 whether the workflow's probes.parquet rows equal the new ones, and the probes' share of the run's
@@ -91,18 +91,18 @@ def reference_linear_probe_accuracy(
 ) -> dict:
     """The linear probe as computed before its fits ran on one thread (the reference of tests and of
     this benchmark): the same cold lbfgs fits, on whatever threads the caller allows."""
-    from . import labelfree
+    from . import probes
 
     train_X, train_y = np.asarray(train_X), np.asarray(train_y)
     if len(np.unique(train_y)) < 2:
         return dict.fromkeys(["linear_probe_top1", "linear_probe_C", "linear_probe_val_top1"], float("nan"))
-    fit, val = labelfree._split(train_y, 1 - val_fraction, seed)
+    fit, val = probes._split(train_y, 1 - val_fraction, seed)
     best_C, best_val = None, -1.0
     for C in sorted(Cs):
-        accuracy = labelfree._probe(C, max_iter).fit(train_X[fit], train_y[fit]).score(train_X[val], train_y[val])
+        accuracy = probes._probe(C, max_iter).fit(train_X[fit], train_y[fit]).score(train_X[val], train_y[val])
         if accuracy > best_val:
             best_C, best_val = C, accuracy
-    test_accuracy = labelfree._probe(best_C, max_iter).fit(train_X, train_y).score(np.asarray(test_X), np.asarray(test_y))
+    test_accuracy = probes._probe(best_C, max_iter).fit(train_X, train_y).score(np.asarray(test_X), np.asarray(test_y))
     return {"linear_probe_top1": float(test_accuracy), "linear_probe_C": float(best_C), "linear_probe_val_top1": float(best_val)}
 
 
@@ -110,12 +110,12 @@ def reference_probes(X: np.ndarray, y: np.ndarray, settings: dict) -> dict:
     """The old probes job's numbers for a dataset without a train split (a carve), on OLD_THREADS threads."""
     from threadpoolctl import threadpool_limits
 
-    from . import labelfree
+    from . import probes
 
-    train, rest = labelfree.probe_split(y, settings["carve_fraction"], settings["seed"])
+    train, rest = probes.probe_split(y, settings["carve_fraction"], settings["seed"])
     sets = (X[train], y[train], X[rest], y[rest])
     with threadpool_limits(limits=OLD_THREADS):
-        knn = labelfree.weighted_knn_accuracy(*sets, ks=settings["knn_k"], temperature=settings["temperature"])
+        knn = probes.weighted_knn_accuracy(*sets, ks=settings["knn_k"], temperature=settings["temperature"])
         probe = reference_linear_probe_accuracy(
             *sets, Cs=settings["Cs"], val_fraction=settings["val_fraction"], seed=settings["seed"]
         )
@@ -148,14 +148,15 @@ def compare(run: Path, config: dict, workdir: Path) -> tuple[float, float]:
 
     import zsc.config
 
-    from . import labelfree, tables
+    from . import probes, tables
 
     settings = zsc.config.load(config)["probes"]
     workflow_rows = pd.read_parquet(run / "results/tables/probes.parquet").set_index("encoder")
     knn = [f"knn_top1_k{k}" for k in settings["knn_k"]]
     print(
         "\n| encoder | d | train / queries | seconds old / new | C old / new | val top-1 old / new | linear top-1 old / new "
-        f"| kNN top-1 (k = {', '.join(map(str, settings['knn_k']))}) old / new | workflow's row = new |\n|---|---|---|---|---|---|---|---|---|"
+        f"| kNN top-1 (k = {', '.join(map(str, settings['knn_k']))}) old / new | workflow's row = new |"
+        "\n|---|---|---|---|---|---|---|---|---|"
     )
     old_total = new_total = 0.0
     for encoder in config["encoders"]:
@@ -166,7 +167,7 @@ def compare(run: Path, config: dict, workdir: Path) -> tuple[float, float]:
         out = workdir / f"probes-{encoder}.parquet"
         keys = {"dataset": "clipart", "split": "all", "encoder": encoder}
         with threadpool_limits(limits=1):  # the new rule's one thread
-            _, new_s = _timed(labelfree.probe_embeddings, path, None, out, keys, {"mode": "carve"}, settings)
+            _, new_s = _timed(probes.probe_embeddings, path, None, out, keys, {"mode": "carve"}, settings)
         new = pd.read_parquet(out).iloc[0]
         old_total, new_total = old_total + old_s, new_total + new_s
         same_row = workflow_rows.loc[encoder].to_dict() == new.drop("encoder").to_dict()
@@ -175,7 +176,8 @@ def compare(run: Path, config: dict, workdir: Path) -> tuple[float, float]:
             f"| {old['linear_probe_C']:g} / {new['linear_probe_C']:g} "
             f"| {old['linear_probe_val_top1']:.4f} / {new['linear_probe_val_top1']:.4f} "
             f"| {old['linear_probe_top1']:.4f} / {new['linear_probe_top1']:.4f} "
-            f"| {', '.join(f'{old[k]:.4f}' for k in knn)} / {', '.join(f'{new[k]:.4f}' for k in knn)} | {'yes' if same_row else 'NO'} |",
+            f"| {', '.join(f'{old[k]:.4f}' for k in knn)} / {', '.join(f'{new[k]:.4f}' for k in knn)} "
+            f"| {'yes' if same_row else 'NO'} |",
             flush=True,
         )
     return old_total, new_total
@@ -199,7 +201,8 @@ def bench(args) -> None:
     by_stage = times.groupby("stage", sort=False)["seconds"].agg(["count", "sum"])
     total = float(times["seconds"].sum())
     print(
-        f"\n## {root} ({sum(1 for _ in root.rglob('*.png'))} PNGs), {args.cores} cores: the workflow from empty in {wall:.0f} s wall"
+        f"\n## {root} ({sum(1 for _ in root.rglob('*.png'))} PNGs), {args.cores} cores: "
+        f"the workflow from empty in {wall:.0f} s wall"
     )
     print("\n| stage | jobs | job seconds |\n|---|---|---|")
     for stage, row in by_stage.iterrows():
@@ -211,11 +214,13 @@ def bench(args) -> None:
     probes_before = probes_after - new_total + old_total
     total_before = total - probes_after + probes_before
     print(
-        f"\nprobes' share of the run's job time: after {probes_after:.1f} of {total:.1f} s = {100 * probes_after / total:.1f}% (measured)"
+        f"\nprobes' share of the run's job time: after {probes_after:.1f} of {total:.1f} s "
+        f"= {100 * probes_after / total:.1f}% (measured)"
     )
     print(
         f"before: {probes_before:.1f} of {total_before:.1f} s = {100 * probes_before / total_before:.1f}% "
-        f"(the probes jobs' {probes_after:.1f} s with the old computation's {old_total:.1f} s in place of the new one's {new_total:.1f} s)"
+        f"(the probes jobs' {probes_after:.1f} s with the old computation's {old_total:.1f} s "
+        f"in place of the new one's {new_total:.1f} s)"
     )
     print(f"work folder (kept): {workdir}")
 
