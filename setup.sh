@@ -7,7 +7,8 @@
 # dataset-fashion-mnist (the real Fashion-MNIST files, so the default config runs offline;
 # elsewhere torchvision downloads them) and, with --test, slurm-wlm and munge for the SLURM test
 # and chromium for the report test.
-# Safe to run again: it only installs what is missing.
+# Last, it compiles the workflow's numba code into the jobs' cache (python -m zsc warm-cache), so the
+# first run compiles nothing. Safe to run again: it only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")"
 extras=""
@@ -41,4 +42,7 @@ fi
 # machine's own pip configuration (constraints, local wheels) applies as well.
 .venv/bin/python -m pip install -q --disable-pip-version-check -c requirements.lock -e ".${extras}"
 .venv/bin/python -m pip check
+# numba's code for the jobs (umap-learn's, pynndescent's and the package's kernels), compiled once here
+# into resources/cache/numba for the pinned AVX2 target instead of in the first run's jobs (zsc.warm_cache)
+.venv/bin/python -m zsc warm-cache
 echo "setup.sh: ready ($(.venv/bin/python -c 'import torch, snakemake; print("snakemake", snakemake.__version__, "torch", torch.__version__)'))"

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 import yaml
-from conftest import snakemake, snakemake_errors
+from conftest import REPO, snakemake, snakemake_errors
 
 from zsc import config as cfg
 from zsc.__main__ import DOCS_FILE, SCHEMA_FILE, docs_text, schema_text
@@ -39,7 +39,7 @@ def test_defaults_are_filled_and_type_defaults_to_name():
     assert config["seeds"] == [1]
     assert config["embedding"] == {
         "device": "auto",
-        "batch_size": 64,
+        "batch_size": "auto",
         "num_workers": "auto",
         "precision": "float32",
         "channels_last": True,
@@ -375,11 +375,31 @@ def test_missing_weights_file_stops_before_any_job(tmp_path):
     result = snakemake(tmp_path, "-n", "--configfile", "config.yaml")
     assert result.returncode == 1
     assert snakemake_errors(result) == ["config error: encoders.mine.weights_file: ckpt/mine.pth does not exist"]
-    series = {
-        "run": {"type": "timm", "model": "resnet10t", "checkpoints": {"ep1": str(tmp_path / "config.yaml"), "ep2": "ep2.pth"}}
-    }
+    (tmp_path / "ep1.pth").write_bytes(b"PK\x03\x04")  # a zip archive's first bytes, as torch.save writes
+    series = {"run": {"type": "timm", "model": "resnet10t", "checkpoints": {"ep1": str(tmp_path / "ep1.pth"), "ep2": "ep2.pth"}}}
     with pytest.raises(cfg.ConfigError, match=r"^encoders.run.checkpoints.ep2: ep2.pth does not exist$"):
         cfg.check_config(cfg.load({**MINIMAL, "encoders": series}))
+
+
+def test_weights_file_is_checked_by_its_first_bytes(tmp_path):
+    import torch
+    from safetensors.torch import save_file
+
+    from zsc.weights import checkpoint_problem
+
+    state = {"w": torch.zeros(2)}
+    torch.save(state, tmp_path / "zip.pth")
+    torch.save(state, tmp_path / "legacy.pth", _use_new_zipfile_serialization=False)
+    save_file(state, tmp_path / "w.safetensors")
+    assert [checkpoint_problem(tmp_path / name) for name in ("zip.pth", "legacy.pth", "w.safetensors")] == [None] * 3
+    (tmp_path / "w.safetensors").rename(tmp_path / "renamed.pth")  # read by torch.load: it would fail
+    (tmp_path / "zip.pth").rename(tmp_path / "renamed.safetensors")
+    (tmp_path / "empty.pth").write_bytes(b"")
+    assert checkpoint_problem(tmp_path / "renamed.pth").startswith("is not a torch checkpoint (a zip archive from torch.save")
+    assert checkpoint_problem(tmp_path / "renamed.safetensors") == (
+        "is not a safetensors file (8 bytes of header length, then '{'): it starts with b'PK\\x03\\x04\\x00\\x00\\x08\\x08'"
+    )
+    assert checkpoint_problem(tmp_path / "empty.pth") == "is empty, not a checkpoint"
 
 
 def test_n_clusters_above_the_samples():
@@ -436,3 +456,170 @@ def test_every_stage_is_a_rule_and_the_slurm_groups_are_the_grouped_stages(repo)
     assert [stage.name for stage in STAGES if f"rule {stage.name}:" not in rules] == []
     profile = yaml.safe_load((repo / "profiles" / "slurm" / "config.yaml").read_text())
     assert list(profile["groups"]) == GROUPED
+
+
+# --- every kind of bad config, refused before any job ---------------------------------------------
+
+TIMM = {"type": "timm", "model": "resnet10t"}
+NOT_A_CHECKPOINT = b"model weights, see README\n"
+PHOTOS = {"type": "imagefolder", "root": "photos"}
+PARAMS = {"params.yaml": (REPO / PROTOCOL).read_bytes()}
+# Each kind of bad config a user may write: (kind, the config (a dict, or the file's text), the one
+# line snakemake prints after "config error: " (its start), files to place beside it (None: a folder)).
+# fmt: off
+BAD_CONFIGS = [
+    ("unknown clusterer type", with_entry("clusterers", "kmean", {}), "clusterers.kmean.type: 'kmean' is not one of ['kmeans', ",
+     {}),
+    ("unknown encoder type", with_entry("encoders", "vit", {"type": "vitt"}), "encoders.vit.type: 'vitt' is not one of ['raw', ",
+     {}),
+    ("unknown dataset type", with_entry("datasets", "cifar", {}), "datasets.cifar.type: 'cifar' is not one of ['digits', ", {}),
+    ("value of the wrong type", with_entry("clusterers", "kmeans", {"n_init": "two"}),
+     "clusterers.kmeans.n_init: 'two' is not of type 'integer'", {}),
+    ("option the method does not have", with_entry("clusterers", "kmeans", {"n_clusters": 3}),
+     "clusterers.kmeans: Unevaluated properties are not allowed ('n_clusters' was unexpected)", {}),
+    ("required option missing", with_entry("reducers", "pca", {}), "reducers.pca: 'n_components' is a required property", {}),
+    ("number out of range", with_entry("reducers", "p", {"type": "pca", "n_components": 1.5}),
+     "reducers.p.n_components: 1.5 is greater than or equal to the maximum of 1", {}),
+    ("value not among the allowed", with_entry("datasets", "digits", {"split": "test"}),
+     "datasets.digits.split: 'test' is not one of ['all']", {}),
+    ("entry name with a slash", with_entry("clusterers", "bad/name", {"type": "kmeans"}), "clusterers: 'bad/name' does not match",
+     {}),
+    ("options that contradict", with_entry("clusterers", "ac", {"type": "agglomerative", "metric": "l1"}),
+     "clusterers.ac.metric: 'euclidean' was expected (linkage 'ward' needs metric 'euclidean')", {}),
+    ("unknown UMAP metric", with_entry("reducers", "u", {"type": "umap", "metric": "euclidian"}),
+     "reducers.u.metric: 'euclidian' is not one of ", {}),
+    ("n_clusters above max_samples", with_entry("datasets", "digits", {"n_clusters": 50, "max_samples": 20}),
+     "datasets.digits.n_clusters: 50 clusters of at most max_samples 20 samples", {}),
+    ("image folder without root", with_entry("datasets", "mine", {"type": "imagefolder"}),
+     "datasets.mine.root: None is not of type 'string'", {}),
+    ("seeds not a list", {**MINIMAL, "seeds": 1}, "seeds: 1 is not of type 'array'", {}),
+    ("section missing", {k: v for k, v in MINIMAL.items() if k != "encoders"}, "(top level): 'encoders' is a required property",
+     {}),
+    ("unknown top-level key", {**MINIMAL, "clusterer": {}},
+     "(top level): Additional properties are not allowed ('clusterer' was unexpected)", {}),
+    ("bad embedding device", {**MINIMAL, "embedding": {"device": "gpu"}}, "embedding.device: 'gpu' does not match ", {}),
+    ("memory limit of zero", {**MINIMAL, "limits": {"memory_gb": 0}},
+     "limits.memory_gb: 0 is less than or equal to the minimum of 0", {}),
+    ("weights_sha256 not hex", with_entry("encoders", "m", {**TIMM, "weights_sha256": "xyz"}),
+     "encoders.m.weights_sha256: 'xyz' does not match ", {}),
+    ("unknown timm model", with_entry("encoders", "m", {"type": "timm", "model": "resnet5"}),
+     "encoders.m.model: 'resnet5' is not a timm model (close: resnet50, ", {}),
+    ("unknown torchvision model", with_entry("encoders", "m", {"type": "torchvision", "model": "resnet19"}),
+     "encoders.m.model: 'resnet19' is not a torchvision model (close: resnet18, ", {}),
+    ("missing weights_file", with_entry("encoders", "m", {**TIMM, "weights_file": "ckpt/m.pth"}),
+     "encoders.m.weights_file: ckpt/m.pth does not exist", {}),
+    ("missing file of a checkpoint series", with_entry("encoders", "run", {**TIMM, "checkpoints": {"ep1": "ep1.pth"}}),
+     "encoders.run.checkpoints.ep1: ep1.pth does not exist", {}),
+    ("weights_file that is not a checkpoint", with_entry("encoders", "m", {**TIMM, "weights_file": "m.pth"}),
+     "encoders.m.weights_file: m.pth is not a torch checkpoint (a zip archive from torch.save, or a pickle): it starts with b'",
+     {"m.pth": NOT_A_CHECKPOINT}),
+    ("weights_file that is not a safetensors file", with_entry("encoders", "m", {**TIMM, "weights_file": "m.safetensors"}),
+     "encoders.m.weights_file: m.safetensors is not a safetensors file (8 bytes of header length, then '{'): ",
+     {"m.safetensors": NOT_A_CHECKPOINT}),
+    ("weights_url without a file name", with_entry("encoders", "m", {**TIMM, "weights_url": "https://example.org/models/"}),
+     "encoders.m.weights_url: 'https://example.org/models/' ends in '/', not a file name", {}),
+    ("weights_url ending in ..", with_entry("encoders", "m", {**TIMM, "weights_url": "https://example.org/models/.."}),
+     "encoders.m.weights_url: 'https://example.org/models/..' ends in '..', not a file name", {}),
+    ("weights_url that is a path", with_entry("encoders", "m", {**TIMM, "weights_url": "ckpt/m.pth"}),
+     "encoders.m.weights_url: 'ckpt/m.pth' is not an http(s), ftp or file URL (a local checkpoint is weights_file)", {}),
+    ("image folder root missing", with_entry("datasets", "mine", PHOTOS), "datasets.mine.root: photos does not exist", {}),
+    ("image folder root empty", with_entry("datasets", "mine", PHOTOS), "datasets.mine.root: photos holds no files",
+     {"photos": None}),
+    ("image folder without images", with_entry("datasets", "mine", PHOTOS),
+     "datasets.mine.root: photos holds no image files (none has an image extension such as .jpg or .png: e.g. notes.txt)",
+     {"photos/notes.txt": b"to do\n"}),
+    ("probe split the dataset lacks", with_entry("datasets", "digits", {"probe_split": "train"}),
+     "datasets.digits.probe_split: 'train' is not another split of digits (carve, none)", {}),
+    ("example images of no run",
+     {**MINIMAL, "outputs": {"example_images": [{"dataset": "digits", "encoder": "raw", "clusterer": "hdbscan"}]}},
+     "outputs.example_images.0: {'clusterer': 'hdbscan', 'dataset': 'digits', 'encoder': 'raw'} is not a run of this config", {}),
+    ("outputs naming no encoder", {**MINIMAL, "outputs": {"encoders": {"nope": {"label": "N"}}}},
+     "outputs.encoders.nope: not an encoder of this config (raw)", {}),
+    ("search dataset not in the config", {**MINIMAL, "search": {"datasets": {"imagenette": 1}, "clusterers": {"kmeans": {}}}},
+     "search.datasets: 'imagenette' is not one of the config's datasets ['digits']", {}),
+    ("protocol file missing", protocol_config(protocol="nowhere.yaml"), "protocol: cannot read nowhere.yaml", {}),
+    ("protocol and clusterers both", protocol_config(protocol="params.yaml", clusterers={"kmeans": {}}),
+     "clusterers: the protocol params.yaml names the clusterers; leave them out of the config", PARAMS),
+    ("protocol without the encoder", protocol_config(protocol="params.yaml", encoders={"mine": TIMM}),
+     "encoders.mine: the protocol params.yaml has no settings for it (it has: raw, ", PARAMS),
+    ("protocol setting out of range", protocol_config(protocol="params.yaml"),
+     "protocol params.yaml: encoders.raw.affinity_propagation.damping: 2.",
+     {"params.yaml": PARAMS["params.yaml"].replace(b"damping: 0.", b"damping: 2.", 1)}),
+    ("protocol that is not text", protocol_config(protocol="params.yaml"),
+     "protocol params.yaml:2: not a text file (byte 0x91 is not UTF-8)",
+     {"params.yaml": b"PK\x03\x04\x14\x00\x00\x08\x08\x00\x00\x00\n\x91\xa2"}),
+    ("duplicate key", yaml.safe_dump(MINIMAL) + "seeds: [1]\nseeds: [2]\n",
+     "config file {config}:10:1: duplicate key 'seeds' (first at line 9)", {}),
+]
+# fmt: on
+
+# Kinds Snakemake refuses itself, reading --configfile before the workflow: its message (on stdout)
+# names no line (README: Troubleshooting); `python -m zsc check --configfile` names it.
+NOT_YAML = "Config file is not valid JSON or YAML. In case of YAML, make sure to not mix whitespace and tab indentation."
+SNAKEMAKE_REFUSES = [
+    (
+        "YAML syntax error",
+        "datasets:\n  digits: {}\nencoders: [raw\n",
+        NOT_YAML,
+        "config file {config}:4:1: expected ',' or ']', but got '<stream end>'",
+    ),
+    (
+        "bad indent",
+        "datasets:\n  digits: {}\n encoders:\n  raw: {}\n",
+        NOT_YAML,
+        "config file {config}:3:2: expected <block end>, but found '<block mapping start>'",
+    ),
+    (
+        "empty config file",
+        "",
+        "Config file must be given as JSON or YAML with keys at top level.",
+        "config file {config}: empty (a config is a mapping of keys: datasets, encoders, reducers, clusterers)",
+    ),
+]
+
+
+def _dry_run(folder, config, files):
+    """snakemake -n on `config` (a dict or a file's text) in its own folder, with `files` beside it."""
+    folder.mkdir()
+    for name, content in files.items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.mkdir() if content is None else path.write_bytes(content)
+    (folder / "config.yaml").write_text(config if isinstance(config, str) else yaml.safe_dump(config))
+    return snakemake(folder, "-n", "--configfile", "config.yaml")
+
+
+def test_every_kind_of_bad_config_is_refused_before_any_job(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    cases = [(kind, config, files) for kind, config, _, files in BAD_CONFIGS]
+    cases += [(kind, text, {}) for kind, text, *_ in SNAKEMAKE_REFUSES]
+    folders = {kind: tmp_path / f"case{i}" for i, (kind, *_) in enumerate(cases)}
+    with ThreadPoolExecutor(2) as pool:  # a dry run is a second of CPU, mostly Snakemake's start
+        results = dict(zip(folders, pool.map(lambda case: _dry_run(folders[case[0]], *case[1:]), cases)))
+    wrong = {}
+    for kind, _, message, _ in BAD_CONFIGS:
+        result, folder = results[kind], folders[kind]
+        lines = snakemake_errors(result)
+        expected = "config error: " + message.replace("{config}", str(folder / "config.yaml"))
+        if result.returncode != 1 or len(lines) != 1 or not lines[0].startswith(expected):
+            wrong[kind] = lines
+        if any((folder / path).exists() for path in ("results", "resources", ".snakemake/incomplete")):
+            wrong[kind] = "left files behind"
+    readme = " ".join((REPO / "README.md").read_text().replace("`", "").split())
+    for kind, _, snakemake_message, check_message in SNAKEMAKE_REFUSES:
+        result, folder = results[kind], folders[kind]
+        if result.returncode != 1 or result.stdout.splitlines() != ["WorkflowError:", snakemake_message]:
+            wrong[kind] = result.stdout
+        assert f"WorkflowError: {snakemake_message}" in readme  # its troubleshooting quotes it
+        check = subprocess.run(
+            [sys.executable, "-m", "zsc", "check", "--configfile", "config.yaml"], cwd=folder, capture_output=True, text=True
+        )
+        if check.returncode != 1 or check.stderr != "config error: " + check_message.replace("{config}", "config.yaml") + "\n":
+            wrong[kind] = check.stderr
+    assert wrong == {}
+    print(
+        f"\n{len(cases)} kinds of bad config refused before any job: {len(BAD_CONFIGS)} with one line naming the key or file, "
+        f"{len(SNAKEMAKE_REFUSES)} with Snakemake's own message (python -m zsc check --configfile names the line)"
+    )
+    assert (len(cases), len(BAD_CONFIGS)) == (44, 41)

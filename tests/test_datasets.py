@@ -313,6 +313,29 @@ def test_folder_without_images_stops_with_one_line(tmp_path, make):
         datasets.open_split(dataset_spec("n", type="imagefolder", root=str(root)), root, download=True)
 
 
+def test_image_folder_root_is_checked_before_any_job(messy_folder, tmp_path):
+    from zsc.datasets.imagefolder import root_problem
+
+    assert root_problem({"root": str(messy_folder)}) is None
+    save(tmp_path / "unnamed" / "photo", rgb(), format="PNG")  # without an extension: Pillow may read it, the job says
+    assert root_problem({"root": str(tmp_path / "unnamed")}) is None
+    readable = {ext for ext, format_ in Image.registered_extensions().items() if format_ in Image.OPEN}
+    assert datasets.images.IMAGE_EXTENSIONS <= readable
+    (tmp_path / "hidden" / ".cache").mkdir(parents=True)
+    save(tmp_path / "hidden" / ".cache" / "a.png", rgb())
+    (tmp_path / "classes" / "cats").mkdir(parents=True)
+    (tmp_path / "classes" / "stray.jpg").write_bytes(b"")  # beside the class folders: not read
+    (tmp_path / "texts").mkdir()
+    (tmp_path / "texts" / "notes.txt").write_text("not an image")
+    assert {root: root_problem({"root": str(tmp_path / root)}) for root in ("absent", "hidden", "classes", "texts")} == {
+        "absent": f"root: {tmp_path / 'absent'} does not exist",
+        "hidden": f"root: {tmp_path / 'hidden'} holds no files",
+        "classes": f"root: {tmp_path / 'classes'} holds no files in its class sub-folders",
+        "texts": f"root: {tmp_path / 'texts'} holds no image files (none has an image extension such as .jpg or .png: "
+        "e.g. notes.txt)",
+    }
+
+
 def test_imagefolder_needs_a_root():
     with pytest.raises(cfg.ConfigError, match=r"^datasets.mine.root: None is not of type 'string'$"):
         dataset_spec("mine", type="imagefolder")

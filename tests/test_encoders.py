@@ -282,3 +282,39 @@ def test_embed_writes_ordered_float32_file(tmp_path):
     assert meta["encoder"] == "r" and meta["image_size"] == 32 and meta["dataset"] == "digits"
     assert meta["preprocessing"].startswith("study: resize 32")
     assert outs[0].read_bytes() == outs[1].read_bytes()
+
+
+def test_cpu_default_batch_gives_the_embeddings_of_batches_of_64(tmp_path, repo):
+    """`embedding.batch_size: auto` on the CPU (8 images a pass, for speed) embeds the default config's
+    random ResNet-18 at 224 px to the same bits as the batches of 64 it used before."""
+    import yaml
+
+    from zsc.encoders import forward_batch_size
+
+    default = yaml.safe_load((repo / "config" / "config.yaml").read_text())
+    assert (
+        forward_batch_size("auto", "cpu") == 8
+        and forward_batch_size("auto", "cuda:1") == 64
+        and forward_batch_size(5, "cpu") == 5
+    )
+    outs = {}
+    for batch_size in ("auto", 64):
+        config = load(
+            {"r": default["encoders"]["random_resnet18"]},
+            datasets={"digits": {"max_samples": 70}},
+            embedding={"device": "cpu", "batch_size": batch_size},
+        )
+        assert config["embedding"]["batch_size"] == batch_size
+        manifest = tmp_path / "m.parquet"
+        datasets.prepare(config.entry("datasets", "digits"), tmp_path, manifest)
+        embed(
+            manifest,
+            tmp_path / f"{batch_size}.parquet",
+            config.entry("datasets", "digits"),
+            config.entry("encoders", "r"),
+            tmp_path,
+            config["embedding"],
+        )
+        outs[batch_size] = tables.read(tmp_path / f"{batch_size}.parquet")[0][tables.VECTOR]
+    assert outs["auto"].shape == (70, 512)
+    np.testing.assert_array_equal(outs["auto"], outs[64])

@@ -162,6 +162,68 @@ def test_a_grid_with_an_impossible_cell_writes_every_table_and_figure(guarded_ru
     assert "Nothing to be done" in again.stdout + again.stderr
 
 
+# Grids in which no run runs, each run end to end in one folder (the second reuses the first's
+# embeddings): every reduction fails (PCA-5000 on digits' 192-d raw pixels), then every clusterer is over
+# the memory limit.
+NONE_RAN = {
+    "failed": {"reducers": {"p": {"type": "pca", "n_components": 5000}}},
+    "skipped": {"reducers": {"none": {}}, "limits": {"memory_gb": 1e-5}},
+}
+NONE_RAN_REASONS = {
+    "failed": "not run, its reduction failed: reducers.p.n_components: 5000 components exceed the 192 dimensions",
+    "skipped": "(limits.memory_gb): subsample with the dataset's max_samples",
+}
+
+
+@pytest.fixture(scope="module")
+def none_ran_folder(tmp_path_factory):
+    return tmp_path_factory.mktemp("none-ran")
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("status", list(NONE_RAN))
+def test_a_grid_in_which_no_run_ran_renders_every_output_saying_why(none_ran_folder, status):
+    import yaml
+
+    from zsc import config as cfg
+    from zsc.outputs import OUTPUTS, facts
+
+    work = none_ran_folder
+    config = {
+        "datasets": {"digits": {"max_samples": 200}},
+        "encoders": {"raw": {}},
+        "clusterers": {"kmeans": {}, "hdbscan": {}},
+        "metrics": {"umap_silhouette": False},
+        "outputs": {"embedding_maps": False},
+        "labelfree": {"enabled": False},
+        "probes": {"enabled": False},
+        **NONE_RAN[status],
+    }
+    (work / f"{status}.yaml").write_text(yaml.safe_dump(config))
+    result = snakemake(work, "--configfile", f"{status}.yaml", "--cores", "2")
+    assert result.returncode == 0, result.stderr[-4000:]
+    # the runs that did not run are listed on the terminal, with their reasons
+    assert f"2 of 2 runs did not run (2 {status}); the tables and outputs are written without them:" in result.stderr
+    assert f"  {status}: digits / raw / {'p' if status == 'failed' else 'none'} / kmeans (seed 1): " in result.stderr
+    provided = [e for e in OUTPUTS if e.name not in facts(cfg.load(config))["not_produced"]]
+    assert len(provided) == 11
+    index = pd.read_csv(work / "results/outputs/outputs_index/outputs_index.csv").set_index("output")
+    for entry in provided:
+        folder = work / "results/outputs" / entry.name
+        files = {p.name for p in folder.iterdir() if not p.name.startswith(".")}
+        if entry.name in ("outputs_index", "datasets", "pca_variance"):  # the config's or the embeddings': not empty
+            assert index.loc[entry.name, "produced"] == "yes" and len(files) >= 2, entry.name
+            continue
+        assert index.loc[entry.name, "produced"] == "empty", entry.name
+        why = index.loc[entry.name, "why not"]
+        assert why.startswith(f"no run of this config ran (2 {status})") and NONE_RAN_REASONS[status] in result.stderr + why
+        suffixes = (".csv", ".md", ".tex", ".html") if entry.info["kind"] == "table" else (".png", ".pdf")
+        assert files == {entry.name + suffix for suffix in suffixes}, entry.name
+        if entry.info["kind"] == "table":
+            assert pd.read_csv(folder / f"{entry.name}.csv")["why empty"].tolist() == [why]
+            assert f"Empty: {why}." in (folder / f"{entry.name}.md").read_text()
+
+
 def test_an_error_about_the_users_input_is_one_line_without_a_traceback(tmp_path, capfd):
     from zsc.datasets.base import DatasetError
     from zsc.logs import run_logged

@@ -112,6 +112,36 @@ def test_nn_descent_is_loaded_from_the_cache_and_finds_the_same_neighbours(tmp_p
         np.testing.assert_array_equal(np.load(tmp_path / f"{name}.npy"), np.load(tmp_path / "plain.npy"))
 
 
+def test_umaps_small_data_distances_are_scikit_learns_bit_for_bit():
+    """Below 4,096 points umap-learn's all-pairs distances come from compiled code instead of one Python
+    call per pair: the same float32 matrix, on widths that leave every remainder of the vector loop."""
+    from sklearn.metrics import pairwise_distances
+
+    from zsc.numba_cache import import_umap, small_data_distances
+
+    import_umap()
+    import umap.umap_
+    from umap.distances import cosine, euclidean
+
+    assert umap.umap_.pairwise_distances is small_data_distances
+    rng = np.random.default_rng(0)
+    for d in (1, 3, 13, 64, 192, 517, 2352):
+        X = (rng.normal(size=(150, d)) * rng.uniform(0.1, 100, size=d)).astype(np.float32)
+        X[7] = X[3]  # a duplicate: a zero off the diagonal
+        for metric in (euclidean, cosine):
+            ours = small_data_distances(X, metric=metric)
+            assert ours.dtype == np.float32
+            np.testing.assert_array_equal(ours, pairwise_distances(X, metric=metric), err_msg=f"d={d} {metric.__name__}")
+    # anything else is scikit-learn's own call
+    X64 = rng.normal(size=(20, 4))
+    np.testing.assert_array_equal(small_data_distances(X64, metric=euclidean), pairwise_distances(X64, metric=euclidean))
+    np.testing.assert_array_equal(
+        small_data_distances(X, X[:5], metric=euclidean), pairwise_distances(X, X[:5], metric=euclidean)
+    )
+    with pytest.raises(ValueError, match="NaN"):
+        small_data_distances(np.full((3, 2), np.nan, dtype=np.float32), metric=euclidean)
+
+
 def test_arccos_distances_are_angles():
     from zsc.clusterers import arccos_distances
 
@@ -228,6 +258,20 @@ def test_affinity_propagation_gives_sklearns_labels_bit_for_bit(n, dtype, option
         ours = affinity_propagation(X, **options, random_state=7)
     np.testing.assert_array_equal(ours, reference)
     assert len(np.unique(reference)) > 1 or identical or options["max_iter"] == 20
+
+
+def test_affinity_propagations_column_sums_are_numpys_for_any_split_of_the_columns():
+    """scikit-learn's sum over rows of max(R, 0) with the diagonal itself, bit for bit, whatever the
+    number of column ranges (threads) and wherever the diagonal falls among the rows read four at a time."""
+    from zsc.affinity_propagation import _column_sums
+
+    rng = np.random.default_rng(0)
+    for n in (1, 2, 3, 5, 8, 9, 301):
+        R = rng.standard_normal((n, n)) * 10.0 ** rng.integers(-3, 4, size=(n, n))
+        expected = np.maximum(R, 0)
+        expected.flat[:: n + 1] = np.diag(R)
+        for parts in (1, 2, 3, 4, 7):
+            np.testing.assert_array_equal(_column_sums(R, parts), np.sum(expected, axis=0))
 
 
 def test_kmeans_matches_sklearn_reference(blobs):

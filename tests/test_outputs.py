@@ -2,6 +2,7 @@
 choice say on a synthetic runs table of the study's full shape (tests/synthetic.py). Every output is
 rendered at that size by tests/test_registries.py."""
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -11,6 +12,8 @@ from synthetic import write_study
 
 from zsc import config as cfg
 from zsc import outputs
+
+READS_FILES = {e.name for e in outputs.OUTPUTS if e.info["files"]}
 
 
 def test_list_outputs_prints_every_entry_with_kind_needs_and_caption():
@@ -97,3 +100,47 @@ def test_encoder_choice_recovers_the_planted_best_encoder(study):
     # the score follows AMI (noise sd 0.05): a near-best pick, where the inverted score picks a poor one
     assert planted["regret"].mean() < 0.05 < 0.2 < inverted["regret"].mean()
     assert inverted["top_pick_is_best"].sum() == 0
+
+
+def test_every_output_renders_saying_why_when_no_run_ran(study):
+    # the study's grid with every run failed or skipped: evaluate writes no metrics for such runs, and
+    # there are no AMIs against label levels (the end-to-end runs: tests/test_failures.py)
+    tables, facts, folder = study
+    runs = pd.read_parquet(tables["runs"])
+    metrics = ["AMI", "ARI", "n_clusters_pred", "n_clusters_true", "n_samples", "silhouette_og", "silhouette_umap"]
+    metrics.append("silhouette_umap_true")
+    failed = runs["clusterer"] != "affinity_propagation"
+    runs = runs.drop(columns=metrics).assign(
+        status=np.where(failed, "failed", "skipped"),
+        skipped=np.where(failed, "reducers.zpca200d.n_components: 200 components exceed", "over the limit (limits.memory_gb)"),
+    )
+    emptied = {**tables, "runs": str(folder / "runs-none-ran.parquet"), "labels": str(folder / "labels-none.parquet")}
+    runs.to_parquet(emptied["runs"])
+    pd.read_parquet(tables["labels"]).iloc[:0].to_parquet(emptied["labels"])
+    why = f"no run of this config ran ({failed.sum()} failed, {(~failed).sum()} skipped)"
+    for entry in outputs.OUTPUTS:
+        if entry.name in facts["not_produced"] or entry.name in READS_FILES:
+            continue
+        out = folder / "none-ran" / entry.name
+        outputs.render(entry.name, emptied, facts, {}, out)
+        files = {p.name for p in out.iterdir()}
+        if entry.info["kind"] == "figure":
+            assert files == {f"{entry.name}.png", f"{entry.name}.pdf"} if entry.info["results"] else len(files) >= 2, entry.name
+            continue
+        assert {p.suffix for p in out.iterdir()} == {".csv", ".md", ".tex", ".html"}, entry.name
+        if entry.info["results"] == ("runs",):
+            assert pd.read_csv(out / f"{entry.name}.csv").to_dict("list") == {"why empty": [why]}, entry.name
+            md = (out / f"{entry.name}.md").read_text()
+            assert f"Empty: {why}." in md and "- skipped: imagenet / " in md and "- failed: imagenet / " in md, entry.name
+    index = pd.read_csv(folder / "none-ran" / "outputs_index" / "outputs_index.csv").set_index("output")
+    produced = index.loc[[e.name for e in outputs.OUTPUTS if e.name not in facts["not_produced"]]]
+    empty = produced[produced["produced"] == "empty"]
+    # drawn from the config, the embeddings or the label-free scores: not empty
+    assert set(produced.index) - set(empty.index) == {
+        "outputs_index", "datasets", "hyperparameters", "pca_variance", "encoder_choice", "labelfree_correlations"
+    }  # fmt: skip
+    of_labels = [e.name for e in outputs.OUTPUTS if e.info["results"] == ("labels",)]
+    assert of_labels == ["label_levels", "taxonomy_levels"]
+    assert set(empty.drop(of_labels)["why not"]) == {why}
+    no_levels = "results/tables/labels.parquet holds no AMI against a label level besides the class"
+    assert set(empty.loc[of_labels, "why not"]) == {no_levels}

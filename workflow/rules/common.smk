@@ -11,15 +11,15 @@ from pathlib import Path
 ZSC_PATH = str(Path(workflow.basedir) / "workflow")
 sys.path.insert(0, ZSC_PATH)
 os.environ.update(PYTHONPATH=os.pathsep.join([ZSC_PATH, *filter(None, [os.environ.get("PYTHONPATH")])]))
-# numba's compiled code (UMAP, PaCMAP) is kept on disk and reused by every later job instead of being
-# compiled again in each new process (zsc.numba_cache); absolute, so it is the same folder for
-# jobs that run elsewhere on a shared file system. A user's own NUMBA_CACHE_DIR wins.
-os.environ.setdefault("NUMBA_CACHE_DIR", os.path.abspath("resources/cache/numba"))
-# OpenBLAS's kernels and numba's instruction set fixed at AVX2 (not chosen by each CPU), so the same
-# config gives the same numbers on every x86-64 machine with AVX2 (docs/reproducibility.md).
-import zsc.portable_numerics
+# numba's compiled code (UMAP, PaCMAP, the package's kernels) is kept on disk in resources/cache/numba
+# and reused by every later job instead of being compiled again in each new process (zsc.numba_cache;
+# setup.sh fills it: zsc.warm_cache); absolute, so it is the same folder for jobs that run elsewhere
+# on a shared file system. OpenBLAS's kernels and numba's instruction set fixed at AVX2 (not chosen
+# by each CPU), so the same config gives the same numbers on every x86-64 machine with AVX2
+# (docs/reproducibility.md). A user's own NUMBA_CACHE_DIR and pinning variables win.
+import zsc.warm_cache
 
-zsc.portable_numerics.pin(os.environ)
+zsc.warm_cache.job_environment(os.environ)
 
 import zsc.config
 import zsc.dag
@@ -36,11 +36,12 @@ DEFAULT_CONFIGFILE = "config/config.yaml"
 # entry of the default (a dataset, an encoder, ...) would otherwise join every other config's grid.
 # Each file is also read strictly (zsc.config.read_yaml), since Snakemake keeps the last of duplicate
 # keys silently and names no line on a syntax error. It reads --configfile files before this file
-# runs: a syntax error there stops it with "Config file is not valid JSON or YAML" and no line;
-# `python -m zsc check FILE` names it.
+# runs (in its command line, ConfigSettings: no workflow code runs earlier), so a syntax error there
+# stops it with "Config file is not valid JSON or YAML" and no line; `python -m zsc check --configfile
+# FILE` names it (README: Troubleshooting).
 try:
     if not workflow.overwrite_configfiles:
-        zsc.config.read_yaml(DEFAULT_CONFIGFILE)
+        zsc.config.read_config_file(DEFAULT_CONFIGFILE)
     zsc.config.check_config_files(workflow.overwrite_configfiles)
 except zsc.config.ConfigError as error:
     sys.exit(f"config error: {error}")

@@ -9,6 +9,8 @@ rule embed:
         log_file("embed"),
     benchmark:
         benchmark_file("embed")
+    # a network's embeddings first: the longest jobs on a CPU, and all of their dataset's jobs wait on them
+    priority: encoder_gpus
     conda:
         "../../envs/embed.yaml"
     resources:

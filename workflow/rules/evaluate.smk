@@ -16,7 +16,7 @@ rule evaluate:
         benchmark_file("evaluate")
     conda:
         "../../envs/cluster.yaml"
-    threads: 4  # the distance products (BLAS): the same result on any thread count
+    threads: 4  # blocks of the silhouettes' distances side by side: the same result on any thread count (zsc.metrics)
     resources:
         mem_mb=evaluate_mem_mb,
         runtime=evaluate_runtime,

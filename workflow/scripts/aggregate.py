@@ -1,5 +1,7 @@
 """Rule aggregate: result tables from the per-run rows and the benchmark files (zsc.aggregate)."""
 
+import sys
+
 from zsc import aggregate
 from zsc.logs import run_logged
 
@@ -15,6 +17,8 @@ def main(inputs, outputs, groups):
     aggregate.write_tables(
         {"runs": runs, "labels": levels, "labelfree": labelfree, "probes": probes}, times, dict(outputs.items())
     )
+    for line in aggregate.not_run_summary(runs):  # on the terminal (the log has stderr)
+        print(line, file=sys.__stderr__, flush=True)
 
 
 run_logged(snakemake.log[0], main, inputs=snakemake.input, outputs=snakemake.output, groups=snakemake.params.groups)

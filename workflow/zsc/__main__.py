@@ -1,5 +1,5 @@
 """Command line: `python -m zsc list datasets|encoders|reducers|clusterers|outputs`, `schema`, `docs`,
-`plan` (what a config will cost, zsc.plan).
+`plan` (what a config will cost, zsc.plan), `warm-cache` (compile the jobs' numba code once, zsc.warm_cache).
 
 `list KIND` prints one registered name per line, then tab-separated facts (a dataset's group and
 class count, whether an encoder is neural, the description; an output's kind, what it needs and
@@ -93,10 +93,12 @@ def docs_text() -> str:
         "do not edit by hand. `config/config.yaml` is the offline default; pass another file with",
         "`snakemake --configfile FILE`. The config is validated before any job runs: each error is one line",
         "naming the key (or the file, line and column), and what a job would otherwise find late (a timm or",
-        "torchvision model name, a missing `weights_file`, `n_clusters` above `max_samples`) is checked too.",
+        "torchvision model name, a missing `weights_file` or one that is not a checkpoint by its first bytes, a",
+        "`weights_url` without a file name, an image folder's `root` that is missing or holds no image file,",
+        "`n_clusters` above `max_samples`) is checked too.",
         "A key given twice in one file is an error (YAML would keep the last). Snakemake reads --configfile",
         'files itself before the workflow: on a YAML syntax error it stops with "Config file is not valid',
-        'JSON or YAML" and no line; `python -m zsc check FILE...` names the file, line and column.',
+        'JSON or YAML" and no line; `python -m zsc check --configfile FILE` names the file, line and column.',
         "",
         "## Top level",
         "",
@@ -125,7 +127,7 @@ def check_files(files: list[str]) -> int:
     try:
         config = {}
         for path in files:
-            config = _merged(config, cfg.read_yaml(path) or {})
+            config = _merged(config, cfg.read_config_file(path))
         cfg.check_config(loaded := cfg.load(config, search=[str(ROOT)]))
     except cfg.ConfigError as error:
         print(f"config error: {error}", file=sys.stderr)
@@ -151,7 +153,10 @@ def main(argv: list[str] | None = None) -> int:
         p = sub.add_parser(name, help=f"print (or --write to {target.relative_to(ROOT)}) the generated file")
         p.add_argument("--write", action="store_true")
     p_check = sub.add_parser("check", help="check config files as the workflow does, naming file:line:col or the key")
-    p_check.add_argument("files", nargs="+", help="config files, merged in order like snakemake's --configfile")
+    p_check.add_argument("files", nargs="*", help="config files, merged in order like snakemake's --configfile")
+    p_check.add_argument(
+        "--configfile", "--configfiles", nargs="+", default=[], help="the same, as snakemake's command line names them"
+    )
     p_plan = sub.add_parser("plan", help="jobs, CPU/GPU hours, peak memory and memory-guard skips of a config, before it runs")
     p_plan.add_argument("--configfile", help="the config (default: config/config.yaml of the working folder or the repository)")
     p_plan.add_argument(
@@ -164,14 +169,24 @@ def main(argv: list[str] | None = None) -> int:
         "--compare", action="store_true", help="after a run: predicted vs measured per stage (results/tables/stage_times.csv)"
     )
     p_plan.add_argument("--json", action="store_true", help="machine-readable output")
+    p_warm = sub.add_parser(
+        "warm-cache", help="compile the workflow's numba code into the jobs' on-disk cache (setup.sh runs it)"
+    )
+    p_warm.add_argument("--cache-dir", help="default: $NUMBA_CACHE_DIR, else resources/cache/numba here, as the Snakefile's jobs")
     args = parser.parse_args(argv)
 
+    if args.command == "warm-cache":
+        from .warm_cache import warm
+
+        return warm(args.cache_dir)
     if args.command == "plan":
         from .plan import main as plan_main
 
         return plan_main(args)
     if args.command == "check":
-        return check_files(args.files)
+        if not args.files + args.configfile:
+            parser.error("check: name the config files (FILE... or --configfile FILE...)")
+        return check_files(args.files + args.configfile)
     if args.command == "list":
         print("\n".join(list_lines(args.kind)))
     else:

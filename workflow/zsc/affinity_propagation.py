@@ -12,8 +12,6 @@ code.
 
 from __future__ import annotations
 
-import os
-
 import numba
 import numpy as np
 
@@ -48,13 +46,32 @@ def _messages(S, A, R, sums, damping, availabilities, responsibilities):
 @numba.njit(parallel=True, cache=True)
 def _column_sums(R, parts):
     """Sum over i of max(R[i, k], 0), with R[k, k] itself, added row after row as numpy's axis-0 sum
-    does; `parts` ranges of columns in parallel, each read row after row (a stream with one part)."""
+    does; `parts` ranges of columns in parallel, each read row after row (a stream with one part).
+    Four rows at a time where none holds a diagonal term: one load and store of a column's running
+    sum per four terms (twice as fast), the terms still added in row order."""
     n = R.shape[0]
     sums = np.zeros(n)
     for p in numba.prange(parts):
-        for i in range(n):
-            for k in range(p * n // parts, (p + 1) * n // parts):
-                sums[k] += R[i, k] if i == k else max(R[i, k], 0.0)
+        lo, hi = p * n // parts, (p + 1) * n // parts
+        part = np.zeros(hi - lo)
+        i = 0
+        while i < n:
+            if i + 4 <= n and not lo - 3 <= i < hi:
+                r0, r1, r2, r3 = R[i, lo:hi], R[i + 1, lo:hi], R[i + 2, lo:hi], R[i + 3, lo:hi]
+                for k in range(hi - lo):
+                    t = part[k]
+                    t += max(r0[k], 0.0)
+                    t += max(r1[k], 0.0)
+                    t += max(r2[k], 0.0)
+                    t += max(r3[k], 0.0)
+                    part[k] = t
+                i += 4
+            else:
+                row = R[i, lo:hi]
+                for k in range(hi - lo):
+                    part[k] += row[k] if lo + k == i else max(row[k], 0.0)
+                i += 1
+        sums[lo:hi] = part
     return sums
 
 
@@ -65,9 +82,11 @@ def affinity_propagation(X, damping=0.5, convergence_iter=15, max_iter=200, rand
     from sklearn.cluster import AffinityPropagation
     from sklearn.metrics import euclidean_distances
     from sklearn.utils import check_random_state
+    from threadpoolctl import threadpool_limits
 
     n = len(X)
-    S = -euclidean_distances(X, squared=True)
+    with threadpool_limits(1, user_api="blas"):  # the similarities of a one-thread job, on any thread count
+        S = -euclidean_distances(X, squared=True)
     preference = np.median(S)
     S.flat[:: n + 1] = S[0, 1] if n > 1 else 0
     if n == 1 or S.min() == S.max():
@@ -110,12 +129,12 @@ def affinity_propagation(X, damping=0.5, convergence_iter=15, max_iter=200, rand
 
 
 class AffinityPropagation:
-    """`fit_predict` as scikit-learn's, on the job's thread budget (OMP_NUM_THREADS, which snakemake sets)."""
+    """`fit_predict` as scikit-learn's, on numba's threads (a job's: zsc.logs.use_threads). The labels
+    do not depend on the thread count: each row's messages, and each column's sum, are computed by
+    one thread in a fixed order, the threads only share out the rows (the columns)."""
 
     def __init__(self, damping=0.5, convergence_iter=15, max_iter=200, random_state=None):
         self.options = dict(damping=damping, convergence_iter=convergence_iter, max_iter=max_iter, random_state=random_state)
 
     def fit_predict(self, X) -> np.ndarray:
-        threads = int(os.environ.get("OMP_NUM_THREADS", numba.config.NUMBA_NUM_THREADS))
-        numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
         return affinity_propagation(np.asarray(X), **self.options)

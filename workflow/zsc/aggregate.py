@@ -103,6 +103,21 @@ def not_run_notes(runs: pd.DataFrame) -> list[str]:
     ]
 
 
+def not_run_summary(runs: pd.DataFrame, shown: int = 10) -> list[str]:
+    """For the terminal, after the tables are written: how many runs did not run, the first `shown`
+    of them with the reason, and where the rest are listed; nothing when every run ran."""
+    notes = not_run_notes(runs)
+    if not notes:
+        return []
+    counts = ", ".join(f"{n} {status}" for status, n in runs["status"].value_counts(sort=False).items() if status != "ran")
+    more = [f"  ... and {len(notes) - shown} more (results/tables/ami_summary.md lists them all)"] if len(notes) > shown else []
+    return (
+        [f"{len(notes)} of {len(runs)} runs did not run ({counts}); the tables and outputs are written without them:"]
+        + [f"  {line}" for line in notes[:shown]]
+        + more
+    )
+
+
 def _on(row) -> str:
     """The reducer of a run, where the table has one ("reducer / ")."""
     return f"{row.reducer} / " if getattr(row, "reducer", "") else ""

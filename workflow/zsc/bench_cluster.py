@@ -1,34 +1,40 @@
 """Benchmark: the six-clusterer grid through this workflow against the original per-run pipeline.
 
     python -m zsc.bench_cluster [--dataset fashionmnist] [--n 10000 ...] [--mixture M] [--encoder raw]
-                                [--settings-of resnet50] [--without spectral] [--cores 2] [--no-baseline] [--warm] [--workdir DIR]
+                                [--settings-of resnet50] [--without spectral] [--cores 2] [--no-baseline]
+                                [--warm] [--cold] [--with-extras] [--workdir DIR]
 
 On one (encoder, dataset) and with the study's settings of one encoder row of config/params/v5.0.yaml
 (`--settings-of`; resnet50's row: UMAP-50 for five clusterers, none for Spectral), it times, on the
-same machine and the same embeddings (computed first, not timed):
+same machine and the same embeddings (computed first, not timed), the same work on both sides:
 
-- workflow: `snakemake --cores C` from the embeddings to the tables: each reduction once per
-  (embeddings, reducer), numba's compiled code cached on disk (started empty, so the one-time
-  compilation is included), every metric of every run;
+- workflow: `snakemake --cores C` from the embeddings to the runs table: each reduction once per
+  (embeddings, reducer), every metric of every run. numba's compiled code is in the cache that
+  setup.sh's `python -m zsc warm-cache` fills (run first into an empty cache, timed apart), as a
+  fresh clone's first run finds it. Only the clusterers and their metrics run: the label-free and
+  probe stages and the 2-D maps, which the baseline has no counterpart for, are switched off in
+  the benchmark's config unless `--with-extras`. The jobs that ran are printed per rule;
 - baseline: the original code's shape: one fresh process per run (C at a time, as a job array on
   C cores would), each refitting its reduction, compiling UMAP's numba code again, clustering
   (Affinity Propagation with scikit-learn's, as the original) and scoring (the same metrics, in
   the original, reduced and UMAP-50 spaces; a run not clustered in UMAP-50 fits one for its
-  silhouette, as the original's extract_silhouette.py does).
+  silhouette, as the original's extract_silhouette.py does), with the kernels the workflow pins
+  (zsc.portable_numerics), so that both sides compute the same numbers.
 
-Both produce the runs' metrics; the workflow's target is its runs table (not the figures).
-
-With --warm, the workflow is timed again with numba's cache filled, as every reduce job after the
-first of a larger run finds it. It prints the wall times, their ratios and each run's AMI from
-both, then each job's seconds and peak memory from the workflow's stage_times.csv (with
-`--no-baseline` only these, for scaling in N).
+With --warm, the workflow is timed again (its second run: the cache as the first left it); with
+--cold, also with numba's cache empty (the compilation inside the run, as before set-up compiled
+it). It prints the wall times, their ratios, each run's AMI from both sides and whether their
+labels are equal, then each job's seconds and peak memory from the workflow's stage_times.csv (with
+`--no-baseline` only the workflow, for scaling in N).
 """
 
 from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import hashlib
 import json
+import re
 import os
 import shutil
 import subprocess
@@ -42,25 +48,31 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _snakemake(workdir: Path, *args: str, env: dict) -> None:
+def _snakemake(workdir: Path, *args: str, env: dict) -> dict[str, int]:
+    """Run the workflow in `workdir`; returns the jobs it ran per rule (its 'Job stats')."""
     # mtime only: embeddings computed once (not timed) stay valid when this checkout's code or
     # option defaults change between benchmark runs
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "-s",
-        str(REPO / "Snakefile"),
-        "-d",
-        str(workdir),
-        "--configfile",
-        "config.yaml",
-        "-q",
-    ]
-    cmd += ["--rerun-triggers", "mtime", *args]
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir), "--configfile", "config.yaml"]
+    cmd += ["--quiet", "rules", "host", "reason", "--rerun-triggers", "mtime", *args]
     done = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True)
     if done.returncode:
         raise SystemExit(f"snakemake failed in {workdir}:\n{done.stderr[-3000:]}")
+    return job_counts(done.stdout + done.stderr)
+
+
+def job_counts(output: str) -> dict[str, int]:
+    """Jobs per rule from the 'Job stats' table snakemake prints before it runs them (none: nothing to do)."""
+    if "Job stats:" not in output:
+        return {}
+    table = output.split("Job stats:")[1].split("\n\n")[0]
+    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M) if m[1] != "total"}
+
+
+def labels_digest(labels) -> str:
+    """A short hash of a labelling, to compare the two sides label for label."""
+    import numpy as np
+
+    return hashlib.sha256(np.ascontiguousarray(labels, dtype=np.int64).tobytes()).hexdigest()[:16]
 
 
 def _write_config(workdir: Path, args, n: int) -> None:
@@ -76,6 +88,8 @@ def _write_config(workdir: Path, args, n: int) -> None:
         "encoders": {args.encoder: encoder},
         "metrics": {"silhouette_max_samples": args.silhouette_max_samples},
     }
+    if not args.with_extras:  # the clusterers and their metrics only, as the baseline
+        config.update(labelfree={"enabled": False}, probes={"enabled": False}, outputs={"embedding_maps": False})
     (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
 
 
@@ -107,7 +121,7 @@ def per_run(spec: dict) -> dict:
             else REDUCERS.build(spec["umap_reducer"], seed=spec["seed"]).fit_transform(X)
         )
     row = metrics.score(y, labels, spaces, spec["silhouette_max_samples"], spec["seed"])
-    return {"AMI": row["AMI"]}
+    return {"AMI": row["AMI"], "labels": labels_digest(labels)}
 
 
 def baseline(workdir: Path, cores: int, env: dict) -> tuple[float, dict]:
@@ -132,12 +146,12 @@ def baseline(workdir: Path, cores: int, env: dict) -> tuple[float, dict]:
     def one(spec):
         cmd = [sys.executable, "-m", "zsc.bench_cluster", "--per-run", json.dumps(spec)]
         out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
-        return spec["clusterer_name"], json.loads(out.strip().splitlines()[-1])["AMI"]
+        return spec["clusterer_name"], json.loads(out.strip().splitlines()[-1])
 
     start = time.perf_counter()
     with concurrent.futures.ThreadPoolExecutor(cores) as pool:
-        amis = dict(pool.map(one, specs))
-    return time.perf_counter() - start, amis
+        results = dict(pool.map(one, specs))
+    return time.perf_counter() - start, results
 
 
 MIXTURE_COMPONENTS = 10
@@ -172,13 +186,20 @@ def add_mixture(embeddings_path: Path, n_extra: int, seed: int = 0) -> None:
     tables.write(embeddings_path, out, {**meta, "mixture_points": n_extra, "mixture_seed": seed})
 
 
+# what each timed run computes again (the embeddings are kept: computed once, not timed)
+RECOMPUTED = ("reduced", "clusters", "metrics", "labelfree", "probes", "tables")
+
+
 def bench(args, n: int) -> None:
     import pandas as pd
+
+    from . import portable_numerics, tables
+    from .stages import KEY
 
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="bench_cluster_")) / f"{args.encoder}-n{n}"
     workdir.mkdir(parents=True, exist_ok=True)
     # a rerun in the same folder keeps the embeddings (not timed) and redoes everything after them
-    for done in ("reduced", "clusters", "metrics", "tables", "figures", "numba-cache", "numba-baseline"):
+    for done in (*RECOMPUTED, "numba-cache", "numba-baseline"):
         shutil.rmtree(workdir / "results" / done, ignore_errors=True)
     # the checkout's downloaded files (not its manifests, which belong to its own config)
     downloaded = REPO / "resources/datasets" / args.dataset
@@ -190,31 +211,44 @@ def bench(args, n: int) -> None:
                 link.symlink_to(files)
     _write_config(workdir, args, n)
     env = {**os.environ, "PYTHONPATH": str(REPO / "workflow"), "HF_HUB_OFFLINE": "1"}
-    wf_env = {**env, "NUMBA_CACHE_DIR": str(workdir / "results/numba-cache")}  # empty: compilation counted once
+    cache = workdir / "results/numba-cache"
+    wf_env = {**env, "NUMBA_CACHE_DIR": str(cache)}
     _snakemake(workdir, "--cores", str(args.cores), "--until", "embed", env=wf_env)
     if args.mixture:
         add_mixture(workdir / f"results/embeddings/{args.dataset}/{args.split}/{args.encoder}.parquet", args.mixture)
     if args.embed_only:
         return
 
-    def timed_workflow() -> float:
+    def timed_workflow() -> tuple[float, dict]:
+        for done in RECOMPUTED:
+            shutil.rmtree(workdir / "results" / done, ignore_errors=True)
         start = time.perf_counter()
-        _snakemake(workdir, "--cores", str(args.cores), "results/tables/runs.parquet", env=wf_env)
-        return time.perf_counter() - start
+        jobs = _snakemake(workdir, "--cores", str(args.cores), "results/tables/runs.parquet", env=wf_env)
+        return time.perf_counter() - start, jobs
 
-    workflow_s = timed_workflow()
     without = f" without {', '.join(args.without)}" if args.without else ""
     mixture = f" + {args.mixture} Gaussian-mixture points" if args.mixture else ""
+    extras = "label-free, probe and 2-D map stages included" if args.with_extras else "clusterers and their metrics only"
     print(
-        f"\n## {args.dataset} N={n}{mixture}, encoder {args.encoder}, settings of {args.settings_of}{without}, {args.cores} cores"
+        f"\n## {args.dataset} N={n}{mixture}, encoder {args.encoder}, settings of {args.settings_of}{without}, "
+        f"{args.cores} cores; {extras}"
     )
-    print(f"workflow: {workflow_s:.1f} s (reductions once each, numba cache from empty, all metrics)")
+    timings = {}  # workflow run -> seconds
+    if args.cold:  # numba's cache empty: the one-time compilation inside the run
+        timings["numba cache empty"], _ = timed_workflow()
+    shutil.rmtree(cache, ignore_errors=True)
+    start = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "zsc", "warm-cache", "--cache-dir", str(cache)], env=env, check=True, capture_output=True
+    )
+    warm_cache_s = time.perf_counter() - start
+    timings["first run after set-up"], jobs = timed_workflow()
     if args.warm:
-        # as every job after the first of a larger run finds it: the same work with the numba cache filled
-        for done in ("reduced", "clusters", "metrics", "tables", "figures"):
-            shutil.rmtree(workdir / "results" / done, ignore_errors=True)
-        warm_s = timed_workflow()
-        print(f"workflow, numba cache filled: {warm_s:.1f} s")
+        timings["second run"], _ = timed_workflow()
+    print(f"set-up's `python -m zsc warm-cache` (once per clone, not in the runs' times): {warm_cache_s:.1f} s")
+    for name, seconds in timings.items():
+        print(f"workflow, {name}: {seconds:.1f} s")
+    print("jobs run by the workflow: " + ", ".join(f"{rule} {count}" for rule, count in jobs.items()))
     runs = pd.read_parquet(workdir / "results/tables/runs.parquet")
 
     if not args.no_baseline:
@@ -232,17 +266,21 @@ def bench(args, n: int) -> None:
             )
         }
         base_env = {**env, **threads, "NUMBA_CACHE_DIR": str(workdir / "results/numba-baseline")}
+        portable_numerics.pin(base_env)  # the numerics of the workflow's jobs: the same kernels, so the same labels
         subprocess.run([sys.executable, "-c", "import umap"], env=base_env, check=True)  # its import-time cache, as installed
-        baseline_s, base_amis = baseline(workdir, args.cores, base_env)
+        baseline_s, base = baseline(workdir, args.cores, base_env)
         print(f"baseline: {baseline_s:.1f} s (one process per run, reduction refit per run)")
-        print(f"ratio baseline / workflow: {baseline_s / workflow_s:.2f}")
-        if args.warm:
-            print(f"ratio baseline / workflow with the numba cache filled: {baseline_s / warm_s:.2f}")
-        print("\n| clusterer | reducer | AMI workflow | AMI baseline | difference |\n|---|---|---|---|---|")
-        for row in runs.sort_values("clusterer").itertuples():
+        for name, seconds in timings.items():
+            print(f"ratio baseline / workflow, {name}: {baseline_s / seconds:.2f}")
+        print(f"ratio baseline / (warm-cache + first run): {baseline_s / (warm_cache_s + timings['first run after set-up']):.2f}")
+        print("\n| clusterer | reducer | AMI workflow | AMI baseline | difference | labels equal |\n|---|---|---|---|---|---|")
+        for row in runs.sort_values("clusterer").to_dict("records"):
+            clusters = workdir / "results/clusters" / f"{KEY['cluster'].format(**row)}.parquet"
+            equal = labels_digest(tables.read(clusters)[0]["label_pred"]) == base[row["clusterer"]]["labels"]
+            theirs = base[row["clusterer"]]["AMI"]
             print(
-                f"| {row.clusterer} | {row.reducer} | {row.AMI:.4f} | {base_amis[row.clusterer]:.4f} | "
-                f"{row.AMI - base_amis[row.clusterer]:+.4f} |"
+                f"| {row['clusterer']} | {row['reducer']} | {row['AMI']:.4f} | {theirs:.4f} | "
+                f"{row['AMI'] - theirs:+.4f} | {'yes' if equal else 'no'} |"
             )
     times = pd.read_csv(workdir / "results/tables/stage_times.csv")
     times = times[times["stage"] != "embed"]
@@ -270,7 +308,15 @@ def main(argv=None) -> None:
     parser.add_argument("--silhouette-max-samples", type=int, default=None)
     parser.add_argument("--cores", type=int, default=os.cpu_count())
     parser.add_argument("--no-baseline", action="store_true", help="only the workflow and its per-job times")
-    parser.add_argument("--warm", action="store_true", help="also time the workflow again with numba's cache filled")
+    parser.add_argument(
+        "--warm", action="store_true", help="also time the workflow's second run (numba's cache as its first run left it)"
+    )
+    parser.add_argument(
+        "--cold", action="store_true", help="also time the workflow with numba's cache empty (compiling inside the run)"
+    )
+    parser.add_argument(
+        "--with-extras", action="store_true", help="also run the label-free, probe and 2-D map stages on the workflow's side"
+    )
     parser.add_argument("--workdir", default=None, help="kept: a rerun reuses its embeddings")
     parser.add_argument(
         "--mixture",

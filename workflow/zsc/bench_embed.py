@@ -1,7 +1,7 @@
 """Benchmark: the embedding stage's images/s against a bare forward pass of the same model.
 
     python -m zsc.bench_embed [--encoder-type timm --model resnet18] [--dataset fashionmnist] [--n 512]
-                              [--batch-size 64] [--device auto] [--precision float32] [--num-workers auto]
+                              [--batch-size auto] [--device auto] [--precision float32] [--num-workers auto]
 
 Both run in one process on the same machine: first the stage's own path (`encoders.embed_images`:
 decoding PIL images, the study's resize/crop/normalise, batching, forward, copy back), then the
@@ -25,7 +25,9 @@ def main(argv=None) -> None:
     parser.add_argument("--dataset", default="fashionmnist")
     parser.add_argument("--root", default=None, help="dataset root (default resources/datasets/<dataset>)")
     parser.add_argument("--n", type=int, default=512)
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument(
+        "--batch-size", default="auto", help="images per forward pass; auto: the stage's default (64 on a GPU, 8 on the CPU)"
+    )
     parser.add_argument("--device", default="auto")
     parser.add_argument("--precision", default="float32")
     parser.add_argument("--num-workers", default="auto")
@@ -37,6 +39,7 @@ def main(argv=None) -> None:
     from . import config as cfg
     from . import datasets, encoders
 
+    batch_size = args.batch_size if args.batch_size == "auto" else int(args.batch_size)
     encoder = {"type": args.encoder_type}
     if args.encoder_type in ("timm", "torchvision"):
         encoder["model"] = args.model
@@ -49,7 +52,7 @@ def main(argv=None) -> None:
             "clusterers": {"kmeans": {}},
             "embedding": {
                 "device": args.device,
-                "batch_size": args.batch_size,
+                "batch_size": batch_size,
                 "precision": args.precision,
                 "num_workers": workers,
             },
@@ -61,11 +64,12 @@ def main(argv=None) -> None:
     n = min(args.n, len(images))
     indices = np.arange(n)
     model = encoders.load_encoder(config.entry("encoders", "bench"), config["embedding"], datasets.native_size(spec["type"]))
+    batch_size = encoders.forward_batch_size(batch_size, model.device)
 
     warm = next(
         iter(
             torch.utils.data.DataLoader(
-                encoders._ManifestImages(images, indices[: args.batch_size], model.transform), batch_size=args.batch_size
+                encoders._ManifestImages(images, indices[:batch_size], model.transform), batch_size=batch_size
             )
         )
     )
@@ -74,7 +78,7 @@ def main(argv=None) -> None:
         torch.cuda.synchronize()
 
     # The same images, decoded and transformed beforehand: only the forward pass is left to time.
-    loader = torch.utils.data.DataLoader(encoders._ManifestImages(images, indices, model.transform), batch_size=args.batch_size)
+    loader = torch.utils.data.DataLoader(encoders._ManifestImages(images, indices, model.transform), batch_size=batch_size)
     batches = list(loader)
 
     def stage():
@@ -92,7 +96,7 @@ def main(argv=None) -> None:
     print(f"machine: {torch.get_num_threads()} torch threads, device {model.device}, torch {torch.__version__}")
     print(
         f"encoder {args.encoder_type}:{args.model}  dataset {args.dataset}  n={n}  "
-        f"batch={args.batch_size}  input {tuple(warm.shape[1:])}  dim {model(warm).shape[1]}"
+        f"batch={batch_size}  input {tuple(warm.shape[1:])}  dim {model(warm).shape[1]}"
     )
     print(f"stage (decode + transform + forward): {n / stage_s:8.1f} images/s  ({stage_s:.1f} s)")
     print(f"bare forward on pre-made tensors:    {n / bare_s:8.1f} images/s  ({bare_s:.1f} s)")

@@ -15,12 +15,22 @@ the k-NN graph for a later run of the eigensolvers alone. Sizes are seeded rando
 file's rows.
 As in a job, the k-NN search runs on OMP_NUM_THREADS threads and the rest with BLAS on one thread;
 run with OMP_NUM_THREADS=1 for a one-thread job.
+
+    python -m zsc.bench_scale threads REDUCED.parquet [--embeddings EMBEDDINGS.parquet] [--n 10000] [--threads 1 2]
+
+`threads`: the work of the jobs that run on several threads, in a fresh process per thread count T
+given what a job of T threads gets (OMP_NUM_THREADS, OPENBLAS_NUM_THREADS and numba's threads T,
+the kernels pinned as in the workflow): Affinity Propagation (the registry's settings, seed 1) on
+the reduction, then the silhouettes of its labels in the reduction and the embeddings (evaluate's
+passes); seconds, and whether labels and silhouettes are the same at every T.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -159,6 +169,48 @@ def spectral(
         print(json.dumps(row), flush=True)
 
 
+def _threads_once(reduced: str, embeddings: str | None, n: int, threads: int) -> None:
+    from .logs import use_threads
+
+    use_threads(threads)  # as zsc.logs.run_logged in a job of `threads` threads, before numba is imported
+    from .clusterers import CLUSTERERS
+    from .metrics import silhouettes
+
+    Z = _rows(reduced, n)
+    start = time.perf_counter()
+    labels = CLUSTERERS.build({"type": "affinity_propagation"}, n_clusters=0, n_samples=len(Z), seed=1).fit_predict(Z)
+    row = {
+        "threads": threads,
+        "affinity_propagation_s": round(time.perf_counter() - start, 1),
+        "clusters": len(np.unique(labels)),
+    }
+    row["labels_sha256"] = hashlib.sha256(np.asarray(labels, dtype=np.int64).tobytes()).hexdigest()[:16]
+    for name, path in (("reduced", reduced), ("embeddings", embeddings)):
+        if path:
+            X = _rows(path, n)
+            start = time.perf_counter()
+            row[f"silhouette_{name}"] = silhouettes(X, {"ap": labels}, None, 1)["ap"]
+            row[f"silhouettes_{name}_s"] = round(time.perf_counter() - start, 1)
+    print(json.dumps(row))
+
+
+def threads(reduced: str, embeddings: str | None, n: int, counts: list[int]) -> None:
+    from .portable_numerics import pin
+
+    rows = []
+    for count in counts:
+        env = {**os.environ, "OMP_NUM_THREADS": str(count), "OPENBLAS_NUM_THREADS": str(count)}
+        pin(env)  # the workflow's kernels (zsc.portable_numerics), where the user has not set others
+        args = [sys.executable, "-m", "zsc.bench_scale", "threads-once", reduced, str(embeddings or ""), str(n), str(count)]
+        done = subprocess.run(args, capture_output=True, text=True, env=env, cwd=Path(__file__).resolve().parents[1])
+        if done.returncode:
+            raise SystemExit(done.stderr[-3000:])
+        rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        print(json.dumps(rows[-1]), flush=True)
+    results = [{key: value for key, value in row.items() if not key.endswith("_s") and key != "threads"} for row in rows]
+    print(json.dumps({"same_labels_and_silhouettes": all(result == results[0] for result in results)}))
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -181,6 +233,14 @@ def main(argv=None) -> None:
         help="run in this order",
     )
     spec.add_argument("--graph-dir", default=None, help="keep each k-NN graph here and reuse it in a later run")
+    threaded = sub.add_parser("threads")
+    threaded.add_argument("reduced")
+    threaded.add_argument("--embeddings", default=None)
+    threaded.add_argument("--n", type=int, default=10000)
+    threaded.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    threads_once = sub.add_parser("threads-once")  # internal: one thread count in its own process
+    for name in ("reduced", "embeddings", "n", "threads"):
+        threads_once.add_argument(name)
     once = sub.add_parser("agglomerative-once")  # internal: one method, one size, in its own process
     for name in ("embeddings", "n", "linkage", "metric", "which", "out"):
         once.add_argument(name)
@@ -189,6 +249,10 @@ def main(argv=None) -> None:
         agglomerative(args.embeddings, args.n, args.linkage, args.metric)
     elif args.command == "spectral":
         spectral(args.embeddings, args.n, args.n_neighbors, args.n_clusters, args.check, args.solvers, args.graph_dir)
+    elif args.command == "threads":
+        threads(args.reduced, args.embeddings, args.n, args.threads)
+    elif args.command == "threads-once":
+        _threads_once(args.reduced, args.embeddings or None, int(args.n), int(args.threads))
     else:
         _agglomerative_once(args.embeddings, int(args.n), args.linkage, args.metric, args.which, args.out)
 

@@ -295,6 +295,7 @@ class _OneBlasThread:
     * n,  # similarity, availability, responsibility: N x N float64 each (zsc.affinity_propagation)
     seconds=lambda n, d, k, spec: 2e-7 * n * n,
     label="Affinity Prop.",
+    threads=4,  # its message passes share out rows (columns) among numba's threads: the same labels on any thread count
 )
 def affinity_propagation(damping, convergence_iter, max_iter, n_clusters, n_samples, seed):
     from .affinity_propagation import AffinityPropagation  # scikit-learn's labels, bit for bit, in less time and memory

@@ -504,19 +504,33 @@ def load_encoder(encoder: dict, embedding: dict, native_size: int | None, weight
     )
 
 
+# `embedding.batch_size: auto` per device. A GPU wants large batches. On the CPU small ones are
+# faster: a ResNet-18's activations at 224 px are about 3 MB per image in its first layers, so 8
+# images stay in the caches where 64 stream through memory (1.5x the images/s per core here,
+# docs/measurements.md). Each image's embedding is computed on its own either way: the default's
+# embeddings are the same bit for bit (tests/test_encoders.py).
+AUTO_BATCH_SIZE = {"cpu": 8, "cuda": 64}
+
+
+def forward_batch_size(batch_size: int | str, device: str) -> int:
+    """Images per forward pass on `device` (cpu, cuda or cuda:N) for the config's `embedding.batch_size`."""
+    return AUTO_BATCH_SIZE[device.split(":")[0]] if batch_size == "auto" else batch_size
+
+
 def embed_images(model, images, indices, embedding: dict, desc: str = "embed") -> np.ndarray:
     """Embeddings of `images` at `indices`, in that order: decoding in DataLoader workers, batches
     through `model`, a progress bar with images/s on stderr (the rule's log)."""
     from torch.utils.data import DataLoader
     from tqdm import tqdm
 
-    on_cpu = getattr(model, "device", "cpu") == "cpu"
+    device = getattr(model, "device", "cpu")
+    on_cpu = device == "cpu"
     workers = embedding["num_workers"]
     if workers == "auto":
         workers = 0 if on_cpu else min(8, max(0, (os.cpu_count() or 1) - 1))
     loader = DataLoader(
         _ManifestImages(images, indices, model.transform),
-        batch_size=embedding["batch_size"],
+        batch_size=forward_batch_size(embedding["batch_size"], device),
         shuffle=False,
         num_workers=workers,
         pin_memory=not on_cpu,

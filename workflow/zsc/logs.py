@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -13,16 +14,30 @@ from . import jobs
 
 def run_logged(log_path, stage, **kwargs):
     """Call `stage(**kwargs)` with logging (INFO), warnings and stderr sent to `log_path`. The job
-    records itself and ends with its snakemake, even if snakemake is killed (zsc.jobs.guard)."""
-    with jobs.guard(_job_outputs()):
+    records itself and ends with its snakemake, even if snakemake is killed (zsc.jobs.guard), and
+    runs numba's parallel code on the job's threads (use_threads)."""
+    job = _job()
+    if job is not None:
+        use_threads(job.threads)
+    with jobs.guard([str(path) for path in getattr(job, "output", [])]):
         return _run_logged(log_path, stage, **kwargs)
 
 
-def _job_outputs() -> list[str]:
-    """The output files of the snakemake job this process runs (the `snakemake` object snakemake
-    gives its script), where a killed job's temporary files would lie."""
-    job = getattr(sys.modules.get("__main__"), "snakemake", None)
-    return [str(path) for path in getattr(job, "output", [])]
+def _job():
+    """The `snakemake` object snakemake gives the script this process runs (its threads, its output
+    files, where a killed job's temporary files would lie), or None outside snakemake."""
+    return getattr(sys.modules.get("__main__"), "snakemake", None)
+
+
+def use_threads(threads: int) -> None:
+    """Run numba's parallel loops on `threads` threads, the job's. Snakemake gives a job's script
+    OMP_NUM_THREADS and OPENBLAS_NUM_THREADS (OpenMP, BLAS) equal to its `threads:`; numba reads
+    neither, and would start one thread per core of the machine (of the node, under SLURM)."""
+    numba = sys.modules.get("numba")  # imported by the script already, or not (then not here: a job may not need it)
+    if numba is None:
+        os.environ["NUMBA_NUM_THREADS"] = str(threads)  # read when numba is imported
+    else:  # its pool has NUMBA_NUM_THREADS threads already (changing the variable now is an error)
+        numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
 
 
 def _run_logged(log_path, stage, **kwargs):
@@ -36,6 +51,8 @@ def _run_logged(log_path, stage, **kwargs):
         root.setLevel(logging.INFO)
         logging.captureWarnings(True)
         warnings.simplefilter("default")
+        if (job := _job()) is not None:
+            logging.getLogger(__name__).info("%d thread(s)", job.threads)
         try:
             return stage(**kwargs)
         except Exception as error:

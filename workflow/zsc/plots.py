@@ -884,6 +884,21 @@ def checkpoint_curves(table: pd.DataFrame, measures: Sequence[str]) -> Figure:
     return fig
 
 
+# --- a figure with nothing to draw ---------------------------------------------------------------
+
+
+@_styled
+def message_figure(title: str, lines: Sequence[str], width_chars: int = 125) -> Figure:
+    """A figure whose only content is text: `title`, then each of `lines` wrapped (an output whose
+    runs all failed or were skipped says so where its plot would be)."""
+    wrapped = [textwrap.fill(line, width_chars, subsequent_indent="  ") for line in lines]
+    n_lines = sum(text.count("\n") + 1 for text in wrapped)
+    fig = _figure(FULL_WIDTH, 0.35 + 0.15 * n_lines)
+    fig.suptitle(title, x=0.01, ha="left", fontsize=SUPTITLE_SIZE, fontweight="bold")
+    fig.text(0.01, 0.98 - 0.3 / fig.get_figheight(), "\n".join(wrapped), ha="left", va="top", fontsize=NOTE_SIZE, linespacing=1.3)
+    return fig
+
+
 PNG_METADATA = {"Software": "zsc"}
 PDF_METADATA = {"CreationDate": None, "ModDate": None, "Producer": "zsc"}
 

@@ -85,10 +85,19 @@ def embedding_dim(encoder: dict, info: dict) -> int:
 
 
 def embed_mem_mb(
-    n: int, dim: int, neural: bool, image_size: int = 224, batch_size: int = 64, gpu: bool = False, weights_mb: int = WEIGHTS_MB
+    n: int,
+    dim: int,
+    neural: bool,
+    image_size: int = 224,
+    batch_size: int | str = 64,
+    gpu: bool = False,
+    weights_mb: int = WEIGHTS_MB,
 ) -> int:
     # the per-batch vectors, their concatenation and the Arrow copy written out: three float32 copies;
     # a network adds its weights and either a CPU forward pass's activations or CUDA's host side
+    from .encoders import forward_batch_size
+
+    batch_size = forward_batch_size(batch_size, "cuda" if gpu else "cpu")
     model = 0
     if neural:
         activations = _mb(ACTIVATIONS_PER_INPUT * 4 * batch_size * 3 * image_size**2)

@@ -106,6 +106,41 @@ def local_file(receipt: str) -> str | None:
     return str(path)
 
 
+# The first bytes of the checkpoint formats read_checkpoint reads: torch.save's zip archive, torch's
+# legacy pickle (protocol 2 and up), and safetensors (an 8-byte little-endian header length, then JSON).
+TORCH_ZIP, PICKLE = b"PK\x03\x04", b"\x80"
+
+
+def checkpoint_problem(path: str | os.PathLike) -> str | None:
+    """Why the file at `path` cannot be a checkpoint read_checkpoint reads, judged by its first bytes
+    (None: it may be one), so that a wrong file is named before any job, without loading it."""
+    path = Path(path)
+    with open(path, "rb") as f:
+        head = f.read(9)
+    if not head:
+        return "is empty, not a checkpoint"
+    if path.suffix == ".safetensors":
+        size = path.stat().st_size
+        if len(head) == 9 and head[8:] == b"{" and 8 + int.from_bytes(head[:8], "little") <= size:
+            return None
+        return f"is not a safetensors file (8 bytes of header length, then '{{'): it starts with {head[:8]!r}"
+    if head.startswith((TORCH_ZIP, PICKLE)):
+        return None
+    return f"is not a torch checkpoint (a zip archive from torch.save, or a pickle): it starts with {head[:8]!r}"
+
+
+def url_problem(url: str) -> str | None:
+    """Why `url` cannot be a weights_url (None: it can): urllib cannot open it, or its path ends in
+    no file name, under which the download is stored (resources/weights/url/<name>)."""
+    parsed = urlparse(url)
+    if parsed.scheme not in ("http", "https", "ftp", "file") or (parsed.scheme != "file" and not parsed.netloc):
+        return "is not an http(s), ftp or file URL (a local checkpoint is weights_file)"
+    name = parsed.path.rsplit("/", 1)[-1]
+    if name in ("", ".", ".."):
+        return f"ends in {name or '/'!r}, not a file name (the download is stored under the URL's last path segment)"
+    return None
+
+
 def read_checkpoint(path: str | os.PathLike) -> dict:
     """A checkpoint file as a dict, read safely (`weights_only=True`; safetensors too)."""
     path = Path(path)

@@ -25,7 +25,7 @@ from .checks import check_config, check_model_name
 from .config_schema import COMMON_OPTIONS, KIND_DESCRIPTIONS, KINDS, NAME_PATTERN, TOP_LEVEL, entry_schema, registries, schema
 from .loaded_config import Config
 from .loader import load
-from .yaml_files import check_config_files, read_yaml
+from .yaml_files import check_config_files, read_config_file, read_yaml
 
 __all__ = [
     "COMMON_OPTIONS",
@@ -40,6 +40,7 @@ __all__ = [
     "check_model_name",
     "entry_schema",
     "load",
+    "read_config_file",
     "read_yaml",
     "registries",
     "schema",

@@ -1,9 +1,11 @@
 """Checks of a loaded config against the world, so that what would fail in a job stops before any
 job with one line naming the config key: encoder model names (against timm's and torchvision's
-registries), local weight files, the number of clusters asked of a subsample. The checks only a job
-can make (PCA components against the embeddings' dimension, n_clusters against the samples present)
-live with the reducers and clusterers (zsc.reducers.reducer_problem, zsc.clusterers.n_clusters_problem),
-which the jobs call; here they are applied to what is known before any job.
+registries), local weight files (present, and checkpoints by their first bytes), weight URLs, a
+dataset entry's own check (an image folder's root), the number of clusters asked of a subsample.
+The checks only a job can make (PCA components against the embeddings' dimension, n_clusters
+against the samples present) live with the reducers and clusterers (zsc.reducers.reducer_problem,
+zsc.clusterers.n_clusters_problem), which the jobs call; here they are applied to what is known
+before any job.
 """
 
 from __future__ import annotations
@@ -74,8 +76,15 @@ def check_config(config) -> list[str]:
     """Check a loaded config (zsc.config.Config) against the installed libraries and the files it
     names; raises ConfigError, returns warnings (one line each) about runs that will be recorded as
     failed. Relative paths are read from the working folder."""
+    from ..weights import checkpoint_problem, url_problem
     from .config_schema import registries
 
+    datasets = registries()["datasets"]
+    for name, entry in config["datasets"].items():
+        check = datasets[entry["type"]].info.get("check")  # a dataset entry's own check of its options
+        problem = check and check(entry)
+        if problem:
+            raise ConfigError(f"datasets.{name}.{problem}")
     encoders = registries()["encoders"]
     for name, entry in config["encoders"].items():
         library = encoders[entry["type"]].info.get("model_library")
@@ -84,6 +93,13 @@ def check_config(config) -> list[str]:
         path = entry.get("weights_file")
         if path and not Path(path).is_file():
             raise ConfigError(f"{_encoder_key(name, 'weights_file')}: {path} does not exist")
+        problem = path and checkpoint_problem(path)
+        if problem:
+            raise ConfigError(f"{_encoder_key(name, 'weights_file')}: {path} {problem}")
+        url = entry.get("weights_url")
+        problem = url and url_problem(url)
+        if problem:
+            raise ConfigError(f"encoders.{series_base(name)}.weights_url: {url!r} {problem}")
     return dimension_warnings(config)
 
 

@@ -122,7 +122,12 @@ TOP_LEVEL = {
                 "default": "auto",
                 "description": "auto (CUDA when present, else CPU), cpu, cuda or cuda:N.",
             },
-            "batch_size": {"type": "integer", "minimum": 1, "default": 64, "description": "Images per forward pass."},
+            "batch_size": {
+                "oneOf": [{"type": "integer", "minimum": 1}, {"const": "auto"}],
+                "default": "auto",
+                "description": "Images per forward pass; auto: 64 on a GPU, 8 on the CPU (where a few images' activations stay "
+                "in its caches: faster, the same embeddings; docs/measurements.md).",
+            },
             "num_workers": {
                 "oneOf": [{"type": "integer", "minimum": 0}, {"const": "auto"}],
                 "default": "auto",

@@ -67,6 +67,19 @@ def read_yaml(path, what: str = "config file"):
         raise ConfigError(f"{what} {where}: {detail}") from None
 
 
+def read_config_file(path) -> dict:
+    """read_yaml of a config file, which must hold a mapping of keys (Snakemake's message on an empty
+    file, or a list, names neither the file nor the problem)."""
+    config = read_yaml(path)
+    if config is None:
+        raise ConfigError(f"config file {path}: empty (a config is a mapping of keys: datasets, encoders, reducers, clusterers)")
+    if not isinstance(config, dict):
+        raise ConfigError(
+            f"config file {path}:1:1: the top level is a {type(config).__name__}, not a mapping of keys (datasets: ...)"
+        )
+    return config
+
+
 def check_config_files(paths) -> None:
     """Read each config file again, strictly: Snakemake has read them already, keeping the last of
     duplicate keys without a word. A YTE template (`__use_yte__: true`) is left to Snakemake."""

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .base import DATASETS, UNLABELLED, BadFile, DatasetError, SplitImages
-from .images import BACKGROUND_OPTION, check_image, display_name, read_image
+from .images import BACKGROUND_OPTION, IMAGE_EXTENSIONS, check_image, display_name, read_image
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +22,29 @@ NAMED_IN_LOG = 5  # names a log line lists before "..."
 
 def _some(names: list[str]) -> str:
     return ", ".join(names[:NAMED_IN_LOG]) + (", ..." if len(names) > NAMED_IN_LOG else "")
+
+
+def root_problem(spec: dict) -> str | None:
+    """Why an imagefolder entry's `root` holds no images (None: it may), checked before any job,
+    without Pillow and without reading a file: the folder exists and holds a file with an image
+    extension (IMAGE_EXTENSIONS) or with none (Pillow may read it), where the images lie (in the
+    class sub-folders, else in the folder itself). Stops at the first such file."""
+    root = Path(spec["root"])
+    if not root.is_dir():
+        return f"root: {display_name(root)} {'is not a folder' if root.exists() else 'does not exist'}"
+    visible = lambda p: not any(part.startswith(".") for part in p.relative_to(root).parts)  # noqa: E731
+    folders = sorted(d for d in root.iterdir() if d.is_dir() and visible(d))
+    candidates = (p for d in folders for p in d.rglob("*")) if folders else root.iterdir()
+    first = None
+    for path in candidates:
+        if visible(path) and path.is_file():
+            if path.suffix.lower() in IMAGE_EXTENSIONS or not path.suffix:
+                return None
+            first = first or path
+    if first is None:
+        return f"root: {display_name(root)} holds no files{' in its class sub-folders' if folders else ''}"
+    why = f"none has an image extension such as .jpg or .png: e.g. {display_name(first.name)}"
+    return f"root: {display_name(root)} holds no image files ({why})"
 
 
 @DATASETS.add(
@@ -58,6 +81,7 @@ def _some(names: list[str]) -> str:
     sizes={},  # the folder's own: unknown before it is prepared
     native_size=None,
     schema={"properties": {"root": {"type": "string"}}},  # its folder must be named
+    check=root_problem,  # before any job (zsc.config.check_config)
 )
 def imagefolder(root, split, download, min_image_size, max_image_pixels, bad_images, background, mirror=None):
     root = Path(root)

@@ -31,6 +31,12 @@ BACKGROUND_OPTION = {
     }
 }
 SIXTEEN_BIT = 65535
+# Extensions of the image files Pillow reads (a test checks them against Pillow's own list): an image
+# folder without any such file (nor a file without extension) is refused before any job.
+IMAGE_EXTENSIONS = frozenset(
+    ".jpg .jpeg .jpe .jfif .png .apng .gif .bmp .dib .tif .tiff .webp .ppm .pgm .pbm .pnm .tga .ico .jp2 .j2k .jpx .psd .qoi "
+    ".sgi .pcx".split()
+)
 # Pillow's modes with an alpha channel (premultiplied ones included).
 ALPHA_MODES = ("RGBA", "RGBa", "LA", "La", "PA")
 

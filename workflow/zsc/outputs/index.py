@@ -4,28 +4,27 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .registry import OUTPUTS, Data, always, output, write
+from .registry import DATA_TABLES, OUTPUTS, Data, always, empty_reason, output, write
 
 
 @output(
     "outputs_index",
     "table",
-    "Every output the workflow can render: whether this config produced it, and if not, why.",
+    "Every output the workflow can render: whether this config produced it (yes; empty: its runs all failed or were "
+    "skipped), and if not, why.",
     "nothing",
     always,
-    reads=(),
+    reads=DATA_TABLES,  # whether each output is empty (empty_reason)
+    results=(),
 )
 def outputs_index(data: Data, out: Path):
     import pandas as pd
 
-    rows = [
-        {
-            "output": e.name,
-            "kind": e.info["kind"],
-            "produced": "no" if e.name in data.facts["not_produced"] else "yes",
-            "why not": data.facts["not_produced"].get(e.name, ""),
-            "caption": e.description,
-        }
-        for e in OUTPUTS
-    ]
+    rows = []
+    for e in OUTPUTS:
+        why = data.facts["not_produced"].get(e.name) or (e.name != "outputs_index" and empty_reason(e.name, data))
+        produced = "no" if e.name in data.facts["not_produced"] else "empty" if why else "yes"
+        rows.append(
+            {"output": e.name, "kind": e.info["kind"], "produced": produced, "why not": why or "", "caption": e.description}
+        )
     write(pd.DataFrame(rows), out, "outputs_index", best=None, shade=False)

@@ -63,6 +63,7 @@ def references(data: Data):
     "two or more encoders (labelfree.enabled)",
     _needs_labelfree,
     reads=("runs", "labelfree", "probes"),
+    results=("labelfree",),
 )
 def encoder_choice(data: Data, out: Path):
     from .. import selection
@@ -88,6 +89,7 @@ def encoder_choice(data: Data, out: Path):
     "two or more encoders and a labelled dataset",
     _needs_references,
     reads=("runs", "labelfree", "probes"),
+    results=("labelfree",),
 )
 def labelfree_correlations(data: Data, out: Path):
     from .. import selection
@@ -116,6 +118,7 @@ def _checkpoints(data: Data):
     "a checkpoint series (an encoder with `checkpoints:`)",
     _needs_series,
     reads=("runs", "labelfree", "probes"),
+    results=("labelfree",),
 )
 def checkpoints(data: Data, out: Path):
     from .. import selection
@@ -142,6 +145,7 @@ def checkpoints(data: Data, out: Path):
     "a checkpoint series (an encoder with `checkpoints:`)",
     _needs_series,
     reads=("runs", "labelfree", "probes"),
+    results=("labelfree",),
 )
 def checkpoint_curves(data: Data, out: Path):
     from .. import plots

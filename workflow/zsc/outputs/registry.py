@@ -4,6 +4,8 @@ An output is an entry: a name, a caption (its description), its kind (table or f
 needs of the config in words, a check of that (`missing(facts)` -> the reason it cannot be made, or
 None), the result tables it reads, the other files it reads, and a function that writes it into its
 own folder, results/outputs/<name>/ (a table as .csv, .md, .tex and .html; a figure as .png and .pdf).
+An output whose runs all failed or were skipped is still written, empty, saying why (`results`,
+`empty_reason`).
 """
 
 from __future__ import annotations
@@ -12,9 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..failures import RAN
 from ..registry import Registry
 
-OUTPUTS = Registry("outputs", required=("kind", "needs", "missing", "reads", "files"))
+OUTPUTS = Registry("outputs", required=("kind", "needs", "missing", "reads", "files", "results"))
 # The result tables outputs read (results/tables/<name>.parquet, written by the aggregate rule).
 DATA_TABLES = ("runs", "labels", "labelfree", "probes")
 
@@ -54,12 +57,18 @@ class Data:
         return self._cache[name]
 
 
-def output(name: str, kind: str, caption: str, needs: str, missing=needs_runs, reads=("runs",), files=()):
+def output(name: str, kind: str, caption: str, needs: str, missing=needs_runs, reads=("runs",), files=(), results=None):
     """Decorator registering a render function `fn(data: Data, out: Path)` as an output: `reads`
     names the result tables it reads (results/tables/<name>.parquet), `files` the other files
-    (embeddings, maps, clusters: facts(...)["files"])."""
+    (embeddings, maps, clusters: facts(...)["files"]). `results` names the tables (of RESULT_ROWS)
+    that must hold a result for the output to have content (default: runs, if it reads them); where
+    one holds none (every run failed or was skipped), the output is written empty, saying why."""
     assert kind in ("table", "figure")
-    return OUTPUTS.add(name, caption, kind=kind, needs=needs, missing=missing, reads=tuple(reads), files=tuple(files))
+    results = tuple(("runs",) if results is None and "runs" in reads else results or ())
+    assert set(results) <= set(reads) & set(RESULT_ROWS), results
+    return OUTPUTS.add(
+        name, caption, kind=kind, needs=needs, missing=missing, reads=tuple(reads), files=tuple(files), results=results
+    )
 
 
 def produced(facts_: dict) -> list[str]:
@@ -74,13 +83,84 @@ def inputs(name: str, tables: dict[str, str], facts_: dict) -> dict[str, list[st
 
 
 def render(name: str, tables: dict[str, str], facts_: dict, files: dict[str, list[str]], out_dir: str | Path) -> None:
-    """Render one output into `out_dir` (made anew)."""
+    """Render one output into `out_dir` (made anew); empty, saying why, where its results are missing."""
     import shutil
 
     out = Path(out_dir)
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
-    OUTPUTS[name].factory(Data(dict(tables), facts_, dict(files)), out)
+    data = Data(dict(tables), facts_, dict(files))
+    why = empty_reason(name, data)
+    if why:
+        write_empty(name, data, out, why)
+        return
+    OUTPUTS[name].factory(data, out)
+    if not any(out.iterdir()):  # e.g. a table per dataset with extra labels, whose runs all failed
+        write_empty(name, data, out, "none of the runs it reads has a result to show")
+
+
+# ---------------------------------------------------------------------------------------------
+# Outputs without results: when every run an output reads failed or was skipped, it is still
+# written (a table of one line, a figure of one sentence) saying why, and outputs_index lists it as
+# empty. Per result table: what a row holding a result is, and what the output then lacks.
+def _status(runs):
+    """Each run's status (a table without one: skipped where it has a reason for not running)."""
+    if "status" in runs:
+        return runs["status"]
+    return runs["skipped"].fillna("").astype(str).map(lambda why: "skipped" if why else RAN)
+
+
+def _level_rows(labels):
+    """AMIs against the label levels besides the class label ("label"): what the outputs reading
+    labels show (a table without AMIs: none)."""
+    return labels["level"].ne("label") & (labels["AMI"].notna() if "AMI" in labels else False)
+
+
+RESULT_ROWS = {
+    "runs": ("run that ran", lambda frame: _status(frame).eq(RAN)),
+    "labels": ("AMI against a label level besides the class", lambda frame: _level_rows(frame)),
+    "labelfree": ("label-free score", lambda frame: frame["value"].notna()),
+}
+EMPTY_NOTES_SHOWN = 6  # not-run lines an empty figure shows (tables list them all)
+
+
+def empty_reason(name: str, data: Data) -> str | None:
+    """Why output `name` has nothing to show (the first of its `results` tables without a result
+    row), or None."""
+    for table in OUTPUTS[name].info["results"]:
+        what, holds = RESULT_ROWS[table]
+        frame = getattr(data, table)
+        if not holds(frame).any():
+            return _no_runs(data.runs) if table == "runs" else f"results/tables/{table}.parquet holds no {what}"
+    return None
+
+
+def _no_runs(runs) -> str:
+    """Why no run ran: the count of each status and, if they share one, the reason."""
+    if runs.empty:
+        return "no run of this config ran: there are no runs"
+    counts = ", ".join(f"{n} {status}" for status, n in _status(runs).value_counts(sort=False).items())
+    reasons = runs["skipped"].fillna("").astype(str).unique()
+    return f"no run of this config ran ({counts})" + (f": {reasons[0]}" if len(reasons) == 1 and reasons[0] else "")
+
+
+def write_empty(name: str, data: Data, out: Path, why: str) -> None:
+    """Output `name` without results: a table whose one row says why (in every format, the CSV too),
+    or a figure holding only that sentence; both list the runs that did not run."""
+    import pandas as pd
+
+    from ..aggregate import not_run_notes
+
+    notes = not_run_notes(data.runs) if "runs" in data.tables else []
+    if OUTPUTS[name].info["kind"] == "table":
+        caption = f"{OUTPUTS[name].description} Empty: {why}."
+        write(pd.DataFrame({"why empty": [why]}), out, name, best=None, shade=False, notes=notes, caption=caption)
+        return
+    from ..plots import message_figure
+
+    more = [f"... and {len(notes) - EMPTY_NOTES_SHOWN} more"] if len(notes) > EMPTY_NOTES_SHOWN else []
+    shown = notes[:EMPTY_NOTES_SHOWN] + more
+    save(message_figure(f"{name}: empty", [why, *shown]), out, name)
 
 
 def list_lines() -> list[str]:

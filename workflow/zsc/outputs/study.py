@@ -161,6 +161,7 @@ def n_clusters(data: Data, out: Path):
     "The protocol's pipeline per encoder (rows) and clusterer (columns): the reducer, then the clusterer's settings.",
     "a protocol (params file)",
     _needs_protocol,
+    results=(),  # the protocol's settings, whether or not its runs ran
 )
 def hyperparameters(data: Data, out: Path):
     from .. import study
@@ -206,6 +207,7 @@ def in9_backgrounds(data: Data, out: Path):
     "a dataset with extra label levels (iNaturalist, BIOSCAN-1M, CelebA, UTKFace, ImageNet-R, Aircraft, BreakHis)",
     _needs_levels,
     reads=("labels",),
+    results=("labels",),
 )
 def label_levels(data: Data, out: Path):
     from .. import study
@@ -220,7 +222,7 @@ def label_levels(data: Data, out: Path):
         write(table, out, f"label_levels_{dataset}", caption=f"AMI x 100 against each label level, {dataset}")
 
 
-@output("datasets", "table", "The datasets clustered: domain group, classes, samples clustered and source.", "runs")
+@output("datasets", "table", "The datasets clustered: domain group, classes, samples clustered and source.", "runs", results=())
 def datasets(data: Data, out: Path):
     from .. import study
 
@@ -424,6 +426,7 @@ def clusterer_pairs(data: Data, out: Path):
     "iNaturalist or BIOSCAN-1M (a label hierarchy; FGVC-Aircraft too)",
     _needs_taxonomy,
     reads=("labels",),
+    results=("labels",),
 )
 def taxonomy_levels(data: Data, out: Path):
     from .. import plots, study
@@ -448,17 +451,22 @@ def taxonomy_levels(data: Data, out: Path):
 def example_images(data: Data, out: Path):
     from .. import plots
     from ..datasets import open_split
-    from ..tables import read
+    from ..tables import not_run, read
 
     for choice, clusters_path in zip(data.facts["examples"], data.files["clusters"]):
+        title = f"{choice['dataset']} / {choice['encoder']} / {choice['reducer']} / {choice['clusterer']}"
+        name = f"examples_{choice['dataset']}_{choice['encoder']}_{choice['clusterer']}"
+        status = not_run(clusters_path)
+        if status:  # a failed or skipped run has no clusters to show: the figure says so
+            save(plots.message_figure(f"{title}: no clusters", [f"this run {status[0]}: {status[1]}"]), out, name)
+            continue
         clusters, _ = read(clusters_path)
         source = data.facts["sources"][choice["dataset"]]
         images = open_split(source["spec"], Path(source["root"]), download=False)
         grid = _example_grid(
             clusters["label_pred"], clusters["index"], images, data.facts["clusters_shown"], data.facts["images_per_cluster"]
         )
-        title = f"{choice['dataset']} / {choice['encoder']} / {choice['reducer']} / {choice['clusterer']}"
-        save(plots.example_images(grid, title), out, f"examples_{choice['dataset']}_{choice['encoder']}_{choice['clusterer']}")
+        save(plots.example_images(grid, title), out, name)
 
 
 def _example_grid(labels, indices, images, n_clusters: int, per_cluster: int):
@@ -484,6 +492,7 @@ def _example_grid(labels, indices, images, n_clusters: int, per_cluster: int):
     "encoder, one panel per dataset; dashed lines at 80, 90 and 95%. At most 10,000 points per embeddings (seeded).",
     "runs (reads the embeddings)",
     files=("embeddings",),
+    results=(),  # the embeddings, whether or not their runs ran
 )
 def pca_variance(data: Data, out: Path):
     import pandas as pd
@@ -530,6 +539,7 @@ def explained_variance(X, seed: int, max_samples: int = 10_000):
     "outputs.embedding_maps (on by default)",
     _needs_maps,
     files=("maps", "embeddings"),
+    results=(),
 )
 def embedding_maps(data: Data, out: Path):
     import pandas as pd
