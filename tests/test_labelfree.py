@@ -2,6 +2,7 @@
 
 import inspect
 import math
+import os
 
 import numpy as np
 import pytest
@@ -226,6 +227,49 @@ def test_linear_probe_picks_the_smallest_of_equally_good_Cs():
     X, y = planted(5.0)
     scores = probes.linear_probe_accuracy(X, y, X, y, Cs=(100, 1, 0.01))
     assert scores == {"linear_probe_top1": 1.0, "linear_probe_C": 0.01, "linear_probe_val_top1": 1.0}
+
+
+def clipart_pixels(n: int, px: int):
+    """Raw pixels (0-1) of n generated flat-colour clip-art images (zsc.bench_probes) at px x px, and their classes."""
+    from zsc.bench_probes import clipart_images
+
+    images, names = clipart_images(n)
+    X = np.stack([np.asarray(image.resize((px, px)), dtype=np.float64).ravel() / 255 for image in images])
+    return X, np.unique(names, return_inverse=True)[1]
+
+
+def test_linear_probe_gives_the_chosen_C_and_accuracies_of_cold_lbfgs_fits():
+    """The reference is the probe as it was before its fits ran on one thread: cold lbfgs fits on
+    standardised features. On flat-colour pixels (1,728-d, 96 fitting points) the weak-C fits stop
+    at lbfgs's tolerance before the optimum, and that is what picks C = 100: a warm start along the
+    Cs or a solver run to the optimum picks another C here, and this test fails."""
+    from threadpoolctl import threadpool_limits
+
+    from zsc.bench_probes import reference_linear_probe_accuracy
+
+    X, y = clipart_pixels(240, px=24)
+    train, test = probes.probe_split(y, 0.5, seed=0)
+    args = (X[train], y[train], X[test], y[test])
+    with threadpool_limits(limits=1):
+        reference = reference_linear_probe_accuracy(*args, Cs=(0.01, 0.1, 1, 10, 100), val_fraction=0.2, seed=0)
+    assert reference["linear_probe_C"] == 100
+    assert probes.linear_probe_accuracy(*args, Cs=(100, 10, 1, 0.1, 0.01), val_fraction=0.2, seed=0) == reference
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="BLAS splits a product over threads only with 2 or more cores")
+def test_linear_probe_fits_are_bitwise_the_same_whatever_threads_the_caller_allows():
+    from threadpoolctl import threadpool_limits
+
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(4), 75)
+    X = rng.normal(size=(4, 1500))[y] * 0.3 + rng.normal(size=(300, 1500))
+    plain, probe = {}, {}
+    for threads in (1, 2):
+        with threadpool_limits(limits=threads):
+            plain[threads] = probes._probe(100, 1000).fit(X, y)[-1].coef_
+            probe[threads] = probes._fit_and_score(100, 1000, X, y, X, y)[0][-1].coef_
+    assert not np.array_equal(plain[1], plain[2])  # two BLAS threads round the products otherwise ...
+    assert np.array_equal(probe[1], probe[2])  # ... which the probe's fits never see
 
 
 def test_probe_split_is_a_seeded_stratified_partition():

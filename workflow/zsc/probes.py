@@ -111,6 +111,20 @@ def _probe(C: float, max_iter: int):
     return make_pipeline(StandardScaler(), LogisticRegression(C=C, solver="lbfgs", max_iter=max_iter))
 
 
+def _fit_and_score(C: float, max_iter: int, fit_X, fit_y, score_X, score_y):
+    """(the probe fitted on fit_X, its accuracy on score_X), on one BLAS and one OpenMP thread
+    whatever the process was given. lbfgs makes thousands of small matrix products; split over two
+    threads, each product waits for both, and on a busy machine a fit took 50 times as long
+    (docs/labelfree.md). One thread also makes the result independent of the thread count: lbfgs
+    stops at its tolerance, before the optimum at weak regularisation, so products rounded
+    otherwise can end it elsewhere."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        probe = _probe(C, max_iter).fit(fit_X, fit_y)
+        return probe, float(probe.score(score_X, score_y))
+
+
 def linear_probe_accuracy(
     train_X: np.ndarray,
     train_y: np.ndarray,
@@ -128,7 +142,8 @@ def linear_probe_accuracy(
     when a class has fewer than 2 points or the part is too small to hold every class): the probe
     with the best validation accuracy, the smaller C among equals. That probe is refitted on all of
     train (the standardisation too) and scored on test. Returns {"linear_probe_top1",
-    "linear_probe_C", "linear_probe_val_top1"}; all NaN when train has fewer than 2 classes.
+    "linear_probe_C", "linear_probe_val_top1"}; all NaN when train has fewer than 2 classes. Each
+    fit is cold (from zero) and runs on one thread (_fit_and_score).
     """
     train_X, train_y = np.asarray(train_X), np.asarray(train_y)
     if len(np.unique(train_y)) < 2:
@@ -136,10 +151,10 @@ def linear_probe_accuracy(
     fit, val = _split(train_y, 1 - val_fraction, seed)
     best_C, best_val = None, -1.0
     for C in sorted(Cs):  # ascending, and only a strictly better score replaces: equals keep the smaller C
-        accuracy = _probe(C, max_iter).fit(train_X[fit], train_y[fit]).score(train_X[val], train_y[val])
+        _, accuracy = _fit_and_score(C, max_iter, train_X[fit], train_y[fit], train_X[val], train_y[val])
         if accuracy > best_val:
             best_C, best_val = C, accuracy
-    test_accuracy = _probe(best_C, max_iter).fit(train_X, train_y).score(np.asarray(test_X), np.asarray(test_y))
+    _, test_accuracy = _fit_and_score(best_C, max_iter, train_X, train_y, np.asarray(test_X), np.asarray(test_y))
     return {"linear_probe_top1": float(test_accuracy), "linear_probe_C": float(best_C), "linear_probe_val_top1": float(best_val)}
 
 
