@@ -350,9 +350,7 @@ def study_grid() -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     x the six clusterers, each clusterer shown on UMAP-50 (facts["reducer_of"])."""
     facts = study_facts() | {"protocol": None, "reducers": GRID_REDUCERS, "reducer_of": {c: "umap50" for c in CLUSTERERS}}
     runs = grid_runs(facts)
-    keys = ["dataset", "split", "encoder", "reducer", "clusterer", "seed"]
-    labels = runs.loc[runs["skipped"] == "", keys + ["AMI"]].assign(level="label")[[*keys, "level", "AMI"]]
-    return runs, labels.reset_index(drop=True), facts
+    return runs, _labels(runs, np.random.default_rng(0)), facts
 
 
 # ---------------------------------------------------------------------------------------------------------
