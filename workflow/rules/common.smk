@@ -21,6 +21,7 @@ import zsc.portable_numerics
 
 zsc.portable_numerics.pin(os.environ)
 
+import zsc.choose_k
 import zsc.config
 import zsc.datasets
 import zsc.failures
@@ -139,6 +140,17 @@ def umap_space_input(wildcards):
     """The shared UMAP-50 reduction the evaluate job scores silhouettes in (none if turned off)."""
     name = CONFIG.umap_reducer
     return [REDUCED.format(**{**dict(wildcards.items()), "reducer": name})] if name else []
+
+
+def choose_k_space_input(wildcards):
+    """The shared UMAP-50 space in which a run that chooses its number of clusters scores each k
+    (zsc.choose_k): only for such runs, so that the others do not wait for it."""
+    clusterer = CONFIG.clusterer(wildcards)
+    if not CONFIG.umap_reducer or zsc.choose_k.settings(clusterer)["criterion"] != "silhouette_umap":
+        return []
+    if not zsc.choose_k.may_choose(CONFIG, wildcards):
+        return []
+    return [REDUCED.format(**{**dict(wildcards.items()), "reducer": CONFIG.umap_reducer})]
 
 
 def weights_source(encoder):

@@ -12,6 +12,7 @@
 # evaluate (the last job of each (embeddings, seed), often alone: its distance products give the same
 # result on any thread count) and a clusterer whose registry entry asks for more (Spectral: its
 # exact k-NN search, same neighbours on any thread count). Snakemake gives a job at most --cores.
+import zsc.choose_k
 import zsc.clusterers
 import zsc.resources
 
@@ -68,7 +69,10 @@ def cluster_threads(wildcards):
 
 
 def cluster_mem_mb(wildcards, input, attempt):
-    return attempt * zsc.resources.cluster_mem_mb(*cluster_need(wildcards, input))
+    need, n, d = cluster_need(wildcards, input)
+    if zsc.choose_k.may_choose(CONFIG, wildcards):  # its candidates' labels and their silhouettes
+        need += zsc.choose_k.memory_bytes(n, CONFIG.clusterer(wildcards))
+    return attempt * zsc.resources.cluster_mem_mb(need, n, d)
 
 
 def cluster_runtime(wildcards, input, attempt):

@@ -109,7 +109,7 @@ def docs_text() -> str:
             out += [f"### type `{entry.name}`", "", entry.description, ""]
             if entry.options:
                 out += ["| option | type | default | meaning |", "|---|---|---|---|"]
-                out += [f"| `{k}` | {_describe(p)} |" for k, p in entry.options.items()]
+                out += [f"| `{k}` | {_describe(p)} |" for k, p in _nested(entry.options)]
                 out.append("")
     return "\n".join(out).rstrip() + "\n"
 

@@ -12,6 +12,7 @@ import os
 
 import numpy as np
 
+from .choose_k import CHOOSE_K
 from .registry import Registry
 
 log = logging.getLogger(__name__)
@@ -77,11 +78,13 @@ _WARD_NEEDS_EUCLIDEAN = {
     options={
         "n_init": {"type": "integer", "minimum": 1, "default": 1, "description": "Restarts (the study: 1)."},
         "max_iter": {"type": "integer", "minimum": 1, "default": 1000, "description": "Iterations per restart."},
+        "choose_k": CHOOSE_K,
     },
     uses_n_clusters=True,
     memory=lambda n, d, spec: 16 * n * d,  # a float64 copy of the data and its distances to the centres
 )
-def kmeans(n_init: int, max_iter: int, n_clusters: int, n_samples: int, seed: int):
+def kmeans(n_init: int, max_iter: int, n_clusters: int, n_samples: int, seed: int, choose_k=None):
+    # choose_k is applied before a model is built (zsc.choose_k): one K-Means fit per candidate k
     from sklearn.cluster import KMeans
 
     return KMeans(n_clusters=n_clusters, init="k-means++", n_init=n_init, max_iter=max_iter, random_state=seed)
@@ -95,6 +98,16 @@ def _agglomerative_memory(n: int, d: int, spec: dict) -> int:
     return memory_bytes(n, d, spec["linkage"], spec["metric"])
 
 
+def _tree_cuts(spec: dict, X, ks: list[int], seed: int):
+    """choose_k's candidates of agglomerative clustering: one tree, cut at every k as scikit-learn
+    cuts it (the labels of a run given that k)."""
+    from .linkage import merges, sklearn_cut
+
+    children = merges(X, spec["linkage"], spec["metric"])
+    labels = {k: sklearn_cut(children, k, len(X)) for k in ks}
+    return labels, labels.__getitem__
+
+
 @CLUSTERERS.add(
     "agglomerative",
     "Agglomerative clustering given the true number of clusters (the study's AC w/ C); scikit-learn's labels "
@@ -104,12 +117,14 @@ def _agglomerative_memory(n: int, d: int, spec: dict) -> int:
     options={
         "linkage": _LINKAGE,
         "metric": _METRIC,
+        "choose_k": CHOOSE_K,
     },
     uses_n_clusters=True,
     memory=_agglomerative_memory,
     schema=_WARD_NEEDS_EUCLIDEAN,
+    candidates=_tree_cuts,
 )
-def agglomerative(linkage: str, metric: str, n_clusters: int, n_samples: int, seed: int):
+def agglomerative(linkage: str, metric: str, n_clusters: int, n_samples: int, seed: int, choose_k=None):
     from .linkage import Agglomerative
 
     return Agglomerative(linkage, metric, n_clusters=n_clusters)
@@ -172,6 +187,26 @@ def agglomerative_threshold(distance_threshold, linkage, metric, average_zscore,
 ARPACK_LU_BYTES_PER_PAIR = 1.5
 
 
+def _spectral_candidates(spec: dict, X, ks: list[int], seed: int):
+    """choose_k's candidates of spectral clustering: one k-NN graph and one embedding of max(ks)
+    eigenvectors, cluster_qr on the first k of them. The labels at the chosen k are computed from an
+    embedding of k eigenvectors of the same graph: those of a run given that k, bit for bit."""
+    from sklearn.cluster._spectral import cluster_qr
+    from threadpoolctl import threadpool_limits
+
+    from .spectral import embedding, knn_affinity
+
+    def at(k):
+        with threadpool_limits(limits=1, user_api="blas"):  # as _OneBlasThread runs a spectral run
+            return cluster_qr(embedding(affinity, k, spec["eigen_solver"], seed))
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        affinity = knn_affinity(X, spec["n_neighbors"])
+        maps = embedding(affinity, max(ks), spec["eigen_solver"], seed)
+        labels = {k: cluster_qr(maps[:, :k]) for k in ks}
+    return labels, at
+
+
 @CLUSTERERS.add(
     "spectral",
     "Spectral clustering on a nearest-neighbour graph, cluster_qr labels, given the true number of clusters "
@@ -187,12 +222,14 @@ ARPACK_LU_BYTES_PER_PAIR = 1.5
             "graph is connected, minutes faster at scale; zsc/spectral.py) or lobpcg (no factorisation; different "
             "eigenvectors, so labels agree only approximately). docs/measurements.md compares them.",
         },
+        "choose_k": CHOOSE_K,
     },
     uses_n_clusters=True,
     memory=lambda n, d, spec: n * (48 * spec["n_neighbors"] + 8 * d) + (int(ARPACK_LU_BYTES_PER_PAIR * n * n) if spec["eigen_solver"] == "arpack" else 0),
     threads=4,  # the k-NN search, most of the time at 100,000 points, runs on the job's threads
+    candidates=_spectral_candidates,
 )
-def spectral(n_neighbors, eigen_solver, n_clusters, n_samples, seed):
+def spectral(n_neighbors, eigen_solver, n_clusters, n_samples, seed, choose_k=None):
     from sklearn.cluster import SpectralClustering
 
     from .spectral import SpectralLanczos
@@ -452,14 +489,26 @@ def too_big(clusterer: dict, n: int, d: int, limit: int) -> str | None:
 
 
 def cluster(
-    reduced_path, embeddings_path, out_path, clusterer: dict, seed: int, n_clusters: int | None = None, memory_gb=None, dataset=None
+    reduced_path,
+    embeddings_path,
+    out_path,
+    clusterer: dict,
+    seed: int,
+    n_clusters: int | None = None,
+    memory_gb=None,
+    dataset=None,
+    umap_path=None,
 ) -> None:
     """Cluster one reduction; `n_clusters` (the config's datasets.<dataset>.n_clusters) defaults to
-    the number of classes present (the study). The output is written whatever happens to the
-    method (zsc.failures): a clusterer whose memory estimate is over the limit does not start
-    (status skipped); one whose reduction failed, that is asked for more clusters than there are
-    samples, or that raises a known data-dependent error records status failed and the reason."""
-    from . import failures, tables
+    the number of classes present (the study: zsc.choose_k.n_clusters_of). A clusterer given a
+    number chooses it where its choose_k says so, scoring each k in the UMAP space `umap_path`
+    (zsc.choose_k); the chosen k and its score curve go into the output's metadata. The output is
+    written whatever happens to the method (zsc.failures): a clusterer whose memory estimate is
+    over the limit does not start (status skipped); one whose reduction failed, that is asked for
+    more clusters than there are samples, or that raises a known data-dependent error records
+    status failed and the reason. Labels that are all noise (HDBSCAN found no cluster) are kept,
+    with a warning and a note in the metadata."""
+    from . import choose_k, failures, tables
     from .config import n_clusters_problem
 
     meta = {"clusterer": clusterer, "seed": seed}
@@ -477,19 +526,46 @@ def cluster(
     if reason:
         return not_run(failures.SKIPPED, reason)
     uses_n_clusters = CLUSTERERS[clusterer["type"]].info["uses_n_clusters"]
-    labels = columns["label"]
-    if n_clusters is None:
-        n_clusters = len(np.unique(labels[labels >= 0]))
-        if n_clusters == 0 and uses_n_clusters:
-            raise ValueError(f"{embeddings_path}: no labels to count clusters from; set the dataset's n_clusters for {clusterer['name']}")
-    elif uses_n_clusters and (reason := n_clusters_problem(dataset or "<dataset>", n_clusters, len(X))):
+    k = choose_k.n_clusters_of(columns["label"], n_clusters)
+    chooses = choose_k.chooses(clusterer, k is not None)
+    if uses_n_clusters and not chooses and k is None:  # check_config refuses such a config before any job
+        raise ValueError(
+            f"{embeddings_path}: no labels to count clusters from: set datasets.{dataset}.n_clusters, or let "
+            f"clusterers.{clusterer['name']} choose it (choose_k.when: auto)"
+        )
+    if uses_n_clusters and not chooses and n_clusters is not None and (reason := n_clusters_problem(dataset or "<dataset>", k, len(X))):
         return not_run(failures.FAILED, f"{reason}, so {clusterer['name']} ({clusterer['type']}) cannot run")
-    model = CLUSTERERS.build(clusterer, n_clusters=n_clusters, n_samples=len(X), seed=seed)
     try:
-        labels = np.asarray(model.fit_predict(X), dtype=np.int64)
+        if chooses:
+            choice = choose_k.choose(clusterer, X, _umap_space(umap_path), seed)
+            labels = choice.labels
+            meta.update(choice.record())
+            log.info("%s chose k=%d by %s; scores by k: %s", clusterer["name"], choice.k, choice.criterion, meta["k_curve"])
+        else:
+            model = CLUSTERERS.build(clusterer, n_clusters=k, n_samples=len(X), seed=seed)
+            labels = np.asarray(model.fit_predict(X), dtype=np.int64)
+    except choose_k.ChooseKError as error:
+        return not_run(failures.FAILED, f"clusterers.{clusterer['name']}.{error}")
     except Exception as error:
         why = failures.cell_failure(error)
         if why is None:
             raise
         return not_run(failures.FAILED, f"clusterers.{clusterer['name']} ({clusterer['type']}) on N={len(X)}, d={X.shape[1]}: {why}")
+    if len(labels) and np.all(labels == -1):  # noise only
+        meta["note"] = f"all points noise: {clusterer['name']} ({clusterer['type']}) found no cluster in N={len(labels)}"
+        log.warning("%s", meta["note"])
     tables.write(out_path, {"index": columns["index"], "label_pred": labels}, meta)
+
+
+def _umap_space(path):
+    """The points of the UMAP space choose_k scores in; None (score in the space clustered) when
+    there is none or it could not be made."""
+    from . import tables
+
+    if path is None:
+        return None
+    failed = tables.not_run(path)
+    if failed:
+        log.warning("choose_k scores in the space clustered: the UMAP space %s: %s", *failed)
+        return None
+    return tables.read_vectors(path)

@@ -364,15 +364,24 @@ def probe_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndar
 # and probes.parquet.
 
 
-def n_clusters_of(labels: np.ndarray, n_clusters: int | None) -> int:
-    """The number of clusters asked of K-Means: the dataset's `n_clusters`, else the number of
-    classes present, as the K-Means runs of the study use (only the count is taken from labels)."""
-    if n_clusters is not None:
-        return int(n_clusters)
-    present = len(np.unique(labels[labels >= 0]))
-    if present < 2:
-        raise ValueError("no labels to count clusters from: set the dataset's n_clusters")
-    return present
+def n_clusters_of(labels: np.ndarray, n_clusters: int | None, X=None, umap_path=None, seed: int = 0) -> int:
+    """The number of clusters asked of K-Means: the runs' (zsc.choose_k.n_clusters_of: the dataset's
+    `n_clusters`, else the number of classes present; only the count is taken from labels). With
+    neither, K-Means chooses it by choose_k's defaults, in the UMAP space `umap_path` (else in X)."""
+    from . import choose_k, tables
+    from .clusterers import CLUSTERERS
+
+    k = choose_k.n_clusters_of(labels, n_clusters)
+    if k is not None:
+        return k
+    umap = None if umap_path is None or tables.not_run(umap_path) else tables.read_vectors(umap_path)
+    kmeans = {"type": "kmeans", "name": "kmeans", **CLUSTERERS["kmeans"].defaults()}
+    choice = choose_k.choose(kmeans, X if umap is None else umap, umap, seed)
+    logging.getLogger(__name__).info(
+        "no labels and no n_clusters: K-Means agreement at k=%d, chosen by %s of K-Means in the %s space; scores by k: %s",
+        choice.k, choice.criterion, "original" if umap is None else "UMAP", choice.record()["k_curve"],
+    )
+    return choice.k
 
 
 # The entropy estimates kept as scores (gaussian_entropy and knn_entropy also return diagnostics:
@@ -392,7 +401,8 @@ def score_embeddings(embeddings_path, runs: list[dict], out_path, settings: dict
     from . import tables
 
     columns, _ = tables.read(embeddings_path, columns=["label", tables.VECTOR])
-    X, k = columns[tables.VECTOR], n_clusters_of(columns["label"], n_clusters)
+    X = columns[tables.VECTOR]
+    k = n_clusters_of(columns["label"], n_clusters, X, umap_path, seed)
     seeds = [seed + i for i in range(settings["agreement_seeds"])]
     scores = {}
     for space, path in {"og": embeddings_path, "umap": umap_path}.items():

@@ -272,6 +272,7 @@ def make_plan(config, workdir: Path, config_name: str = "", memory_gb: float | N
     memory; the guard's limit is the config's limits.memory_gb, else 90% of it (what the jobs see).
     `gpu`: whether the machine has one, so that `embedding.device: auto` embeds there (a neural
     encoder's job asks for one, see resources.smk)."""
+    from . import choose_k
     from .clusterers import CLUSTERERS, memory_limit, too_big
     from .config import reducer_problem
     from .weights import source_id
@@ -351,8 +352,15 @@ def make_plan(config, workdir: Path, config_name: str = "", memory_gb: float | N
             continue
         need = CLUSTERERS[spec["type"]].info["memory"](n, d, spec)
         reason = too_big(spec, n, d, guard)
+        chooses = choose_k.may_choose(config, run)  # its candidate k and their silhouettes on top
+        need += choose_k.memory_bytes(n, spec) if chooses else 0
         mem = resources.cluster_mem_mb(0 if reason else need, n, d)  # a skipped job only reads its data
-        seconds = resources.START_S if reason else resources.cluster_seconds(n, d, shapes.n_clusters(run["dataset"]), spec)
+        if reason:
+            seconds = resources.START_S
+        elif chooses:
+            seconds = resources.START_S + choose_k.seconds(n, d, spec, lambda k: resources.cluster_seconds(n, d, k, spec) - resources.START_S)
+        else:
+            seconds = resources.cluster_seconds(n, d, shapes.n_clusters(run["dataset"]), spec)
         plan.jobs.append(Job("cluster", KEY["cluster"].format(**run), n, d, mem, seconds, skipped=reason))
 
     # evaluate and labelfree: one job per (embeddings, seed); probes one per embeddings
@@ -541,12 +549,14 @@ def main(args) -> int:
     """`python -m zsc plan` (arguments parsed in zsc.__main__)."""
     import sys
 
+    from . import choose_k
     from .config import ConfigError
 
     workdir = Path(args.directory) if args.directory else workdir_of(Path.cwd())
     try:
         path = find_config(args.configfile, workdir)
         config = load_config(path)
+        choose_k.check(config)  # as the workflow refuses it: a dataset with no k to give its clusterers
         gpu = not args.no_gpu
         if args.compare and config["embedding"]["device"] == "auto":
             import torch

@@ -19,6 +19,7 @@ import math
 
 import numpy as np
 
+from .choose_k import n_clusters_of
 from .clusterers import CLUSTERERS, memory_limit, too_big
 from .reducers import REDUCERS
 
@@ -78,7 +79,7 @@ class Search:
             if why:  # this dataset does not count (as with skip_datasets); the reason goes to the trace
                 too_large.append(f"{dataset}: {why}")
                 continue
-            n_clusters = self.n_clusters.get(dataset) or len(np.unique(y[y >= 0]))
+            n_clusters = n_clusters_of(y, self.n_clusters.get(dataset))  # the search tunes on labelled data: never chosen
             labels = CLUSTERERS.build(entry, n_clusters=n_clusters, n_samples=len(X), seed=self.seed).fit_predict(X)
             amis[dataset] = float(adjusted_mutual_info_score(y, labels))  # noise (-1) kept as one label
         return (weighted_score(amis, self.weights) if amis else -math.inf), amis, "; ".join(too_large) or None

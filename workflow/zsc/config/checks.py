@@ -83,6 +83,9 @@ def check_config(config) -> list[str]:
         path = entry.get("weights_file")
         if path and not Path(path).is_file():
             raise ConfigError(f"{_encoder_key(name, 'weights_file')}: {path} does not exist")
+    from ..choose_k import check as check_choose_k
+
+    check_choose_k(config)  # a dataset with neither labels nor n_clusters, and no k chosen for it
     return dimension_warnings(config)
 
 

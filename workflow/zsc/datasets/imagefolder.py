@@ -24,6 +24,19 @@ def _some(names: list[str]) -> str:
     return ", ".join(names[:NAMED_IN_LOG]) + (", ..." if len(names) > NAMED_IN_LOG else "")
 
 
+@functools.cache
+def _has_class_folders(root: str) -> bool:
+    path = Path(root)
+    return not path.is_dir() or any(child.is_dir() and not child.name.startswith(".") for child in path.iterdir())
+
+
+def has_class_folders(spec: dict) -> bool:
+    """Whether an image folder is labelled (visible sub-folders, one per class), before any job: its
+    runs then get the classes present as their number of clusters (zsc.choose_k). A folder that
+    does not exist counts as labelled: its prepare job says what is wrong."""
+    return _has_class_folders(str(spec["root"]))
+
+
 @DATASETS.add(
     "imagefolder",
     "Your own images: one sub-folder per class (labels), or a flat folder (no labels: label-free metrics only)",
@@ -54,6 +67,7 @@ def _some(names: list[str]) -> str:
     group="Other",
     n_classes=None,
     available=None,
+    labelled=has_class_folders,
     schema={"properties": {"root": {"type": "string"}}},  # its folder must be named
 )
 def imagefolder(root, split, download, min_image_size, max_image_pixels, bad_images, background, mirror=None):
