@@ -230,3 +230,24 @@ def _labels(runs: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
             values = {lv: max(0.0, a + rng.normal(0, 0.005)) for lv, a in CELEBA_ATTRIBUTES.items()} | {"label": run.AMI}
         rows += [{k: getattr(run, k) for k in keys} | {"level": lv, "AMI": float(a)} for lv, a in values.items()]
     return pd.DataFrame(rows, columns=[*keys, "level", "AMI"])
+
+
+def plant_chosen_k(runs: pd.DataFrame, facts: dict, datasets=("cifar10", "dtd"), clusterers=("kmeans", "spectral", "ac_with_c"), seed: int = 0):
+    """Runs that chose their k without labels (zsc.choose_k), as runs.parquet records them: on
+    `datasets`, every run of `clusterers` that ran gets a silhouette curve over k = 2..20 peaking
+    near the true number of classes (capped at 20), and facts say those clusterers choose k there.
+    Changes `runs` and `facts` in place."""
+    import json
+
+    rng = np.random.default_rng(seed)
+    runs["k_chosen"], runs["k_criterion"], runs["k_curve"] = pd.array([pd.NA] * len(runs), dtype="Int64"), "", ""
+    ks = np.arange(2, 21)
+    chose = runs["dataset"].isin(datasets) & runs["clusterer"].isin(clusterers) & (runs["skipped"] == "")
+    for i in runs.index[chose]:
+        peak = min(20, int(runs.at[i, "n_clusters_true"])) + int(rng.integers(-2, 3))
+        scores = 0.5 - 0.02 * np.abs(ks - peak) + rng.normal(0, 0.005, len(ks))
+        runs.at[i, "k_chosen"] = int(ks[np.argmax(scores)])
+        runs.at[i, "k_criterion"] = "silhouette_umap"
+        runs.at[i, "k_curve"] = json.dumps({str(k): float(s) for k, s in zip(ks, scores)})
+    for name in datasets:
+        facts["datasets"][name]["k_chosen_by"] = list(clusterers)

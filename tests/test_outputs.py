@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from conftest import REPO
-from synthetic import study_runs
+from synthetic import plant_chosen_k, study_runs
 from zsc import config as cfg
 from zsc import labelfree_outputs, outputs, plots, study_outputs
 
@@ -111,6 +111,7 @@ def study(tmp_path_factory):
     """The synthetic study's result tables on disk and complete facts."""
     folder = tmp_path_factory.mktemp("study")
     runs, labels, facts = study_runs()
+    plant_chosen_k(runs, facts)  # k_chosen and k_selection
     labelfree, probes = _planted_labelfree(runs)
     tables = {}
     for name, frame in {"runs": runs, "labels": labels, "labelfree": labelfree, "probes": probes}.items():

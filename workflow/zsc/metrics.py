@@ -16,6 +16,9 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 NOISE = -1
+# Keys of a clustering's metadata copied into its run's row where present: the k chosen without
+# labels (zsc.choose_k) and a note on a run that ran but found nothing (all points noise).
+RUN_RECORDS = ("k_chosen", "k_criterion", "k_curve", "note")
 
 
 def n_clusters(labels: np.ndarray) -> int:
@@ -173,6 +176,7 @@ def evaluate(embeddings_path, runs: list[dict], out_path, metrics: dict, umap_pa
         log.warning("no UMAP silhouettes: the UMAP space %s: %s", *umap_failed)
         umap_path = None
     rows, in_space, placed = [], {}, []  # in_space: path -> {row number: predicted labels}
+    records = {}  # row number -> what its cluster job said of it (RUN_RECORDS), put after the metrics
     for i, job in enumerate(runs):
         pred, pred_meta = tables.read(job["clusters"])
         if pred_meta.get("skipped"):  # the clusterer did not start or could not run (zsc.failures)
@@ -184,6 +188,7 @@ def evaluate(embeddings_path, runs: list[dict], out_path, metrics: dict, umap_pa
             raise ValueError(f"{job['clusters']}: sample order differs from {embeddings_path}")
         y_pred = pred["label_pred"]
         rows.append({**job["run"], "status": failures.RAN, "skipped": "", **run_scores(y_true, y_pred, points(job["reduced"]))})
+        records[i] = {key: pred_meta[key] for key in RUN_RECORDS if key in pred_meta}
         level_table += level_rows(job["run"], levels, y_pred)
         for space, path in {"og": embeddings_path, "reduced": job["reduced"], "umap": umap_path}.items():
             if path:
@@ -197,6 +202,8 @@ def evaluate(embeddings_path, runs: list[dict], out_path, metrics: dict, umap_pa
     for i, space, path in placed:
         rows[i][f"silhouette_{space}"] = scored[path][i]
         rows[i][f"silhouette_{space}_true"] = scored[path].get("true", float("nan"))
+    for i, record in records.items():
+        rows[i].update(record)
     for row in rows:
         log.info("%s", row)
     tables.write_frame(out_path, pd.DataFrame.from_records(rows))

@@ -87,6 +87,7 @@ def facts(config, patterns: dict[str, str] | None = None) -> dict:
     """What the outputs know of a validated config (zsc.config.Config): everything in plain data,
     so it can travel to a job as params. `patterns` (the workflow's file patterns: manifest,
     embeddings, reduced, clusters) fill in the files of the outputs that read more than tables."""
+    from .choose_k import labelled, may_choose
     from .config import ConfigError
 
     runs = list(config.runs())
@@ -118,7 +119,9 @@ def facts(config, patterns: dict[str, str] | None = None) -> dict:
             "label": DATASET_LABELS.get(spec["type"], name) if spec["type"] == name else name,
             "levels": [*levels, "label"] if levels else ["label"],
             "extra_labels": bool(info.get("levels") or info.get("extra_labels")),
-            "labelled": spec["type"] != "imagefolder" or not spec.get("n_clusters"),
+            "labelled": labelled(config, name),
+            # the clusterers that choose their k on it without labels (zsc.choose_k)
+            "k_chosen_by": list(dict.fromkeys(r["clusterer"] for r in runs if r["dataset"] == name and may_choose(config, r))),
         }
     present = {d["group"] for d in out["datasets"].values()}
     out["groups"] = [g for g in STUDY_GROUPS if g in present] + sorted(present - set(STUDY_GROUPS))

@@ -82,9 +82,9 @@ def _needs_labels_and_runs(facts_):
 
 
 def not_run_notes(runs) -> list[str]:
-    from .aggregate import not_run_notes  # here: zsc.aggregate imports zsc.config, which imports the outputs
+    from .aggregate import not_run_notes, run_notes  # here: zsc.aggregate imports zsc.config, which imports the outputs
 
-    return not_run_notes(runs)
+    return not_run_notes(runs) + run_notes(runs)  # the runs that ran with a note (all noise) too
 
 
 def _drop_notes(drops) -> list[str]:
