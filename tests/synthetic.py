@@ -232,7 +232,9 @@ def _labels(runs: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=[*keys, "level", "AMI"])
 
 
-def plant_chosen_k(runs: pd.DataFrame, facts: dict, datasets=("cifar10", "dtd"), clusterers=("kmeans", "spectral", "ac_with_c"), seed: int = 0):
+def plant_chosen_k(
+    runs: pd.DataFrame, facts: dict, datasets=("cifar10", "dtd"), clusterers=("kmeans", "spectral", "ac_with_c"), seed: int = 0
+):
     """Runs that chose their k without labels (zsc.choose_k), as runs.parquet records them: on
     `datasets`, every run of `clusterers` that ran gets a silhouette curve over k = 2..20 peaking
     near the true number of classes (capped at 20), and facts say those clusterers choose k there.

@@ -101,7 +101,12 @@ def test_the_candidates_are_k_min_to_a_cap_that_grows_with_n():
 
 
 def test_auto_chooses_only_without_a_count_always_chooses_never_does_not():
-    for when, counted, expected in [("auto", True, False), ("auto", False, True), ("always", True, True), ("never", False, False)]:
+    for when, counted, expected in [
+        ("auto", True, False),
+        ("auto", False, True),
+        ("always", True, True),
+        ("never", False, False),
+    ]:
         assert choose_k.chooses(spec("kmeans", choose_k={"when": when}), counted) is expected
     assert choose_k.chooses(spec("hdbscan"), False) is False  # finds k itself
 
@@ -131,12 +136,21 @@ def test_a_cluster_job_on_unlabelled_data_records_the_chosen_k_and_its_curve(tmp
     assert "k_chosen" not in meta and len(np.unique(labels["label_pred"])) == 4
     # never: the job stops with the two ways out (the config check says it before any job)
     with pytest.raises(ValueError, match=r"set datasets.flat.n_clusters, or let clusterers.kmeans choose it"):
-        cluster(tmp_path / "emb.parquet", tmp_path / "emb.parquet", tmp_path / "n.parquet", spec("kmeans", choose_k={"when": "never"}), seed=1, dataset="flat")
+        cluster(
+            tmp_path / "emb.parquet",
+            tmp_path / "emb.parquet",
+            tmp_path / "n.parquet",
+            spec("kmeans", choose_k={"when": "never"}),
+            seed=1,
+            dataset="flat",
+        )
 
 
 def test_too_few_points_to_choose_is_a_failed_cell_naming_the_key(tmp_path):
     write_embeddings(tmp_path / "emb.parquet", three_kinds(n=1), np.full(3, -1))
-    cluster(tmp_path / "emb.parquet", tmp_path / "emb.parquet", tmp_path / "c.parquet", spec("kmeans", choose_k={"k_min": 3}), seed=1)
+    cluster(
+        tmp_path / "emb.parquet", tmp_path / "emb.parquet", tmp_path / "c.parquet", spec("kmeans", choose_k={"k_min": 3}), seed=1
+    )
     assert tables.not_run(tmp_path / "c.parquet") == (
         "failed",
         "clusterers.kmeans.choose_k: no k from k_min 3 to k_max 1 can be scored on 3 points (2 <= k < N)",  # floor(sqrt(3))
@@ -179,7 +193,11 @@ def folder_config(root, clusterers=None, **dataset):
     }
 
 
-NEVER = {"kmeans": {"choose_k": {"when": "never"}}, "ac_ward": {"type": "agglomerative", "choose_k": {"when": "never"}}, "hdbscan": {}}
+NEVER = {
+    "kmeans": {"choose_k": {"when": "never"}},
+    "ac_ward": {"type": "agglomerative", "choose_k": {"when": "never"}},
+    "hdbscan": {},
+}
 
 
 def test_never_without_labels_or_n_clusters_is_refused_in_one_line(tmp_path):
@@ -206,6 +224,32 @@ def test_only_runs_that_choose_wait_for_the_umap_space(tmp_path):
         ("flat", "kmeans"): True, ("flat", "ac_ward"): True, ("flat", "hdbscan"): False,
         ("digits", "kmeans"): False, ("digits", "ac_ward"): False, ("digits", "hdbscan"): False,
     }  # fmt: skip
+
+
+def test_the_plan_counts_the_candidates_and_refuses_never(tmp_path):
+    import subprocess
+    import sys
+
+    from zsc import plan as planning
+
+    root = flat_folder(tmp_path / "flat", per_kind=2)
+
+    def cluster_jobs(clusterers=None, **dataset):
+        config = folder_config(root, clusterers, max_samples=5000, **dataset)  # the folder's size is not known before
+        (tmp_path / "plan.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+        plan = planning.make_plan(planning.load_config(tmp_path / "plan.yaml"), tmp_path, gpu=False)
+        return {job.key.rsplit("/", 1)[1]: job for job in plan.jobs if job.stage == "cluster"}
+
+    chosen, given = cluster_jobs(), cluster_jobs(n_clusters=3)
+    for name in ("kmeans", "ac_ward"):  # 49 candidates and their silhouettes on 5,000 points
+        assert chosen[name].seconds > given[name].seconds + 1 and chosen[name].mem_mb > given[name].mem_mb
+    assert chosen["hdbscan"] == given["hdbscan"]
+    cluster_jobs(NEVER)  # make_plan itself plans what it is given; the command refuses it
+    command = [sys.executable, "-m", "zsc", "plan", "--configfile", str(tmp_path / "plan.yaml"), "--directory", str(tmp_path)]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
+    assert (
+        result.returncode == 1 and result.stderr.startswith("plan: datasets.flat: no labels") and result.stderr.count("\n") == 1
+    )
 
 
 @pytest.mark.integration
@@ -252,13 +296,19 @@ def test_unlabelled_folder_runs_end_to_end_each_k_chosen_and_recorded(flat_run):
     hdbscan = runs.loc["hdbscan"]
     assert pd.isna(hdbscan["k_chosen"]) and hdbscan["k_curve"] == "" and hdbscan["n_clusters_pred"] == 0
     assert hdbscan["note"] == "all points noise: hdbscan (hdbscan) found no cluster in N=60"
-    assert "- note: flat / raw / none / hdbscan (seed 1): all points noise" in (flat_run / "results/tables/ami_summary.md").read_text()
+    assert (
+        "- note: flat / raw / none / hdbscan (seed 1): all points noise"
+        in (flat_run / "results/tables/ami_summary.md").read_text()
+    )
     # the label-free scores' K-Means agreement chose its k the same way
     labelfree = pd.read_parquet(flat_run / "results/tables/labelfree.parquet").set_index("score")["value"]
     assert labelfree["agreement_umap_ami_mean"] == pytest.approx(1.0)
     assert "K-Means agreement at k=3" in (flat_run / "results/logs/labelfree/flat/all/raw/seed1.log").read_text()
     # the figure and table of the choice; the outputs that need labels say so
-    assert {p.name for p in (flat_run / "results/outputs/k_selection").glob("k_*")} == {"k_selection_flat.png", "k_selection_flat.pdf"}
+    assert {p.name for p in (flat_run / "results/outputs/k_selection").glob("k_*")} == {
+        "k_selection_flat.png",
+        "k_selection_flat.pdf",
+    }
     chosen = pd.read_csv(flat_run / "results/outputs/k_chosen/k_chosen.csv")
     assert chosen["k_chosen"].tolist() == [3, 3] and chosen["classes"].isna().all()
     index = pd.read_csv(flat_run / "results/outputs/outputs_index/outputs_index.csv").set_index("output")
@@ -268,7 +318,18 @@ def test_unlabelled_folder_runs_end_to_end_each_k_chosen_and_recorded(flat_run):
 @pytest.mark.integration
 def test_the_chosen_k_and_the_tables_are_identical_on_a_rerun(flat_run):
     before = {name: (flat_run / f"results/tables/{name}.parquet").read_bytes() for name in ("runs", "labelfree")}
-    result = snakemake(flat_run, "--configfile", "config.yaml", "--cores", "2", "--forcerun", "cluster", "labelfree", "--", "results/tables/runs.parquet")
+    result = snakemake(
+        flat_run,
+        "--configfile",
+        "config.yaml",
+        "--cores",
+        "2",
+        "--forcerun",
+        "cluster",
+        "labelfree",
+        "--",
+        "results/tables/runs.parquet",
+    )
     assert result.returncode == 0, result.stderr[-4000:]
     assert "rule cluster" in result.stdout + result.stderr  # chosen again, in new processes
     for name, data in before.items():

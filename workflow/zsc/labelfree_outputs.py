@@ -153,7 +153,9 @@ def checkpoint_curves(data: Data, out: Path):
 def _needs_chosen_k(facts_):
     if any(d.get("k_chosen_by") for d in facts_["datasets"].values()):
         return None
-    return "no run chooses its number of clusters (choose_k: a dataset with neither labels nor n_clusters, or choose_k.when: always)"
+    return (
+        "no run chooses its number of clusters (choose_k: a dataset with neither labels nor n_clusters, or choose_k.when: always)"
+    )
 
 
 def chosen_k(runs):
@@ -174,9 +176,15 @@ def chosen_k(runs):
     table["classes"] = chose["n_clusters_true"].where(chose["n_clusters_true"] > 0).astype("Int64")
     table["AMI"] = chose["AMI"]
     curves = [
-        {**dict(zip(keys, row[:5])), "k": int(k), "score": np.nan if score is None else score, "chosen": int(k) == row[5], "criterion": row[6]}
-        for row in chose[keys + ["k_chosen", "k_criterion", "k_curve"]].itertuples(index=False)
-        for k, score in json.loads(row[7]).items()
+        {key: getattr(row, key) for key in keys}
+        | {
+            "k": int(k),
+            "score": np.nan if score is None else score,
+            "chosen": int(k) == row.k_chosen,
+            "criterion": row.k_criterion,
+        }
+        for row in chose.itertuples(index=False)
+        for k, score in json.loads(row.k_curve).items()
     ]
     return table.reset_index(drop=True), pd.DataFrame(curves)
 
