@@ -17,6 +17,8 @@ planted (and what tests may rely on):
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
@@ -156,9 +158,17 @@ def study_facts() -> dict:
         "groups": GROUPS,
         "encoders": encoders,
         "clusterers": CLUSTERERS,
+        "clusterer_labels": {name: _clusterer_label(name) for name in CLUSTERERS},
         "chooses_k": CHOOSES_K,
         "protocol": protocol,
     }
+
+
+def _clusterer_label(name: str) -> str:
+    """The display label of one of the study's clusterers: its registry entry's (by the study's name of it)."""
+    from zsc.clusterers import CLUSTERERS as REGISTRY
+
+    return next(e.info["label"] for e in REGISTRY if name in (e.name, e.info.get("study_name")))
 
 
 def _encoder_offset(encoder: str, group: str) -> float:
@@ -253,3 +263,108 @@ def plant_chosen_k(
         runs.at[i, "k_curve"] = json.dumps({str(k): float(s) for k, s in zip(ks, scores)})
     for name in datasets:
         facts["datasets"][name]["k_chosen_by"] = list(clusterers)
+
+
+def planted_labelfree(runs: pd.DataFrame, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Label-free scores and probe accuracies that follow each (dataset, encoder)'s mean AMI, with
+    noise (entropy_gaussian_per_dim against it)."""
+    rng = np.random.default_rng(seed)
+    ami = runs.groupby(["dataset", "split", "encoder"], sort=False)["AMI"].mean().reset_index()
+    rows, probes = [], []
+    for r in ami.itertuples():
+        for score, scale in (
+            ("silhouette_umap_kmeans", 0.5),
+            ("agreement_umap_ami_mean", 1.0),
+            ("entropy_gaussian_per_dim", -0.3),
+        ):
+            rows.append(
+                {"dataset": r.dataset, "split": r.split, "encoder": r.encoder, "seed": 1, "score": score}
+                | {"value": scale * r.AMI + rng.normal(0, 0.05)}
+            )
+        probe = {f"knn_top1_k{k}": min(1.0, r.AMI + 0.2 + rng.normal(0, 0.03)) for k in (1, 10, 20, 100, 200)}
+        probes.append(
+            {"dataset": r.dataset, "split": r.split, "encoder": r.encoder, "skipped": ""}
+            | probe
+            | {"linear_probe_top1": min(1.0, r.AMI + 0.3)}
+        )
+    return pd.DataFrame(rows), pd.DataFrame(probes)
+
+
+# A training run's checkpoints, scored on one dataset (for the checkpoint outputs): label -> its score level.
+CHECKPOINTS = {"ep1": 0.2, "ep5": 0.5, "ep10": 0.6, "last": 0.65}
+# The (dataset, split, encoder) embeddings whose files the file-reading outputs read (PCA spectra, 2-D maps).
+FILE_PAIRS = [("cifar10", "test", "dino_vitb16"), ("mnist", "test", "resnet50")]
+
+
+def write_study(folder: Path, complete: bool = False) -> tuple[dict[str, str], dict, dict[str, list[str]]]:
+    """(tables, facts, files) of the synthetic study, the result tables written to `folder` as the
+    aggregate rule writes them, facts as zsc.outputs.facts gives them; the runs of cifar10 and dtd chose
+    their k (plant_chosen_k). With `complete`, also a training
+    run's checkpoints (scores and probes on cifar10) and the files of the outputs that read more than
+    tables (embeddings and 2-D maps of FILE_PAIRS, one clustering of digits, whose images are always
+    there), so that every output of the registry is produced."""
+    from zsc import config, tables as data_files
+    from zsc.outputs import OUTPUTS
+
+    runs, labels, facts = study_runs()
+    plant_chosen_k(runs, facts)  # k_chosen and k_selection
+    labelfree, probes = planted_labelfree(runs)
+    for name, dataset in facts["datasets"].items():
+        dataset.update(extra_labels=name in set(labels["dataset"]), labelled=True)
+    facts.update(
+        all_clusterers=facts["clusterers"], umap_silhouette=True, labelfree=True, probes=True, examples=[], maps=False,
+        files={}, seed=1, clusters_shown=6, images_per_cluster=8, pairs=[], sources={},
+    )  # fmt: skip
+    files = {}
+    if complete:
+        labelfree, probes = _with_checkpoints(labelfree, probes, facts)
+        files = _data_files(folder, facts, config, data_files)
+    written = {}
+    for name, frame in {"runs": runs, "labels": labels, "labelfree": labelfree, "probes": probes}.items():
+        written[name] = str(folder / f"{name}.parquet")
+        frame.to_parquet(written[name])
+    facts["not_produced"] = {e.name: why for e in OUTPUTS if (why := e.info["missing"](facts))}
+    return written, facts, files
+
+
+def _with_checkpoints(labelfree: pd.DataFrame, probes: pd.DataFrame, facts: dict):
+    rng = np.random.default_rng(1)
+    rows, probe_rows = [], []
+    for label, level in CHECKPOINTS.items():
+        encoder = f"run@{label}"
+        facts["encoders"][encoder] = {"label": encoder, "architecture": "ViT-B/16", "training": "self-supervised"}
+        facts["encoders"][encoder] |= {"series": "run", "checkpoint": label}
+        keys = {"dataset": "cifar10", "split": "test", "encoder": encoder}
+        for score in ("agreement_og_ami_mean", "effective_rank", "entropy_knn"):
+            rows.append(keys | {"seed": 1, "score": score, "value": level + rng.normal(0, 0.02)})
+        probe_rows.append(keys | {"skipped": "", "knn_top1_k20": level + 0.2, "linear_probe_top1": level + 0.25})
+    return pd.concat([labelfree, pd.DataFrame(rows)], ignore_index=True), pd.concat(
+        [probes, pd.DataFrame(probe_rows)], ignore_index=True
+    )
+
+
+def _data_files(folder: Path, facts: dict, config, data_files) -> dict[str, list[str]]:
+    rng = np.random.default_rng(2)
+    files = {"embeddings": [], "maps": [], "clusters": []}
+    for dataset, split, encoder in FILE_PAIRS:
+        y = np.repeat(np.arange(10), 30)
+        X = rng.normal(size=(10, 32))[y] + rng.normal(0, 0.5, (len(y), 32))
+        for kind, vectors in (("embeddings", X), ("maps", X[:, :2])):
+            path = folder / kind / f"{dataset}-{encoder}.parquet"
+            path.parent.mkdir(exist_ok=True)
+            data_files.write(path, {"index": np.arange(len(y)), "label": y, data_files.VECTOR: vectors.astype(np.float32)})
+            files[kind].append(str(path))
+    digits = config.load(
+        {"datasets": {"digits": {}}, "encoders": {"raw": {}}, "reducers": {"none": {}}, "clusterers": {"kmeans": {}}}
+    )
+    choice = {"dataset": "digits", "split": "all", "encoder": "raw", "reducer": "none", "clusterer": "kmeans", "seed": 1}
+    files["clusters"].append(str(folder / "clusters-digits.parquet"))
+    data_files.write(files["clusters"][0], {"index": np.arange(200), "label_pred": np.arange(200) % 7})
+    facts.update(
+        maps=True,
+        pairs=[list(pair) for pair in FILE_PAIRS],
+        examples=[choice],
+        sources={"digits": {"spec": dict(digits.entry("datasets", "digits")), "root": str(folder / "digits")}},
+        files=files,
+    )
+    return files

@@ -14,7 +14,7 @@ from threadpoolctl import threadpool_limits
 from conftest import snakemake, snakemake_errors
 from zsc import choose_k, tables
 from zsc import config as cfg
-from zsc.clusterers import CLUSTERERS, cluster
+from zsc.clusterers import CLUSTERERS, candidates, cluster, n_clusters_asked
 from zsc.metrics import silhouettes
 
 
@@ -40,16 +40,18 @@ METHODS = [
 
 def test_the_number_of_clusters_is_given_then_counted_then_none():
     labels = np.array([3, 3, 7, 1, 7])
-    assert choose_k.n_clusters_of(labels, 12) == 12
-    assert choose_k.n_clusters_of(labels, None) == 3
-    assert choose_k.n_clusters_of(np.full(5, -1), None) is None  # a flat folder
-    assert choose_k.n_clusters_of(np.full(5, -1), 4) == 4
+    assert n_clusters_asked(labels, 12) == 12
+    assert n_clusters_asked(labels, None) == 3
+    assert n_clusters_asked(np.full(5, -1), None) is None  # a flat folder: the run chooses
+    assert n_clusters_asked(np.full(5, -1), 4) == 4
+    with pytest.raises(ValueError, match=r"^search.datasets.flat: no labels to count clusters from"):
+        n_clusters_asked(np.full(5, -1), None, "search.datasets.flat")  # where a count is needed
 
 
 @pytest.mark.parametrize("method", METHODS, ids=lambda s: f"{s['type']}-{s.get('linkage', '')}{s.get('eigen_solver', '')}")
 def test_choose_k_finds_the_blobs_and_gives_the_labels_of_a_run_given_that_k(method):
     X = blobs()
-    choice = choose_k.choose(method, X, None, seed=3)
+    choice = choose_k.choose(method, X, None, 3, candidates)
     assert choice.k == 4 and choice.criterion == "silhouette_reduced"
     assert list(choice.curve) == list(range(2, 21))  # default k_max: floor(sqrt(400)) = 20
     assert max(choice.curve, key=choice.curve.get) == 4
@@ -60,20 +62,20 @@ def test_choose_k_finds_the_blobs_and_gives_the_labels_of_a_run_given_that_k(met
 @pytest.mark.parametrize("method", [spec("agglomerative"), spec("agglomerative", linkage="single")], ids=["ward", "single"])
 def test_one_tree_cut_at_every_k_gives_every_direct_runs_labels(method):
     X = blobs(n=150, centres=5)
-    candidates, _ = CLUSTERERS[method["type"]].info["candidates"](method, X, [2, 3, 7, 12], 1)
-    for k, labels in candidates.items():
+    cuts, _ = CLUSTERERS[method["type"]].info["candidates"](method, X, [2, 3, 7, 12], 1)
+    for k, labels in cuts.items():
         np.testing.assert_array_equal(labels, CLUSTERERS.build(method, n_clusters=k, n_samples=len(X), seed=1).fit_predict(X))
 
 
 def test_each_k_is_scored_by_its_silhouette_in_the_space_given():
     X = blobs(n=300, centres=3)
     space = np.random.default_rng(0).normal(size=(300, 5)).astype(np.float32)  # another space: other scores
-    choice = choose_k.choose(spec("kmeans", choose_k={"k_max": 6}), X, space, seed=2)
+    choice = choose_k.choose(spec("kmeans", choose_k={"k_max": 6}), X, space, 2, candidates)
     assert choice.criterion == "silhouette_umap" and list(choice.curve) == [2, 3, 4, 5, 6]
     for k, score in choice.curve.items():
         labels = CLUSTERERS.build(spec("kmeans"), n_clusters=k, n_samples=300, seed=2).fit_predict(X)
         assert score == silhouettes(space, {k: labels}, 10000, 2)[k]
-    on_X = choose_k.choose(spec("kmeans", choose_k={"k_max": 6, "criterion": "silhouette_reduced"}), X, space, seed=2)
+    on_X = choose_k.choose(spec("kmeans", choose_k={"k_max": 6, "criterion": "silhouette_reduced"}), X, space, 2, candidates)
     assert on_X.criterion == "silhouette_reduced" and on_X.k == 3 and on_X.curve != choice.curve
 
 
@@ -83,7 +85,7 @@ def test_the_choice_is_the_same_on_a_rerun_and_on_any_thread_count():
     runs = []
     for threads in (1, 2, 1):
         with threadpool_limits(limits=threads):
-            runs += [choose_k.choose(method, X, space, seed=7) for method in (METHODS[0], METHODS[1], METHODS[4])]
+            runs += [choose_k.choose(method, X, space, 7, candidates) for method in (METHODS[0], METHODS[1], METHODS[4])]
     first, second, third = runs[:3], runs[3:6], runs[6:]
     for a, b, c in zip(first, second, third):
         assert a.record() == b.record() == c.record()

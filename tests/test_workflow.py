@@ -41,10 +41,32 @@ def workdir(tmp_path_factory):
 def test_tables_and_figures(workdir):
     runs = pd.read_parquet(workdir / "results/tables/runs.parquet")
     assert len(runs) == 1 * 2 * 3 * 3  # datasets x encoders x reducers x clusterers (1 seed)
-    for column in ["dataset", "group", "split", "encoder", "reducer", "clusterer", "seed", "config_hash", "AMI", "ARI",
-                   "n_clusters_true", "n_clusters_pred", "ratio_clustered", "silhouette_og", "silhouette_reduced",
-                   "AMI_clus", "FMS", "homogeneity", "completeness", "silhouette_umap", "silhouette_og_true",
-                   "silhouette_umap_true", "calinski_harabasz", "davies_bouldin"]:
+    for column in [
+        "dataset",
+        "group",
+        "split",
+        "encoder",
+        "reducer",
+        "clusterer",
+        "seed",
+        "config_hash",
+        "AMI",
+        "ARI",
+        "n_clusters_true",
+        "n_clusters_pred",
+        "ratio_clustered",
+        "silhouette_og",
+        "silhouette_reduced",
+        "AMI_clus",
+        "FMS",
+        "homogeneity",
+        "completeness",
+        "silhouette_umap",
+        "silhouette_og_true",
+        "silhouette_umap_true",
+        "calinski_harabasz",
+        "davies_bouldin",
+    ]:
         assert column in runs.columns
     assert not {"k_chosen", "k_criterion", "k_curve"} & set(runs.columns)  # labelled: k = the classes present, nothing chosen
     # One shared UMAP-50 space per embeddings: every run of an encoder has the same true-label silhouette there.
@@ -122,8 +144,16 @@ def test_every_output_the_config_provides_is_rendered_and_the_rest_are_listed(wo
     assert index.loc["main_ami", "produced"] == "yes"
     # the label-free half: scores per encoder without labels, probes with them, the encoder choice
     labelfree = pd.read_parquet(workdir / "results/tables/labelfree.parquet")
-    assert {"agreement_og_ami_mean", "agreement_umap_ami_mean", "clusterer_agreement_ami", "entropy_gaussian_per_dim",
-            "effective_rank", "entropy_knn", "silhouette_og_kmeans_none", "silhouette_umap_kmeans_umap5"} <= set(labelfree["score"])
+    assert {
+        "agreement_og_ami_mean",
+        "agreement_umap_ami_mean",
+        "clusterer_agreement_ami",
+        "entropy_gaussian_per_dim",
+        "effective_rank",
+        "entropy_knn",
+        "silhouette_og_kmeans_none",
+        "silhouette_umap_kmeans_umap5",
+    } <= set(labelfree["score"])
     assert labelfree.groupby("encoder")["score"].nunique().nunique() == 1  # every encoder has every score
     probes = pd.read_parquet(workdir / "results/tables/probes.parquet").set_index("encoder")
     assert (probes["probe_mode"] == "carve").all()  # digits has no train split: a stratified carve
@@ -157,8 +187,10 @@ def test_report_opens_in_a_real_browser_with_the_main_table_and_a_figure(workdir
 
 def test_same_config_and_seed_give_identical_tables(workdir):
     # Runs last in this module: it recomputes everything in place.
-    tables = [f"results/tables/{name}" for name in ("runs.parquet", "labels.parquet", "labelfree.parquet", "probes.parquet",
-                                                     "ami_summary.csv", "ami_summary.md")]
+    tables = [
+        f"results/tables/{name}"
+        for name in ("runs.parquet", "labels.parquet", "labelfree.parquet", "probes.parquet", "ami_summary.csv", "ami_summary.md")
+    ]
     outputs = sorted(p for p in (workdir / "results/outputs").glob("*/*") if not p.name.startswith("."))
     tables += [str(p.relative_to(workdir)) for p in outputs]  # the rendered tables and figures too
     before = {path: (workdir / path).read_bytes() for path in tables}
@@ -184,8 +216,12 @@ def test_downloaded_weights_are_fetched_by_a_local_rule_then_loaded(tmp_path, se
     digest = hashlib.sha256((served / "r10t.pth").read_bytes()).hexdigest()
     url = f"{base_url}r10t.pth"
     base = {"type": "timm", "model": "resnet10t", "image_size": 32}
-    config = small_config({"fetched": {**base, "weights_url": url, "weights_sha256": digest[:16]},
-                           "local": {**base, "weights_file": str(served / "r10t.pth")}})
+    config = small_config(
+        {
+            "fetched": {**base, "weights_url": url, "weights_sha256": digest[:16]},
+            "local": {**base, "weights_file": str(served / "r10t.pth")},
+        }
+    )
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     result = snakemake(tmp_path, "--configfile", "config.yaml", "--cores", "2")
     assert result.returncode == 0, result.stderr[-4000:]
@@ -248,7 +284,11 @@ def test_own_image_folders_labelled_and_unlabelled(tmp_path):
 
 
 def test_protocol_dry_run_shares_each_reduction(tmp_path):
-    config = {"protocol": str(REPO / "config/params/v5.0.yaml"), "datasets": {"digits": {}}, "encoders": {"raw": {}, "resnet50": {}}}
+    config = {
+        "protocol": str(REPO / "config/params/v5.0.yaml"),
+        "datasets": {"digits": {}},
+        "encoders": {"raw": {}, "resnet50": {}},
+    }
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     result = snakemake(tmp_path, "-n", "--configfile", "config.yaml")
     output = result.stdout + result.stderr
@@ -276,7 +316,9 @@ def test_search_stage_writes_a_params_file_that_a_later_config_runs(tmp_path):
     assert len(trace) == 2 + 2 + 4 + 3 and trace["skipped"].notna().sum() == 1  # ward with l1 is not allowed
 
     (tmp_path / "use.yaml").write_text(
-        yaml.safe_dump({"protocol": "results/search/params.yaml", "datasets": {"digits": {"max_samples": 150}}, "encoders": {"raw": {}}})
+        yaml.safe_dump(
+            {"protocol": "results/search/params.yaml", "datasets": {"digits": {"max_samples": 150}}, "encoders": {"raw": {}}}
+        )
     )
     result = snakemake(tmp_path, "--configfile", "use.yaml", "--cores", "2")
     assert result.returncode == 0, result.stderr[-4000:]
@@ -290,7 +332,10 @@ def test_probes_train_on_the_train_split_embedded_beside_the_clustered_one(tmp_p
     if not DEBIAN_FASHION_MNIST.is_dir():
         pytest.skip("Debian's dataset-fashion-mnist is not installed (.ci/run installs it)")
     config = {
-        "datasets": {"fashionmnist": {"max_samples": 300, "probe_max_samples": 200}, "digits": {"max_samples": 200, "probe_split": "none"}},
+        "datasets": {
+            "fashionmnist": {"max_samples": 300, "probe_max_samples": 200},
+            "digits": {"max_samples": 200, "probe_split": "none"},
+        },
         "encoders": {"raw": {}},
         "reducers": {"none": {}},
         "clusterers": {"kmeans": {}},
@@ -312,8 +357,15 @@ def test_probes_train_on_the_train_split_embedded_beside_the_clustered_one(tmp_p
 
 
 def test_a_probe_split_the_dataset_does_not_have_is_a_config_error(tmp_path):
-    config = {"datasets": {"digits": {"probe_split": "train"}}, "encoders": {"raw": {}}, "reducers": {"none": {}}, "clusterers": {"kmeans": {}}}
+    config = {
+        "datasets": {"digits": {"probe_split": "train"}},
+        "encoders": {"raw": {}},
+        "reducers": {"none": {}},
+        "clusterers": {"kmeans": {}},
+    }
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     result = snakemake(tmp_path, "-n", "--configfile", "config.yaml")
     assert result.returncode != 0
-    assert snakemake_errors(result) == ["config error: datasets.digits.probe_split: 'train' is not another split of digits (carve, none)"]
+    assert snakemake_errors(result) == [
+        "config error: datasets.digits.probe_split: 'train' is not another split of digits (carve, none)"
+    ]

@@ -1,26 +1,30 @@
-"""The number of clusters a run asks for, and choosing it without labels (docs/labelfree.md#choosing-k).
+"""Choosing the number of clusters without labels (docs/labelfree.md#choosing-k).
 
-`n_clusters_of` is the one place that says which k a run is given, for every stage (cluster,
-labelfree, search): the dataset's `n_clusters`, else the number of classes present in the clustered
-split (the study), else, when no sample has a label (a flat image folder), none.
+Which k a run is given is said in one place for every stage and the plan,
+zsc.clusterers.n_clusters_asked: the dataset's `n_clusters`, else the number of classes present in
+the clustered split (the study), else, when no sample has a label (a flat image folder), none.
 
-The clusterers that are given a number (K-Means, spectral, agglomerative with a count) have the
-option `choose_k` (CHOOSE_K, declared in their registry entries):
+The clusterers that are given a number (K-Means, spectral, agglomerative with a count) declare the
+option `choose_k` (CHOOSE_K) in their registry entries:
 
 - `when: auto` (the default) chooses k only where the dataset has neither labels nor `n_clusters`,
   so labelled runs keep k = the classes present; `always` chooses on labelled data too (that is
   how zsc.bench_choose_k measures the criterion); with `never`, a dataset without either is
   refused before any job (`check`).
 - Every k from `k_min` to `k_max` (default min(50, floor(sqrt(N))), at most N - 1) is fitted,
-  sharing work where the method allows (registry info `candidates`: one agglomerative tree cut at
-  every k, one spectral embedding of k_max eigenvectors; K-Means fits once per k).
+  sharing work where the method allows (zsc.clusterers.candidates: registry info `candidates`, one
+  agglomerative tree cut at every k, one spectral embedding of k_max eigenvectors; K-Means fits
+  once per k).
 - Each candidate's labels are scored by `criterion`: the Euclidean silhouette in the shared
   UMAP-50 space of the embeddings (`silhouette_umap`, the space the study found to track AMI),
   or in the space clustered (`silhouette_reduced`, also the fallback when metrics.umap_silhouette
   is off or that space could not be made). All candidates are scored in one pass over the pairwise
-  distances (zsc.metrics.silhouettes), on a seeded subsample of `silhouette_max_samples` points.
+  distances (zsc.silhouette), on a seeded subsample of `silhouette_max_samples` points.
 - The highest score wins (ties: the smaller k). The run's labels are those a run given that k
   gets; the chosen k, the criterion actually used and the score of every k are recorded.
+
+A method registry module beside zsc.clusterers, which imports it (so this module does not import
+the clusterers: what it needs of an entry comes as arguments or through the config's `info`).
 """
 
 from __future__ import annotations
@@ -85,23 +89,11 @@ def settings(clusterer: dict) -> dict:
     return {**CHOOSE_K["default"], **(clusterer.get("choose_k") or {})}
 
 
-def n_clusters_of(labels: np.ndarray | None, n_clusters: int | None) -> int | None:
-    """The number of clusters a run is given: the dataset's `n_clusters`, else the number of classes
-    present (labels >= 0), else None (no sample has a label: choose k, or the run cannot start)."""
-    if n_clusters is not None:
-        return int(n_clusters)
-    if labels is None:
-        return None
-    present = len(np.unique(labels[labels >= 0]))
-    return present or None
-
-
 def chooses(clusterer: dict, counted: bool) -> bool:
     """Whether a run of `clusterer` (a resolved entry) chooses its k; `counted`: the dataset gives a
-    number (n_clusters_of is not None). Clusterers that find k themselves never do."""
-    from .clusterers import CLUSTERERS
-
-    if not CLUSTERERS[clusterer["type"]].info["uses_n_clusters"]:
+    number (zsc.clusterers.n_clusters_asked gives one). Only the clusterers that declare the option
+    choose_k (those given a number) ever do."""
+    if "choose_k" not in clusterer:
         return False
     when = settings(clusterer)["when"]
     return when == "always" or (when == "auto" and not counted)
@@ -141,14 +133,14 @@ def counted(config, dataset: str) -> bool:
 
 def may_choose(config, run: dict) -> bool:
     """Whether a run of the grid will choose its k (so its cluster job reads the UMAP space)."""
-    return chooses(config.clusterer(run), counted(config, run["dataset"]))
+    uses_n_clusters = config.info("clusterers", run["clusterer"])["uses_n_clusters"]
+    return uses_n_clusters and chooses(config.clusterer(run), counted(config, run["dataset"]))
 
 
 def check(config) -> None:
     """ConfigError (one line) for what would stop a job: k_max below k_min, and a dataset with
     neither labels nor n_clusters whose clusterers are given a number and may not choose it."""
-    from .clusterers import CLUSTERERS
-    from .config import ConfigError
+    from .errors import ConfigError
 
     for name, entry in config["clusterers"].items():
         choice = settings(entry)
@@ -157,7 +149,7 @@ def check(config) -> None:
     refused: dict[str, list[str]] = {}
     for run in config.runs():
         clusterer = config.clusterer(run)
-        if not CLUSTERERS[clusterer["type"]].info["uses_n_clusters"] or settings(clusterer)["when"] != "never":
+        if not config.info("clusterers", run["clusterer"])["uses_n_clusters"] or settings(clusterer)["when"] != "never":
             continue
         if not counted(config, run["dataset"]):
             refused.setdefault(run["dataset"], []).append(run["clusterer"])
@@ -166,7 +158,8 @@ def check(config) -> None:
         which = f"clusterers {', '.join(names)} are" if len(names) > 1 else f"clusterer {names[0]} is"
         raise ConfigError(
             f"datasets.{dataset}: no labels (a flat image folder) and no n_clusters, and {which} given a number "
-            f"of clusters with choose_k.when: never: set datasets.{dataset}.n_clusters, or let choose_k choose it (choose_k.when: auto)"
+            f"of clusters with choose_k.when: never: set datasets.{dataset}.n_clusters, or let choose_k choose it "
+            "(choose_k.when: auto)"
         )
 
 
@@ -187,20 +180,12 @@ class Choice:
         return {"k_chosen": self.k, "k_criterion": self.criterion, "k_curve": json.dumps(curve)}
 
 
-def fit_each(clusterer: dict, X: np.ndarray, ks: list[int], seed: int):
-    """Candidates of a method with no shared work: one fit per k (K-Means). Returns (labels per k,
-    labels at k)."""
-    from .clusterers import CLUSTERERS
-
-    labels = {k: np.asarray(CLUSTERERS.build(clusterer, n_clusters=k, n_samples=len(X), seed=seed).fit_predict(X)) for k in ks}
-    return labels, labels.__getitem__
-
-
-def choose(clusterer: dict, X: np.ndarray, space: np.ndarray | None, seed: int) -> Choice:
+def choose(clusterer: dict, X: np.ndarray, space: np.ndarray | None, seed: int, candidates) -> Choice:
     """Choose k for `clusterer` on the points X it clusters, scoring each k's labels in `space`
-    (the UMAP-50 space; None: criterion silhouette_reduced, or that space is missing)."""
-    from .clusterers import CLUSTERERS
-    from .metrics import silhouettes
+    (the UMAP-50 space; None: criterion silhouette_reduced, or that space is missing).
+    `candidates(clusterer, X, ks, seed)`: (the labels at every k of ks, the labels a run given k
+    gets, as a function of k), as zsc.clusterers.candidates gives them."""
+    from .silhouette import silhouettes
 
     choice = settings(clusterer)
     criterion = choice["criterion"] if space is not None else "silhouette_reduced"
@@ -209,7 +194,6 @@ def choose(clusterer: dict, X: np.ndarray, space: np.ndarray | None, seed: int) 
     if len(space) != len(X):
         raise ValueError(f"choose_k: the scoring space has {len(space)} points, the data clustered {len(X)}")
     ks = candidate_ks(choice, len(X))
-    candidates = CLUSTERERS[clusterer["type"]].info.get("candidates", fit_each)
     labels, final = candidates(clusterer, X, ks, seed)
     scores = silhouettes(space, labels, choice["silhouette_max_samples"], seed)
     defined = [k for k in ks if not math.isnan(scores[k])]
@@ -223,7 +207,7 @@ def choose(clusterer: dict, X: np.ndarray, space: np.ndarray | None, seed: int) 
 # What a choosing cluster job needs beyond its method (zsc.resources, zsc.plan)
 
 
-def _sizes(clusterer: dict, n: int) -> tuple[range, int]:
+def sizes(clusterer: dict, n: int) -> tuple[range, int]:
     """(the k tried, the points scored) of a choosing run on n points, for the estimates."""
     choice = settings(clusterer)
     m = n if choice["silhouette_max_samples"] is None else min(n, choice["silhouette_max_samples"])
@@ -233,21 +217,5 @@ def _sizes(clusterer: dict, n: int) -> tuple[range, int]:
 def memory_bytes(n: int, clusterer: dict) -> int:
     """The candidates' labels and the silhouettes' block of pairwise distances (float64, at most
     two of scikit-learn's 1 GiB working blocks) with the per-cluster sums of every candidate."""
-    ks, m = _sizes(clusterer, n)
+    ks, m = sizes(clusterer, n)
     return 8 * n * len(ks) + min(2 * 2**30, 16 * m * m) + 8 * m * sum(ks)
-
-
-def seconds(n: int, d: int, clusterer: dict, fit_seconds) -> float:
-    """Predicted seconds beyond a plain run's: `fit_seconds(k)` (zsc.resources.cluster_seconds at
-    k) per candidate for K-Means, one more fit for the others (their candidates share one tree or
-    embedding), and the silhouettes of every candidate (the per-cluster sums: about 1 ns per pair
-    and candidate here)."""
-    from .clusterers import CLUSTERERS
-    from .config import UMAP_SPACE
-    from .resources import BLAS_FLOPS
-
-    ks, m = _sizes(clusterer, n)
-    shared = "candidates" in CLUSTERERS[clusterer["type"]].info
-    fits = fit_seconds(max(ks)) if shared else sum(fit_seconds(k) for k in ks)
-    scored = d if settings(clusterer)["criterion"] == "silhouette_reduced" else UMAP_SPACE["n_components"]
-    return fits + 1e-9 * m * m * len(ks) + 2 * m * m * scored / BLAS_FLOPS

@@ -8,28 +8,34 @@ split, given to the methods that need it), `n_samples` and `seed`, and returns a
 from __future__ import annotations
 
 import logging
+import math
 import os
 
 import numpy as np
 
 from .choose_k import CHOOSE_K
+from .metric_names import METRICS, sklearn_metric
 from .registry import Registry
 
 log = logging.getLogger(__name__)
 
-CLUSTERERS = Registry("clusterers")
+# Every entry declares: whether it is given the number of clusters; its memory(n, d, spec), the bytes
+# its method holds on n points of d dimensions beyond the float32 input (an upper bound: the memory
+# guard and zsc.resources use it); seconds(n, d, k, spec), its predicted time beyond a job's
+# start-up on one core of this project's machine (k: clusters asked for; `python -m zsc plan` sums
+# them); and label, its display name in tables and figures (the study's, e.g. "AC w/ C"), shown for
+# a config entry named after the type or after `study_name`, the name the study's params files give it.
+# An entry given the number of clusters also declares the option choose_k (zsc.choose_k.CHOOSE_K: it
+# may choose that number without labels) and may declare candidates(spec, X, ks, seed), its labels at
+# every k of ks sharing work between them (see `candidates`).
+CLUSTERERS = Registry("clusterers", required=("uses_n_clusters", "memory", "seconds", "label"))
 
 _METRIC = {
     "type": "string",
-    "enum": ["euclidean", "l1", "chebyshev", "cosine", "arccos"],
+    "enum": list(METRICS),
     "default": "euclidean",
     "description": "Distance between points; arccos is the angle between them in radians (a true metric, unlike cosine).",
 }
-
-
-def _sklearn_metric(metric: str) -> str:
-    """scikit-learn's neighbour searches call L1 'manhattan'; arccos is given to them as a precomputed matrix."""
-    return {"l1": "manhattan", "arccos": "precomputed"}.get(metric, metric)
 
 
 def arccos_distances(X) -> np.ndarray:
@@ -60,6 +66,20 @@ def _matrix_bytes(n: int, spec: dict) -> int:
     return 16 * n * n if spec.get("metric") == "arccos" else 0
 
 
+# BLAS throughput of one job (distance products, eigen-solvers) on this project's machine, for the
+# seconds estimates. Measured (Fashion-MNIST, UMAP-50 unless said): K-Means 0.3 s at 10k; ward 3.3 s
+# at 10k; Affinity Propagation 20.6 s at 10k; HDBSCAN brute force 5.0 s at 10k, KD-tree 125 s at 70k;
+# Spectral on 10,000 x 2,352 raw pixels 11.9 s. Spectral on the random ResNet-50's 2,048-d embedding:
+# the exact k-NN graph 10.7 / 96.7 / 1,077 CPU s at 10k / 30k / 100k (2 n^2 d flops), ARPACK's
+# shift-invert 3.6 / 71.8 / 1,381 s (its LU: N^2.5), Lanczos 0.2 / 1.3 / 5.2 s (docs/measurements.md).
+BLAS_FLOPS = 4e10
+
+
+def _per_10k_points(n, d, k, spec) -> float:
+    """A method without measurements: a second per 10,000 points."""
+    return 1e-4 * n
+
+
 _LINKAGE = {
     "type": "string",
     "enum": ["ward", "complete", "average", "single"],
@@ -82,6 +102,8 @@ _WARD_NEEDS_EUCLIDEAN = {
     },
     uses_n_clusters=True,
     memory=lambda n, d, spec: 16 * n * d,  # a float64 copy of the data and its distances to the centres
+    seconds=lambda n, d, k, spec: 2 * n * d * k * 100 / BLAS_FLOPS,
+    label="K-Means",
 )
 def kmeans(n_init: int, max_iter: int, n_clusters: int, n_samples: int, seed: int, choose_k=None):
     # choose_k is applied before a model is built (zsc.choose_k): one K-Means fit per candidate k
@@ -96,6 +118,10 @@ def _agglomerative_memory(n: int, d: int, spec: dict) -> int:
     from .linkage import memory_bytes
 
     return memory_bytes(n, d, spec["linkage"], spec["metric"])
+
+
+def _agglomerative_seconds(n, d, k, spec) -> float:
+    return 3e-8 * n * n + (0 if spec.get("linkage") == "ward" else n * n * d / BLAS_FLOPS)
 
 
 def _tree_cuts(spec: dict, X, ks: list[int], seed: int):
@@ -121,6 +147,9 @@ def _tree_cuts(spec: dict, X, ks: list[int], seed: int):
     },
     uses_n_clusters=True,
     memory=_agglomerative_memory,
+    seconds=_agglomerative_seconds,
+    label="AC w/ C",
+    study_name="ac_with_c",
     schema=_WARD_NEEDS_EUCLIDEAN,
     candidates=_tree_cuts,
 )
@@ -172,9 +201,14 @@ class _AverageZScored:
     },
     uses_n_clusters=False,
     memory=_agglomerative_memory,
+    seconds=_agglomerative_seconds,
+    label="AC w/o C",
+    study_name="ac_without_c",
     schema=_WARD_NEEDS_EUCLIDEAN,
 )
-def agglomerative_threshold(distance_threshold, linkage, metric, average_zscore, dimension_correction, n_clusters, n_samples, seed):
+def agglomerative_threshold(
+    distance_threshold, linkage, metric, average_zscore, dimension_correction, n_clusters, n_samples, seed
+):
     from .linkage import Agglomerative
 
     model = Agglomerative(linkage, metric, distance_threshold=distance_threshold)
@@ -212,7 +246,12 @@ def _spectral_candidates(spec: dict, X, ks: list[int], seed: int):
     "Spectral clustering on a nearest-neighbour graph, cluster_qr labels, given the true number of clusters "
     "(scikit-learn's: an exact k-NN graph by blocked BLAS, then its eigensolver; docs/measurements.md says where the time goes)",
     options={
-        "n_neighbors": {"type": "integer", "minimum": 2, "default": 10, "description": "Neighbours of the affinity graph (the study: 10 to 50)."},
+        "n_neighbors": {
+            "type": "integer",
+            "minimum": 2,
+            "default": 10,
+            "description": "Neighbours of the affinity graph (the study: 10 to 50).",
+        },
         "eigen_solver": {
             "type": "string",
             "enum": ["arpack", "lanczos", "lobpcg"],
@@ -225,7 +264,12 @@ def _spectral_candidates(spec: dict, X, ks: list[int], seed: int):
         "choose_k": CHOOSE_K,
     },
     uses_n_clusters=True,
-    memory=lambda n, d, spec: n * (48 * spec["n_neighbors"] + 8 * d) + (int(ARPACK_LU_BYTES_PER_PAIR * n * n) if spec["eigen_solver"] == "arpack" else 0),
+    memory=lambda n, d, spec: n * (48 * spec["n_neighbors"] + 8 * d)
+    + (int(ARPACK_LU_BYTES_PER_PAIR * n * n) if spec["eigen_solver"] == "arpack" else 0),
+    seconds=lambda n, d, k, spec: 2 * n * n * d / BLAS_FLOPS
+    + 1e-4 * n
+    + (4.4e-10 * n**2.5 if spec["eigen_solver"] == "arpack" else 0),
+    label="Spectral",
     threads=4,  # the k-NN search, most of the time at 100,000 points, runs on the job's threads
     candidates=_spectral_candidates,
 )
@@ -277,14 +321,23 @@ class _OneBlasThread:
             "default": 0.9,
             "description": "Damping (the study tuned it per encoder: 0.6 to 0.95).",
         },
-        "convergence_iter": {"type": "integer", "minimum": 1, "default": 15, "description": "Stable iterations to stop (the study: 15)."},
+        "convergence_iter": {
+            "type": "integer",
+            "minimum": 1,
+            "default": 15,
+            "description": "Stable iterations to stop (the study: 15).",
+        },
         "max_iter": {"type": "integer", "minimum": 1, "default": 1000, "description": "Iteration limit (the study: 1000)."},
     },
     uses_n_clusters=False,
-    memory=lambda n, d, spec: 24 * n * n,  # similarity, availability, responsibility: N x N float64 each (zsc.affinity)
+    memory=lambda n, d, spec: 24
+    * n
+    * n,  # similarity, availability, responsibility: N x N float64 each (zsc.affinity_propagation)
+    seconds=lambda n, d, k, spec: 2e-7 * n * n,
+    label="Affinity Prop.",
 )
 def affinity_propagation(damping, convergence_iter, max_iter, n_clusters, n_samples, seed):
-    from .affinity import AffinityPropagation  # scikit-learn's labels, bit for bit, in less time and memory
+    from .affinity_propagation import AffinityPropagation  # scikit-learn's labels, bit for bit, in less time and memory
 
     return AffinityPropagation(damping=damping, convergence_iter=convergence_iter, max_iter=max_iter, random_state=seed)
 
@@ -295,16 +348,29 @@ def affinity_propagation(damping, convergence_iter, max_iter, n_clusters, n_samp
     options={
         "min_samples": {"type": "integer", "minimum": 2, "default": 5, "description": "Neighbours of a core point."},
         "metric": _METRIC,
-        "cluster_method": {"type": "string", "enum": ["xi", "dbscan"], "default": "xi", "description": "How clusters are extracted."},
-        "xi": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1, "default": 0.05, "description": "Steepness for the xi method."},
+        "cluster_method": {
+            "type": "string",
+            "enum": ["xi", "dbscan"],
+            "default": "xi",
+            "description": "How clusters are extracted.",
+        },
+        "xi": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "exclusiveMaximum": 1,
+            "default": 0.05,
+            "description": "Steepness for the xi method.",
+        },
     },
     uses_n_clusters=False,
     memory=lambda n, d, spec: 32 * n * d + _matrix_bytes(n, spec),  # neighbour searches, no N x N matrix but arccos's
+    seconds=lambda n, d, k, spec: 2e-3 * n,
+    label="OPTICS",
 )
 def optics(min_samples, metric, cluster_method, xi, n_clusters, n_samples, seed):
     from sklearn.cluster import OPTICS
 
-    model = OPTICS(min_samples=min_samples, metric=_sklearn_metric(metric), cluster_method=cluster_method, xi=xi)
+    model = OPTICS(min_samples=min_samples, metric=sklearn_metric(metric), cluster_method=cluster_method, xi=xi)
     return _arccos_aware(model, metric)
 
 
@@ -325,7 +391,9 @@ def _leiden(graph, resolution: float, seed: int) -> np.ndarray:
     rows, cols = graph.nonzero()
     upper = rows < cols  # the graph is symmetric: each undirected edge once
     network = igraph.Graph(n=graph.shape[0], edges=list(zip(rows[upper].tolist(), cols[upper].tolist())))
-    partition = leidenalg.find_partition(network, leidenalg.RBConfigurationVertexPartition, resolution_parameter=resolution, seed=seed)
+    partition = leidenalg.find_partition(
+        network, leidenalg.RBConfigurationVertexPartition, resolution_parameter=resolution, seed=seed
+    )
     return np.asarray(partition.membership, dtype=np.int64)
 
 
@@ -335,7 +403,7 @@ class _Communities:
 
     def __init__(self, find, n_neighbors, metric, resolution, seed):
         self.find, self.n_neighbors, self.resolution, self.seed = find, n_neighbors, resolution, seed
-        self.metric = _sklearn_metric("cosine" if metric == "arccos" else metric)
+        self.metric = sklearn_metric("cosine" if metric == "arccos" else metric)
 
     def fit_predict(self, X):
         from sklearn.neighbors import kneighbors_graph
@@ -362,6 +430,8 @@ _COMMUNITY_OPTIONS = {
     options=_COMMUNITY_OPTIONS,
     uses_n_clusters=False,
     memory=lambda n, d, spec: n * (200 * spec["n_neighbors"] + 8 * d),  # networkx holds the k-NN graph as Python objects
+    seconds=_per_10k_points,
+    label="Louvain",
 )
 def louvain(n_neighbors, metric, resolution, n_clusters, n_samples, seed):
     return _Communities(_louvain, n_neighbors, metric, resolution, seed)
@@ -373,6 +443,8 @@ def louvain(n_neighbors, metric, resolution, n_clusters, n_samples, seed):
     options=_COMMUNITY_OPTIONS,
     uses_n_clusters=False,
     memory=lambda n, d, spec: n * (64 * spec["n_neighbors"] + 8 * d),  # igraph's compact edge list
+    seconds=_per_10k_points,
+    label="Leiden",
 )
 def leiden(n_neighbors, metric, resolution, n_clusters, n_samples, seed):
     return _Communities(_leiden, n_neighbors, metric, resolution, seed)
@@ -454,11 +526,25 @@ class _HDBSCAN:
     memory=lambda n, d, spec: (
         16 * n * n if spec["metric"] == "arccos" or _HDBSCAN.search(spec["algorithm"], n, d) == "brute" else 32 * n * d
     ),
+    seconds=lambda n, d, k, spec: (
+        5e-8 * n * n + n * n * d / BLAS_FLOPS
+        if spec.get("metric") == "arccos" or _HDBSCAN.search(spec.get("algorithm", "auto"), n, d) == "brute"
+        else 1.1e-4 * n * math.log2(max(n, 2)) * max(1.0, d / 50)
+    ),
+    label="HDBSCAN",
 )
 def hdbscan(
-    min_cluster_size, min_samples, max_cluster_size_fraction, metric, cluster_selection_method, algorithm, n_clusters, n_samples, seed
+    min_cluster_size,
+    min_samples,
+    max_cluster_size_fraction,
+    metric,
+    cluster_selection_method,
+    algorithm,
+    n_clusters,
+    n_samples,
+    seed,
 ):
-    metric = _sklearn_metric(metric)
+    metric = sklearn_metric(metric)
     return _HDBSCAN(
         min_cluster_size=min_cluster_size,
         min_samples=min_samples,
@@ -467,6 +553,29 @@ def hdbscan(
         cluster_selection_method=cluster_selection_method,
         algorithm=algorithm,
     )
+
+
+def n_clusters_asked(labels: np.ndarray | None, n_clusters: int | None, where: str | None = None) -> int | None:
+    """The number of clusters asked of a method given one (K-Means, ...): the dataset's `n_clusters`,
+    else the number of classes present in `labels`, as in the study (noise, -1, is no class). Every
+    stage that asks for clusters counts them here (cluster, labelfree, search) and so does the plan.
+    When there is no class to count (a flat image folder, or no labels read), None: such a run
+    chooses its k (zsc.choose_k); with `where`, a ValueError naming it instead (the search, the plan
+    of a dataset given a number)."""
+    if n_clusters is not None:
+        return int(n_clusters)
+    present = 0 if labels is None else len(np.unique(labels[labels >= 0]))
+    if present == 0 and where is not None:
+        raise ValueError(f"{where}: no labels to count clusters from; set the dataset's n_clusters")
+    return present or None
+
+
+def n_clusters_problem(dataset: str, n_clusters: int, n_samples: int) -> str | None:
+    """Why `n_clusters` clusters cannot be asked of dataset's `n_samples` samples (None: they can).
+    For the cluster job, once the samples are known (an image folder's, a split's size)."""
+    if n_clusters > n_samples:
+        return f"datasets.{dataset}.n_clusters: {n_clusters} clusters of only {n_samples} samples"
+    return None
 
 
 def memory_limit(limit_gb: float | None) -> int:
@@ -484,8 +593,22 @@ def too_big(clusterer: dict, n: int, d: int, limit: int) -> str | None:
         return None
     return (
         f"{clusterer['name']} ({clusterer['type']}) on N={n} needs about {need / 2**30:.1f} GiB, over the limit of "
-        f"{limit / 2**30:.1f} GiB (limits.memory_gb): subsample with the dataset's max_samples or use another reducer or clusterer"
+        f"{limit / 2**30:.1f} GiB (limits.memory_gb): subsample with the dataset's max_samples or use "
+        f"another reducer or clusterer"
     )
+
+
+def _fit_each(clusterer: dict, X, ks: list[int], seed: int):
+    """Candidates of a method with no shared work: one fit per k (K-Means)."""
+    labels = {k: np.asarray(CLUSTERERS.build(clusterer, n_clusters=k, n_samples=len(X), seed=seed).fit_predict(X)) for k in ks}
+    return labels, labels.__getitem__
+
+
+def candidates(clusterer: dict, X, ks: list[int], seed: int):
+    """choose_k's candidates of a clusterer given a number (a resolved entry) on the points X: (the
+    labels at every k of ks, the labels a run given k gets as a function of k). The entry's registry
+    info `candidates` shares work between the k (one tree, one embedding); without it, one fit per k."""
+    return CLUSTERERS[clusterer["type"]].info.get("candidates", _fit_each)(clusterer, X, ks, seed)
 
 
 def cluster(
@@ -500,16 +623,15 @@ def cluster(
     umap_path=None,
 ) -> None:
     """Cluster one reduction; `n_clusters` (the config's datasets.<dataset>.n_clusters) defaults to
-    the number of classes present (the study: zsc.choose_k.n_clusters_of). A clusterer given a
-    number chooses it where its choose_k says so, scoring each k in the UMAP space `umap_path`
-    (zsc.choose_k); the chosen k and its score curve go into the output's metadata. The output is
-    written whatever happens to the method (zsc.failures): a clusterer whose memory estimate is
-    over the limit does not start (status skipped); one whose reduction failed, that is asked for
-    more clusters than there are samples, or that raises a known data-dependent error records
-    status failed and the reason. Labels that are all noise (HDBSCAN found no cluster) are kept,
-    with a warning and a note in the metadata."""
+    the number of classes present (the study: n_clusters_asked). A clusterer given a number chooses
+    it where its choose_k says so, scoring each k in the UMAP space `umap_path` (zsc.choose_k); the
+    chosen k and its score curve go into the output's metadata. The output is written whatever
+    happens to the method (zsc.failures): a clusterer whose memory estimate is over the limit does
+    not start (status skipped); one whose reduction failed, that is asked for more clusters than
+    there are samples, or that raises a known data-dependent error records status failed and the
+    reason. Labels that are all noise (HDBSCAN found no cluster) are kept, with a warning and a note
+    in the metadata."""
     from . import choose_k, failures, tables
-    from .config import n_clusters_problem
 
     meta = {"clusterer": clusterer, "seed": seed}
     columns, _ = tables.read(embeddings_path, columns=["index", "label"])
@@ -525,24 +647,26 @@ def cluster(
     reason = too_big(clusterer, X.shape[0], X.shape[1], memory_limit(memory_gb))
     if reason:
         return not_run(failures.SKIPPED, reason)
-    uses_n_clusters = CLUSTERERS[clusterer["type"]].info["uses_n_clusters"]
-    k = choose_k.n_clusters_of(columns["label"], n_clusters)
-    chooses = choose_k.chooses(clusterer, k is not None)
-    if uses_n_clusters and not chooses and k is None:  # check_config refuses such a config before any job
-        raise ValueError(
-            f"{embeddings_path}: no labels to count clusters from: set datasets.{dataset}.n_clusters, or let "
-            f"clusterers.{clusterer['name']} choose it (choose_k.when: auto)"
-        )
-    if uses_n_clusters and not chooses and n_clusters is not None and (reason := n_clusters_problem(dataset or "<dataset>", k, len(X))):
-        return not_run(failures.FAILED, f"{reason}, so {clusterer['name']} ({clusterer['type']}) cannot run")
+    chooses = False
+    if CLUSTERERS[clusterer["type"]].info["uses_n_clusters"]:
+        given = n_clusters is not None
+        n_clusters = n_clusters_asked(columns["label"], n_clusters)
+        chooses = choose_k.chooses(clusterer, n_clusters is not None)
+        if not chooses and n_clusters is None:  # check_config refuses such a config before any job
+            raise ValueError(
+                f"{embeddings_path}: no labels to count clusters from: set datasets.{dataset}.n_clusters, or let "
+                f"clusterers.{clusterer['name']} choose it (choose_k.when: auto)"
+            )
+        if not chooses and given and (reason := n_clusters_problem(dataset or "<dataset>", n_clusters, len(X))):
+            return not_run(failures.FAILED, f"{reason}, so {clusterer['name']} ({clusterer['type']}) cannot run")
     try:
         if chooses:
-            choice = choose_k.choose(clusterer, X, _umap_space(umap_path), seed)
+            choice = choose_k.choose(clusterer, X, _umap_space(umap_path), seed, candidates)
             labels = choice.labels
             meta.update(choice.record())
             log.info("%s chose k=%d by %s; scores by k: %s", clusterer["name"], choice.k, choice.criterion, meta["k_curve"])
         else:
-            model = CLUSTERERS.build(clusterer, n_clusters=k, n_samples=len(X), seed=seed)
+            model = CLUSTERERS.build(clusterer, n_clusters=n_clusters, n_samples=len(X), seed=seed)
             labels = np.asarray(model.fit_predict(X), dtype=np.int64)
     except choose_k.ChooseKError as error:
         return not_run(failures.FAILED, f"clusterers.{clusterer['name']}.{error}")
@@ -550,7 +674,9 @@ def cluster(
         why = failures.cell_failure(error)
         if why is None:
             raise
-        return not_run(failures.FAILED, f"clusterers.{clusterer['name']} ({clusterer['type']}) on N={len(X)}, d={X.shape[1]}: {why}")
+        return not_run(
+            failures.FAILED, f"clusterers.{clusterer['name']} ({clusterer['type']}) on N={len(X)}, d={X.shape[1]}: {why}"
+        )
     if len(labels) and np.all(labels == -1):  # noise only
         meta["note"] = f"all points noise: {clusterer['name']} ({clusterer['type']}) found no cluster in N={len(labels)}"
         log.warning("%s", meta["note"])

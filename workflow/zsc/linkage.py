@@ -26,7 +26,8 @@ from heapq import heappush, heappushpop
 
 import numpy as np
 
-SCIPY_METRIC = {"euclidean": "euclidean", "l1": "cityblock", "chebyshev": "chebyshev", "cosine": "cosine"}
+from .metric_names import SCIPY_METRIC, sklearn_metric
+
 VECTOR_SINGLE_METRICS = {"euclidean", "l1", "chebyshev"}  # scikit-learn's MST on the vectors covers these
 
 
@@ -124,10 +125,8 @@ def merges(X: np.ndarray, linkage: str, metric: str) -> np.ndarray:
     if route(linkage, metric) == "sklearn_mst":
         from sklearn.cluster import AgglomerativeClustering
 
-        from .clusterers import _sklearn_metric
-
         # without connectivity scikit-learn always builds the whole tree; n_clusters only cuts it
-        return AgglomerativeClustering(n_clusters=1, linkage="single", metric=_sklearn_metric(metric)).fit(X).children_
+        return AgglomerativeClustering(n_clusters=1, linkage="single", metric=sklearn_metric(metric)).fit(X).children_
     return tree(X, linkage, metric)[:, :2]
 
 
@@ -144,10 +143,11 @@ class Agglomerative:
         if route(self.linkage, self.metric) == "sklearn_mst":
             from sklearn.cluster import AgglomerativeClustering
 
-            from .clusterers import _sklearn_metric
-
             model = AgglomerativeClustering(
-                n_clusters=self.n_clusters, distance_threshold=self.distance_threshold, linkage="single", metric=_sklearn_metric(self.metric)
+                n_clusters=self.n_clusters,
+                distance_threshold=self.distance_threshold,
+                linkage="single",
+                metric=sklearn_metric(self.metric),
             )
             return model.fit_predict(X)
         n = len(X)

@@ -17,11 +17,12 @@ that are checkpoints of one training run (names such as "run@ep010").
 
 Conventions
 -----------
-* Orientation. A higher score is taken to mean a better encoder, except for the scores named in
-  `LOWER_IS_BETTER`. Wherever scores are ranked or correlated, a score in that set is negated first, so
-  rank 1 is always the recommended encoder and a positive correlation always means "the score orders the
-  encoders as the reference does". The `value` columns themselves always hold the score as computed
-  (never negated). The set is read at call time, so it can be changed (or monkeypatched) at run time.
+* Orientation. Each score's entry in the label-free registry (zsc.labelfree.SCORES) declares whether a
+  higher or a lower value is the better encoder (`labelfree.direction`; higher for a name it does not
+  know). Wherever scores are ranked or correlated, a lower-is-better score is negated first, so rank 1 is
+  always the recommended encoder and a positive correlation always means "the score orders the encoders
+  as the reference does". The `value` columns themselves always hold the score as computed (never
+  negated). The direction is read at call time.
 * Correlations are scipy.stats.spearmanr and scipy.stats.kendalltau (tau-b, two-sided p-values) on the
   pairs where both the (oriented) score and the reference are finite. They are NaN when fewer than
   `min_n` such pairs remain or when either side is constant (the correlation is undefined then).
@@ -38,10 +39,7 @@ import numpy as np
 import pandas as pd
 import scipy.stats
 
-# Label-free scores for which a LOWER value means a better encoder (all others: higher is better).
-# Empty by default: every score in zsc.labelfree (silhouettes, agreement AMI/ARI, entropies, effective
-# rank) is oriented so that higher is better. Scores named here are negated before ranking/correlating.
-LOWER_IS_BETTER: set[str] = set()
+from .labelfree import direction
 
 SCORE_KEYS = ["dataset", "encoder", "score"]
 STATISTICS = ["n", "spearman_rho", "spearman_p", "kendall_tau", "kendall_p"]
@@ -53,8 +51,8 @@ POOLED = "all"  # the `dataset` of the pooled correlations
 
 
 def _sign(score: str) -> float:
-    """-1.0 for a score in LOWER_IS_BETTER (it is negated before ranking/correlating), else +1.0."""
-    return -1.0 if score in LOWER_IS_BETTER else 1.0
+    """-1.0 for a score whose lower values are better (it is negated before ranking/correlating), else +1.0."""
+    return -1.0 if direction(score) == "lower" else 1.0
 
 
 def _unique(values) -> list:
@@ -101,7 +99,7 @@ def _correlate(x, y, min_n: int = 3) -> dict:
 
 def _paired(scores: pd.DataFrame, references: pd.DataFrame) -> pd.DataFrame:
     """Inner join of scores and references on (dataset, encoder): dataset, encoder, score, reference,
-    score_value (oriented: negated for LOWER_IS_BETTER), reference_value; input order kept."""
+    score_value (oriented: negated where lower is better), reference_value; input order kept."""
     scores = scores[SCORE_KEYS + ["value"]].astype({"value": float})
     _check_unique(scores, SCORE_KEYS, "scores")
     references = _tidy_references(references).astype({"value": float})
@@ -146,7 +144,7 @@ def correlations(scores: pd.DataFrame, references: pd.DataFrame, min_n: int = 3)
     * scope "pooled", dataset "all": across every (dataset, encoder) pair with both values finite
       (n = number of such pairs), i.e. one correlation over all datasets together.
 
-    Scores in `LOWER_IS_BETTER` are negated before correlating, so a positive rho/tau always means that
+    Lower-is-better scores are negated before correlating, so a positive rho/tau always means that
     the score's preferred encoders have the higher reference. Statistics as scipy.stats.spearmanr and
     scipy.stats.kendalltau (tau-b) return them, NaN when n < `min_n` or either side is constant. Only
     (dataset, score, reference) combinations with at least one encoder holding both are listed; no
@@ -179,8 +177,8 @@ def encoder_choice(scores: pd.DataFrame, references: pd.DataFrame, reference: st
     a NaN score are not candidates and are left out), sorted by dataset and score (order of first
     appearance) then rank:
 
-    * `rank`: 1, 2, ... by the score, best first (descending value; ascending for scores in
-      `LOWER_IS_BETTER`); equal values are ordered by encoder name. Rank 1 is the recommended encoder.
+    * `rank`: 1, 2, ... by the score, best first (descending value; ascending for lower-is-better
+      scores); equal values are ordered by encoder name. Rank 1 is the recommended encoder.
     * `value`: the score (as computed, never negated).
     * `picked`: True on rank 1 (with or without references: it is the recommendation).
     * `reference_value`: the encoder's `reference` (e.g. "AMI") on the dataset, NaN where unknown.
@@ -351,8 +349,8 @@ def checkpoint_correlations(table: pd.DataFrame, scores: list, references: list,
     of first appearance in `table`, then the order of `scores` and `references`); the `dataset` column is
     left out when `table` has none (then one row per (series, score, reference)).
 
-    n is the number of checkpoints with both values finite; statistics as in `correlations` (scores in
-    `LOWER_IS_BETTER` negated first, NaN when n < `min_n` or a side is constant).
+    n is the number of checkpoints with both values finite; statistics as in `correlations` (lower-is-better
+    scores negated first, NaN when n < `min_n` or a side is constant).
     """
     groups = (["dataset"] if "dataset" in table.columns else []) + ["series"]
     columns = groups + ["score", "reference"] + STATISTICS

@@ -93,4 +93,6 @@ def embedding(affinity, n_components: int, eigen_solver: str, seed: int) -> np.n
     if eigen_solver == "lanczos":
         return lanczos_embedding(affinity, n_components, random_state)
     solver = None if eigen_solver == "arpack" else eigen_solver  # None is scikit-learn's arpack route
-    return spectral_embedding(affinity, n_components=n_components, eigen_solver=solver, random_state=random_state, drop_first=False)
+    return spectral_embedding(
+        affinity, n_components=n_components, eigen_solver=solver, random_state=random_state, drop_first=False
+    )

@@ -173,7 +173,11 @@ def load_into(model, path, checkpoint_key=None, key_prefixes=None, ignore_keys=(
             + (f"; it has instead: {_some(unexpected)}" if unexpected else "")
             + " (set checkpoint_key / key_prefixes to map them)"
         )
-    shapes = [f"{k} {tuple(state[k].shape)} vs {tuple(expected[k].shape)}" for k in expected if k in state and state[k].shape != expected[k].shape]
+    shapes = [
+        f"{k} {tuple(state[k].shape)} vs {tuple(expected[k].shape)}"
+        for k in expected
+        if k in state and state[k].shape != expected[k].shape
+    ]
     if shapes:
         raise WeightsError(f"{path}: shapes differ from the model's: {_some(shapes)}")
     if unexpected:
@@ -220,6 +224,6 @@ def _refused(what, err) -> str:
     return (
         f"{what}: refused: the checkpoint holds pickled Python objects, not only weights"
         + (f" ({detail})" if detail else "")
-        + "; checkpoints are read with weights_only=True. Re-save its state dict (torch.save(model.state_dict(), ...)) from a trusted copy, or use .safetensors"
+        + "; checkpoints are read with weights_only=True. Re-save its state dict "
+        "(torch.save(model.state_dict(), ...)) from a trusted copy, or use .safetensors"
     )
-

@@ -4,23 +4,27 @@ Config entries are named by the user (`umap50`, `ac_ward`, ...); an entry's `typ
 registry entry and defaults to the entry's own name, so `kmeans: {}` is a valid clusterer.
 
 By concern:
-- config_schema: the JSON schema (top-level sections, options of every entry of a kind, registries);
-- validation: validation against it (one line naming the key), entry types and defaults;
+- config_schema: the JSON schema (top-level sections, options every entry of a kind has, and the
+  registries, whose entries declare their own options);
+- validation: entry types, defaults, checks across options (zsc.json_schema validates against the schema);
 - yaml_files: YAML read strictly (duplicate keys refused; errors name file:line:col);
 - protocol: protocol (params) files and their per-encoder settings;
 - search_plan: the hyper-parameter search's plan;
 - checkpoint_series: an encoder with a checkpoint series as one encoder per file;
-- grid: the loaded Config and its runs;
-- checks: checks against the installed libraries and files, and the checks a job makes;
+- loaded_config: the loaded Config and its runs;
+- checks: checks against the installed libraries and files;
 - loader: load().
+
+The config sits above the registries and stages and below the outputs (docs/architecture.md):
+it imports them, they never import it. ConfigError is defined below them (zsc.errors) so that a
+stage can raise it too.
 """
 
-from .checks import check_config, check_model_name, n_clusters_problem, reducer_problem
+from ..errors import ConfigError
+from .checks import check_config, check_model_name
 from .config_schema import COMMON_OPTIONS, KIND_DESCRIPTIONS, KINDS, NAME_PATTERN, TOP_LEVEL, entry_schema, registries, schema
-from .errors import ConfigError
-from .grid import RUN_KEYS, UMAP_SPACE, Config
+from .loaded_config import Config
 from .loader import load
-from .validation import validate
 from .yaml_files import check_config_files, read_yaml
 
 __all__ = [
@@ -28,9 +32,7 @@ __all__ = [
     "KIND_DESCRIPTIONS",
     "KINDS",
     "NAME_PATTERN",
-    "RUN_KEYS",
     "TOP_LEVEL",
-    "UMAP_SPACE",
     "Config",
     "ConfigError",
     "check_config",
@@ -38,10 +40,7 @@ __all__ = [
     "check_model_name",
     "entry_schema",
     "load",
-    "n_clusters_problem",
     "read_yaml",
-    "reducer_problem",
     "registries",
     "schema",
-    "validate",
 ]

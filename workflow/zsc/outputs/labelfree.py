@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .outputs import Data, labels_of, output, save, write
+from .registry import Data, labels_of, output, save, write
 
 
 def _needs_labelfree(facts_):
@@ -37,7 +37,7 @@ def references(data: Data):
     table, 0-1), and, where probed, each kNN top-1 and the linear probe's top-1 accuracy."""
     import pandas as pd
 
-    from . import study
+    from .. import study
 
     avg, _ = study.clusterer_average(data.runs, data.facts)
     ami = (
@@ -65,7 +65,7 @@ def references(data: Data):
     reads=("runs", "labelfree", "probes"),
 )
 def encoder_choice(data: Data, out: Path):
-    from . import selection
+    from .. import selection
 
     scores = selection.score_table(data.labelfree)
     choice = selection.encoder_choice(scores, references(data), reference="AMI")
@@ -90,14 +90,14 @@ def encoder_choice(data: Data, out: Path):
     reads=("runs", "labelfree", "probes"),
 )
 def labelfree_correlations(data: Data, out: Path):
-    from . import selection
+    from .. import selection
 
     table = selection.correlations(selection.score_table(data.labelfree), references(data))
     write(table, out, "labelfree_correlations", best=None, shade=False, digits=3)
 
 
 def _checkpoints(data: Data):
-    from . import selection
+    from .. import selection
 
     series = {e: f for e, f in data.facts["encoders"].items() if "series" in f}
     series = {
@@ -118,7 +118,7 @@ def _checkpoints(data: Data):
     reads=("runs", "labelfree", "probes"),
 )
 def checkpoints(data: Data, out: Path):
-    from . import selection
+    from .. import selection
 
     table, scores, refs = _checkpoints(data)
     write(table, out, "checkpoints", best="max", digits=3, caption="Scores and references per checkpoint")
@@ -144,7 +144,7 @@ def checkpoints(data: Data, out: Path):
     reads=("runs", "labelfree", "probes"),
 )
 def checkpoint_curves(data: Data, out: Path):
-    from . import plots
+    from .. import plots
 
     table, scores, refs = _checkpoints(data)
     save(plots.checkpoint_curves(table, scores + refs), out, "checkpoint_curves")
@@ -216,7 +216,7 @@ def k_chosen(data: Data, out: Path):
     _needs_chosen_k,
 )
 def k_selection(data: Data, out: Path):
-    from . import plots
+    from .. import plots
 
     table, curves = chosen_k(data.runs)
     labels = labels_of(data.facts, "encoders")
