@@ -141,6 +141,8 @@ def _style_of(handle) -> tuple:
     if isinstance(handle, Line2D):
         face = handle.get_markerfacecolor() if none_if_blank(handle.get_marker()) != "none" else None
         style = none_if_blank(handle.get_linestyle())
+        if style == "--":  # every dash pattern reads "--": tell them apart by the pattern itself
+            style = str(handle._unscaled_dash_pattern)
         width = round(float(handle.get_linewidth()), 1) if style != "none" else 0.0
         return (hex_of(handle.get_color()), hex_of(face) if face is not None else "none", none_if_blank(handle.get_marker()),
                 style, width)  # fmt: skip

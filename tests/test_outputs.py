@@ -41,6 +41,7 @@ def render_checked(names, tables, facts, files, folder, monkeypatch, save=True) 
         outputs.render(name, tables, facts, {kind: files[kind] for kind in outputs.OUTPUTS[name].info["files"]}, folder / name)
     return problems
 
+
 READS_FILES = {e.name for e in outputs.OUTPUTS if e.info["files"]}
 
 

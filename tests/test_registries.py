@@ -3,6 +3,7 @@ parametrized over the registries themselves, so a new clusterer, reducer, label-
 output is covered without editing this file.
 
 - every clusterer fits and predicts on small, well-separated blobs and declares its memory and time;
+  one given a number may choose it (choose_k), its candidates being the labels of runs given each k;
 - every reducer round-trips through the reduce stage (embeddings file in, reduction file out);
 - every label-free score is computed on a small embedding by its stage, and its declared direction
   is the one the encoder choice follows;
@@ -75,6 +76,24 @@ def test_every_clusterer_declares_its_memory_time_and_label(entry):
     assert all(math.isfinite(s) and s >= 0 for s in seconds) and seconds[0] <= seconds[1]
     assert isinstance(entry.info["label"], str) and entry.info["label"]
     assert isinstance(entry.info["uses_n_clusters"], bool)
+
+
+@pytest.mark.parametrize("entry", list(CLUSTERERS), ids=CLUSTERERS.names())
+def test_every_clusterer_given_a_number_may_choose_it_with_the_labels_of_a_run_given_that_k(entry):
+    """A clusterer given the number of clusters declares the option choose_k (a flat folder has no
+    count: zsc.choose_k), and its candidates (registry info `candidates`, or one fit per k) give at
+    every k the labels of a run given that k."""
+    from zsc.clusterers import candidates
+
+    if not entry.info["uses_n_clusters"]:
+        assert "choose_k" not in entry.options and "candidates" not in entry.info
+        return
+    assert "choose_k" in entry.options
+    spec = spec_of(entry)
+    X, _ = blobs()
+    _, labels_at = candidates(spec, X, [3, 6], 1)
+    for k in (3, 6):
+        assert np.array_equal(labels_at(k), CLUSTERERS.build(spec, n_clusters=k, n_samples=len(X), seed=1).fit_predict(X))
 
 
 # --- reducers -----------------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ import json, sys, types
 import numba
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from zsc import metrics
+from zsc import metrics, silhouette
 from zsc.clusterers import cluster
 from zsc.logs import run_logged
 
@@ -38,9 +38,9 @@ snakemake = types.SimpleNamespace(threads=threads, output=[])  # what snakemake 
 stages = {"cluster": cluster, "evaluate": metrics.evaluate}
 
 
-def job(name, full_bytes=metrics.FULL_BYTES, **kwargs):
+def job(name, full_bytes=silhouette.FULL_BYTES, **kwargs):
     seen = {"numba": numba.get_num_threads(), "blas": max(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas")}
-    metrics.FULL_BYTES = full_bytes  # 0: distances a block of rows at a time, as above 11,585 points
+    silhouette.FULL_BYTES = full_bytes  # 0: distances a block of rows at a time, as above 11,585 points
     stages[name](**kwargs)
     return seen
 

@@ -68,6 +68,7 @@ def test_tables_and_figures(workdir):
         "davies_bouldin",
     ]:
         assert column in runs.columns
+    assert not {"k_chosen", "k_criterion", "k_curve"} & set(runs.columns)  # labelled: k = the classes present, nothing chosen
     # One shared UMAP-50 space per embeddings: every run of an encoder has the same true-label silhouette there.
     assert runs.groupby("encoder")["silhouette_umap_true"].nunique().eq(1).all()
     assert runs["n_clusters_true"].eq(10).all() and runs["n_samples"].eq(300).all()

@@ -2,6 +2,7 @@ rule cluster:
     input:
         reduced=reduced_input,
         embeddings=EMBEDDINGS,
+        umap=choose_k_space_input,
     output:
         CLUSTERS,
     log:

@@ -125,6 +125,12 @@ def umap_space_input(wildcards):
     return [REDUCED.format(**{**dict(wildcards.items()), "reducer": name})] if name else []
 
 
+def choose_k_space_input(wildcards):
+    """The shared UMAP-50 space in which a run that chooses its number of clusters scores each k
+    (zsc.choose_k): only for such runs, so that the others do not wait for it."""
+    return JOBS.choose_k_space(wildcards)
+
+
 WEIGHT_SOURCES = JOBS.weight_sources()
 
 

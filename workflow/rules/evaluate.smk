@@ -16,7 +16,7 @@ rule evaluate:
         benchmark_file("evaluate")
     conda:
         "../../envs/cluster.yaml"
-    threads: 4  # blocks of the silhouettes' distances side by side: the same result on any thread count (zsc.metrics)
+    threads: 4  # blocks of the silhouettes' distances side by side: the same result on any thread count (zsc.silhouette)
     resources:
         mem_mb=evaluate_mem_mb,
         runtime=evaluate_runtime,

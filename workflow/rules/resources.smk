@@ -14,6 +14,7 @@
 # Affinity Propagation: its message passes over rows); each gives the same result on any thread
 # count. Snakemake gives a job at most --cores, as OMP_NUM_THREADS and OPENBLAS_NUM_THREADS, and
 # zsc.logs.run_logged gives numba the same count.
+import zsc.choose_k
 import zsc.clusterers
 import zsc.resources
 
@@ -70,7 +71,10 @@ def cluster_threads(wildcards):
 
 
 def cluster_mem_mb(wildcards, input, attempt):
-    return attempt * zsc.resources.cluster_mem_mb(*cluster_need(wildcards, input))
+    need, n, d = cluster_need(wildcards, input)
+    if zsc.choose_k.may_choose(CONFIG, wildcards):  # its candidates' labels and their silhouettes
+        need += zsc.choose_k.memory_bytes(n, CONFIG.clusterer(wildcards))
+    return attempt * zsc.resources.cluster_mem_mb(need, n, d)
 
 
 def cluster_runtime(wildcards, input, attempt):

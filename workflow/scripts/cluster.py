@@ -14,4 +14,5 @@ run_logged(
     memory_gb=snakemake.params.memory_gb,
     seed=snakemake.params.seed,
     dataset=snakemake.wildcards.dataset,
+    umap_path=snakemake.input.umap[0] if snakemake.input.umap else None,
 )

@@ -49,7 +49,8 @@ def list_lines(kind: str) -> list[str]:
                 weights = study_weights_label(study)
                 facts += [study["arch"], study["method"], f"{study['dim']}-d", study["output"], weights, "study preprocessing"]
         elif kind == "clusterers":
-            facts = ["given n_clusters" if entry.info["uses_n_clusters"] else "finds n_clusters"]
+            given = "given n_clusters" + (" or chooses it (choose_k)" if "choose_k" in entry.options else "")
+            facts = [given if entry.info["uses_n_clusters"] else "finds n_clusters"]
         described = kind == "encoders" and "study" in entry.info  # its facts say it all
         lines.append("\t".join([entry.name, *facts] + ([] if described else [entry.description])))
     return lines
@@ -116,7 +117,7 @@ def docs_text() -> str:
             out += [f"### type `{entry.name}`", "", entry.description, ""]
             if entry.options:
                 out += ["| option | type | default | meaning |", "|---|---|---|---|"]
-                out += [f"| `{k}` | {_describe(p)} |" for k, p in entry.options.items()]
+                out += [f"| `{k}` | {_describe(p)} |" for k, p in _nested(entry.options)]
                 out.append("")
     return "\n".join(out).rstrip() + "\n"
 

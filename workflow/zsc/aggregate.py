@@ -32,6 +32,13 @@ def collect_runs(metric_paths: list[str], groups: dict[str, str]) -> pd.DataFram
     if "status" not in runs:  # rows evaluated before runs had a status
         runs["status"] = skipped.map(lambda why: "skipped" if why else "ran")
     runs["skipped"] = skipped
+    # columns only some runs have (zsc.metrics.RUN_RECORDS), present only when one run has them:
+    # a chosen k (an integer, missing where k was given), its criterion and curve, a note
+    for column in ("k_criterion", "k_curve", "note"):
+        if column in runs:
+            runs[column] = runs[column].fillna("").astype(str)
+    if "k_chosen" in runs:
+        runs["k_chosen"] = runs["k_chosen"].astype("Int64")
     return runs
 
 
@@ -118,6 +125,15 @@ def not_run_summary(runs: pd.DataFrame, shown: int = 10) -> list[str]:
     )
 
 
+def run_notes(runs: pd.DataFrame) -> list[str]:
+    """One line per run that ran but has a note (all points noise: zsc.clusterers.cluster): its
+    metrics are real (AMI 0, no cluster), so it stays in every average, but a reader should know."""
+    if "note" not in runs:
+        return []
+    rows = runs[runs["note"].fillna("").astype(str) != ""]
+    return [f"note: {r.dataset} / {r.encoder} / {_on(r)}{r.clusterer} (seed {r.seed}): {r.note}" for r in rows.itertuples()]
+
+
 def _on(row) -> str:
     """The reducer of a run, where the table has one ("reducer / ")."""
     return f"{row.reducer} / " if getattr(row, "reducer", "") else ""
@@ -146,6 +162,8 @@ def write_tables(frames: dict[str, pd.DataFrame], times: pd.DataFrame, out: dict
     summary.to_csv(out["summary_csv"], index=False)
     notes = not_run_notes(frames["runs"])
     notes = ["", "Empty cells did not run:", "", *(f"- {line}" for line in notes)] if notes else []
+    if noted := run_notes(frames["runs"]):
+        notes += ["", "Runs with a note:", "", *(f"- {line}" for line in noted)]
     Path(out["summary_md"]).write_text(
         "\n".join([summary.astype(object).where(summary.notna(), None).to_markdown(index=False, missingval=""), *notes]) + "\n"
     )

@@ -13,6 +13,7 @@ import os
 
 import numpy as np
 
+from .choose_k import CHOOSE_K
 from .metric_names import METRICS, sklearn_metric
 from .registry import Registry
 
@@ -24,6 +25,9 @@ log = logging.getLogger(__name__)
 # start-up on one core of this project's machine (k: clusters asked for; `python -m zsc plan` sums
 # them); and label, its display name in tables and figures (the study's, e.g. "AC w/ C"), shown for
 # a config entry named after the type or after `study_name`, the name the study's params files give it.
+# An entry given the number of clusters also declares the option choose_k (zsc.choose_k.CHOOSE_K: it
+# may choose that number without labels) and may declare candidates(spec, X, ks, seed), its labels at
+# every k of ks sharing work between them (see `candidates`).
 CLUSTERERS = Registry("clusterers", required=("uses_n_clusters", "memory", "seconds", "label"))
 
 _METRIC = {
@@ -94,13 +98,15 @@ _WARD_NEEDS_EUCLIDEAN = {
     options={
         "n_init": {"type": "integer", "minimum": 1, "default": 1, "description": "Restarts (the study: 1)."},
         "max_iter": {"type": "integer", "minimum": 1, "default": 1000, "description": "Iterations per restart."},
+        "choose_k": CHOOSE_K,
     },
     uses_n_clusters=True,
     memory=lambda n, d, spec: 16 * n * d,  # a float64 copy of the data and its distances to the centres
     seconds=lambda n, d, k, spec: 2 * n * d * k * 100 / BLAS_FLOPS,
     label="K-Means",
 )
-def kmeans(n_init: int, max_iter: int, n_clusters: int, n_samples: int, seed: int):
+def kmeans(n_init: int, max_iter: int, n_clusters: int, n_samples: int, seed: int, choose_k=None):
+    # choose_k is applied before a model is built (zsc.choose_k): one K-Means fit per candidate k
     from sklearn.cluster import KMeans
 
     return KMeans(n_clusters=n_clusters, init="k-means++", n_init=n_init, max_iter=max_iter, random_state=seed)
@@ -118,6 +124,16 @@ def _agglomerative_seconds(n, d, k, spec) -> float:
     return 3e-8 * n * n + (0 if spec.get("linkage") == "ward" else n * n * d / BLAS_FLOPS)
 
 
+def _tree_cuts(spec: dict, X, ks: list[int], seed: int):
+    """choose_k's candidates of agglomerative clustering: one tree, cut at every k as scikit-learn
+    cuts it (the labels of a run given that k)."""
+    from .linkage import merges, sklearn_cut
+
+    children = merges(X, spec["linkage"], spec["metric"])
+    labels = {k: sklearn_cut(children, k, len(X)) for k in ks}
+    return labels, labels.__getitem__
+
+
 @CLUSTERERS.add(
     "agglomerative",
     "Agglomerative clustering given the true number of clusters (the study's AC w/ C); scikit-learn's labels "
@@ -127,6 +143,7 @@ def _agglomerative_seconds(n, d, k, spec) -> float:
     options={
         "linkage": _LINKAGE,
         "metric": _METRIC,
+        "choose_k": CHOOSE_K,
     },
     uses_n_clusters=True,
     memory=_agglomerative_memory,
@@ -134,8 +151,9 @@ def _agglomerative_seconds(n, d, k, spec) -> float:
     label="AC w/ C",
     study_name="ac_with_c",
     schema=_WARD_NEEDS_EUCLIDEAN,
+    candidates=_tree_cuts,
 )
-def agglomerative(linkage: str, metric: str, n_clusters: int, n_samples: int, seed: int):
+def agglomerative(linkage: str, metric: str, n_clusters: int, n_samples: int, seed: int, choose_k=None):
     from .linkage import Agglomerative
 
     return Agglomerative(linkage, metric, n_clusters=n_clusters)
@@ -203,6 +221,26 @@ def agglomerative_threshold(
 ARPACK_LU_BYTES_PER_PAIR = 1.5
 
 
+def _spectral_candidates(spec: dict, X, ks: list[int], seed: int):
+    """choose_k's candidates of spectral clustering: one k-NN graph and one embedding of max(ks)
+    eigenvectors, cluster_qr on the first k of them. The labels at the chosen k are computed from an
+    embedding of k eigenvectors of the same graph: those of a run given that k, bit for bit."""
+    from sklearn.cluster._spectral import cluster_qr
+    from threadpoolctl import threadpool_limits
+
+    from .spectral import embedding, knn_affinity
+
+    def at(k):
+        with threadpool_limits(limits=1, user_api="blas"):  # as _OneBlasThread runs a spectral run
+            return cluster_qr(embedding(affinity, k, spec["eigen_solver"], seed))
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        affinity = knn_affinity(X, spec["n_neighbors"])
+        maps = embedding(affinity, max(ks), spec["eigen_solver"], seed)
+        labels = {k: cluster_qr(maps[:, :k]) for k in ks}
+    return labels, at
+
+
 @CLUSTERERS.add(
     "spectral",
     "Spectral clustering on a nearest-neighbour graph, cluster_qr labels, given the true number of clusters "
@@ -223,6 +261,7 @@ ARPACK_LU_BYTES_PER_PAIR = 1.5
             "graph is connected, minutes faster at scale; zsc/spectral.py) or lobpcg (no factorisation; different "
             "eigenvectors, so labels agree only approximately). docs/measurements.md compares them.",
         },
+        "choose_k": CHOOSE_K,
     },
     uses_n_clusters=True,
     memory=lambda n, d, spec: n * (48 * spec["n_neighbors"] + 8 * d)
@@ -232,8 +271,9 @@ ARPACK_LU_BYTES_PER_PAIR = 1.5
     + (4.4e-10 * n**2.5 if spec["eigen_solver"] == "arpack" else 0),
     label="Spectral",
     threads=4,  # the k-NN search, most of the time at 100,000 points, runs on the job's threads
+    candidates=_spectral_candidates,
 )
-def spectral(n_neighbors, eigen_solver, n_clusters, n_samples, seed):
+def spectral(n_neighbors, eigen_solver, n_clusters, n_samples, seed, choose_k=None):
     from sklearn.cluster import SpectralClustering
 
     from .spectral import SpectralLanczos
@@ -516,17 +556,19 @@ def hdbscan(
     )
 
 
-def n_clusters_asked(labels: np.ndarray, n_clusters: int | None, where: str) -> int:
+def n_clusters_asked(labels: np.ndarray | None, n_clusters: int | None, where: str | None = None) -> int | None:
     """The number of clusters asked of a method given one (K-Means, ...): the dataset's `n_clusters`,
     else the number of classes present in `labels`, as in the study (noise, -1, is no class). Every
     stage that asks for clusters counts them here (cluster, labelfree, search) and so does the plan.
-    ValueError naming `where` when there is no class to count."""
+    When there is no class to count (a flat image folder, or no labels read), None: such a run
+    chooses its k (zsc.choose_k); with `where`, a ValueError naming it instead (the search, the plan
+    of a dataset given a number)."""
     if n_clusters is not None:
         return int(n_clusters)
-    present = len(np.unique(labels[labels >= 0]))
-    if present == 0:
+    present = 0 if labels is None else len(np.unique(labels[labels >= 0]))
+    if present == 0 and where is not None:
         raise ValueError(f"{where}: no labels to count clusters from; set the dataset's n_clusters")
-    return present
+    return present or None
 
 
 def n_clusters_problem(dataset: str, n_clusters: int, n_samples: int) -> str | None:
@@ -557,6 +599,19 @@ def too_big(clusterer: dict, n: int, d: int, limit: int) -> str | None:
     )
 
 
+def _fit_each(clusterer: dict, X, ks: list[int], seed: int):
+    """Candidates of a method with no shared work: one fit per k (K-Means)."""
+    labels = {k: np.asarray(CLUSTERERS.build(clusterer, n_clusters=k, n_samples=len(X), seed=seed).fit_predict(X)) for k in ks}
+    return labels, labels.__getitem__
+
+
+def candidates(clusterer: dict, X, ks: list[int], seed: int):
+    """choose_k's candidates of a clusterer given a number (a resolved entry) on the points X: (the
+    labels at every k of ks, the labels a run given k gets as a function of k). The entry's registry
+    info `candidates` shares work between the k (one tree, one embedding); without it, one fit per k."""
+    return CLUSTERERS[clusterer["type"]].info.get("candidates", _fit_each)(clusterer, X, ks, seed)
+
+
 def cluster(
     reduced_path,
     embeddings_path,
@@ -566,13 +621,18 @@ def cluster(
     n_clusters: int | None = None,
     memory_gb=None,
     dataset=None,
+    umap_path=None,
 ) -> None:
     """Cluster one reduction; `n_clusters` (the config's datasets.<dataset>.n_clusters) defaults to
-    the number of classes present (the study). The output is written whatever happens to the
-    method (zsc.failures): a clusterer whose memory estimate is over the limit does not start
-    (status skipped); one whose reduction failed, that is asked for more clusters than there are
-    samples, or that raises a known data-dependent error records status failed and the reason."""
-    from . import failures, tables
+    the number of classes present (the study: n_clusters_asked). A clusterer given a number chooses
+    it where its choose_k says so, scoring each k in the UMAP space `umap_path` (zsc.choose_k); the
+    chosen k and its score curve go into the output's metadata. The output is written whatever
+    happens to the method (zsc.failures): a clusterer whose memory estimate is over the limit does
+    not start (status skipped); one whose reduction failed, that is asked for more clusters than
+    there are samples, or that raises a known data-dependent error records status failed and the
+    reason. Labels that are all noise (HDBSCAN found no cluster) are kept, with a warning and a note
+    in the metadata."""
+    from . import choose_k, failures, tables
 
     meta = {"clusterer": clusterer, "seed": seed}
     columns, _ = tables.read(embeddings_path, columns=["index", "label"])
@@ -588,14 +648,29 @@ def cluster(
     reason = too_big(clusterer, X.shape[0], X.shape[1], memory_limit(memory_gb))
     if reason:
         return not_run(failures.SKIPPED, reason)
+    chooses = False
     if CLUSTERERS[clusterer["type"]].info["uses_n_clusters"]:
         given = n_clusters is not None
-        n_clusters = n_clusters_asked(columns["label"], n_clusters, f"{embeddings_path}: {clusterer['name']}")
-        if given and (reason := n_clusters_problem(dataset or "<dataset>", n_clusters, len(X))):
+        n_clusters = n_clusters_asked(columns["label"], n_clusters)
+        chooses = choose_k.chooses(clusterer, n_clusters is not None)
+        if not chooses and n_clusters is None:  # check_config refuses such a config before any job
+            raise ValueError(
+                f"{embeddings_path}: no labels to count clusters from: set datasets.{dataset}.n_clusters, or let "
+                f"clusterers.{clusterer['name']} choose it (choose_k.when: auto)"
+            )
+        if not chooses and given and (reason := n_clusters_problem(dataset or "<dataset>", n_clusters, len(X))):
             return not_run(failures.FAILED, f"{reason}, so {clusterer['name']} ({clusterer['type']}) cannot run")
-    model = CLUSTERERS.build(clusterer, n_clusters=n_clusters, n_samples=len(X), seed=seed)
     try:
-        labels = np.asarray(model.fit_predict(X), dtype=np.int64)
+        if chooses:
+            choice = choose_k.choose(clusterer, X, _umap_space(umap_path), seed, candidates)
+            labels = choice.labels
+            meta.update(choice.record())
+            log.info("%s chose k=%d by %s; scores by k: %s", clusterer["name"], choice.k, choice.criterion, meta["k_curve"])
+        else:
+            model = CLUSTERERS.build(clusterer, n_clusters=n_clusters, n_samples=len(X), seed=seed)
+            labels = np.asarray(model.fit_predict(X), dtype=np.int64)
+    except choose_k.ChooseKError as error:
+        return not_run(failures.FAILED, f"clusterers.{clusterer['name']}.{error}")
     except Exception as error:
         why = failures.cell_failure(error)
         if why is None:
@@ -603,4 +678,21 @@ def cluster(
         return not_run(
             failures.FAILED, f"clusterers.{clusterer['name']} ({clusterer['type']}) on N={len(X)}, d={X.shape[1]}: {why}"
         )
+    if len(labels) and np.all(labels == -1):  # noise only
+        meta["note"] = f"all points noise: {clusterer['name']} ({clusterer['type']}) found no cluster in N={len(labels)}"
+        log.warning("%s", meta["note"])
     tables.write(out_path, {"index": columns["index"], "label_pred": labels}, meta)
+
+
+def _umap_space(path):
+    """The points of the UMAP space choose_k scores in; None (score in the space clustered) when
+    there is none or it could not be made."""
+    from . import tables
+
+    if path is None:
+        return None
+    failed = tables.not_run(path)
+    if failed:
+        log.warning("choose_k scores in the space clustered: the UMAP space %s: %s", *failed)
+        return None
+    return tables.read_vectors(path)

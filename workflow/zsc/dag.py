@@ -12,10 +12,12 @@ inputs, each once:
   search datasets'; prepare_dataset: their (dataset, split); fetch_weights: the weights they load;
 - reduce: every run's reduction that writes a file (not the identity), then the 2-D maps' UMAP
   (drawn for one seed, `shown_seed`) and the silhouettes' shared UMAP-50 space;
-- cluster: every run; evaluate and labelfree: every (embeddings, seed); probes: every embeddings;
+- cluster: every run (one that chooses its k also reads the UMAP-50 space: `choose_k_space`);
+  evaluate and labelfree: every (embeddings, seed); probes: every embeddings;
 - search: every encoder; search_params, aggregate, all: one job; render: one per output produced.
 
-Nothing here reads a file: the Snakefile is parsed again by every SLURM job.
+Nothing here reads a file (but whether an image folder has class sub-folders, one listing of its
+root: zsc.choose_k.labelled): the Snakefile is parsed again by every SLURM job.
 """
 
 from __future__ import annotations
@@ -178,6 +180,17 @@ class DAG:
         """The file of the space a run's clusterer works in: its reduction, or (an identity reducer,
         which writes no file) the embeddings."""
         return (EMBEDDINGS if self.is_identity(run["reducer"]) else REDUCED).format(**run)
+
+    def choose_k_space(self, run: dict) -> list[str]:
+        """The shared UMAP-50 space in which a run that chooses its number of clusters scores each k
+        (zsc.choose_k), as a list: only such runs, by criterion silhouette_umap where that space is
+        made, read it, so that the others do not wait for it."""
+        from . import choose_k
+
+        name = self.config.umap_reducer
+        if not name or choose_k.settings(self.config.clusterer(run))["criterion"] != "silhouette_umap":
+            return []
+        return [REDUCED.format(**{**dict(run.items()), "reducer": name})] if choose_k.may_choose(self.config, run) else []
 
     def runs_of(self, dataset: str, split: str, encoder: str, seed: int) -> list[dict]:
         """The runs of one (embeddings, seed): one evaluate job and one labelfree job score them together."""

@@ -383,6 +383,27 @@ def _entropy(name: str):
     return value
 
 
+def _agreement_k(labels: np.ndarray, n_clusters: int | None, X, umap_path, seed: int) -> int:
+    """The number of clusters asked of K-Means: the runs' (zsc.clusterers.n_clusters_asked: the
+    dataset's `n_clusters`, else the number of classes present; only the count is taken from
+    labels). With neither, K-Means chooses it by choose_k's defaults, in the UMAP space `umap_path`
+    (else in X)."""
+    from . import choose_k, tables
+    from .clusterers import CLUSTERERS, candidates
+
+    k = n_clusters_asked(labels, n_clusters)
+    if k is not None:
+        return k
+    umap = None if umap_path is None or tables.not_run(umap_path) else tables.read_vectors(umap_path)
+    kmeans = {"type": "kmeans", "name": "kmeans", **CLUSTERERS["kmeans"].defaults()}
+    choice = choose_k.choose(kmeans, X if umap is None else umap, umap, seed, candidates)
+    logging.getLogger(__name__).info(
+        "no labels and no n_clusters: K-Means agreement at k=%d, chosen by %s of K-Means in the %s space; scores by k: %s",
+        choice.k, choice.criterion, "original" if umap is None else "UMAP", choice.record()["k_curve"],
+    )  # fmt: skip
+    return choice.k
+
+
 # The entropy estimates kept as scores (gaussian_entropy and knn_entropy also return diagnostics:
 # dimensions kept, shrinkage, samples used); only the per-dimension Gaussian entropy and the
 # effective rank compare across widths (the module docstring).
@@ -420,14 +441,16 @@ def score_embeddings(embeddings_path, runs: list[dict], out_path, settings: dict
     seed, score, value): every score of the registry this job computes, in registry order (K-Means
     agreement in the original and the shared UMAP-50 space, agreement between the configured
     clusterers, the entropies). No label is read but their count, when the dataset gives no
-    n_clusters (zsc.clusterers.n_clusters_asked)."""
+    n_clusters (zsc.clusterers.n_clusters_asked); without labels either, K-Means chooses its k
+    (zsc.choose_k)."""
     import pandas as pd
 
     from . import tables
 
     columns, _ = tables.read(embeddings_path, columns=["label", tables.VECTOR])
-    k = n_clusters_asked(columns["label"], n_clusters, f"{embeddings_path}: K-Means agreement")
-    embedding = Embedding(columns[tables.VECTOR], k, seed, settings, umap_path, runs)
+    X = columns[tables.VECTOR]
+    k = _agreement_k(columns["label"], n_clusters, X, umap_path, seed)
+    embedding = Embedding(X, k, seed, settings, umap_path, runs)
     scores = {entry.name: entry.factory(embedding) for entry in SCORES if entry.info["stage"] == "labelfree"}
     keys = {key: runs[0]["run"][key] for key in ("dataset", "split", "encoder")} if runs else {}
     rows = [{**keys, "seed": seed, "score": name, "value": float(value)} for name, value in scores.items() if value is not None]

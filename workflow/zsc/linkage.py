@@ -119,6 +119,17 @@ def sklearn_cut(children: np.ndarray, n_clusters: int, n_leaves: int) -> np.ndar
     return owner[:n_leaves]
 
 
+def merges(X: np.ndarray, linkage: str, metric: str) -> np.ndarray:
+    """The (N - 1) x 2 children of the whole tree, as scikit-learn numbers them, whatever the route:
+    cut at any number of clusters by `sklearn_cut` (choosing k cuts one tree at every k)."""
+    if route(linkage, metric) == "sklearn_mst":
+        from sklearn.cluster import AgglomerativeClustering
+
+        # without connectivity scikit-learn always builds the whole tree; n_clusters only cuts it
+        return AgglomerativeClustering(n_clusters=1, linkage="single", metric=sklearn_metric(metric)).fit(X).children_
+    return tree(X, linkage, metric)[:, :2]
+
+
 class Agglomerative:
     """fit_predict with AgglomerativeClustering's labels: n_clusters given, or a distance_threshold."""
 

@@ -308,6 +308,7 @@ class _Estimates:
         )
 
     def cluster(self, key, run, jobs) -> Job:
+        from . import choose_k
         from .clusterers import CLUSTERERS, too_big
 
         n, d = self.shapes.n(run["dataset"], run["split"]), self.shapes.reduced(run)
@@ -319,9 +320,16 @@ class _Estimates:
         entry = CLUSTERERS[spec["type"]]
         need = entry.info["memory"](n, d, spec)
         reason = too_big(spec, n, d, self.guard)
+        chooses = choose_k.may_choose(self.config, run)  # its candidate k and their silhouettes on top
+        need += choose_k.memory_bytes(n, spec) if chooses else 0
         mem = resources.cluster_mem_mb(0 if reason else need, n, d)  # a skipped job only reads its data
-        k = self.shapes.n_clusters(run["dataset"], run["split"]) if entry.info["uses_n_clusters"] else 0
-        seconds = resources.START_S if reason else resources.cluster_seconds(n, d, k, spec)
+        if reason:
+            seconds = resources.START_S
+        elif chooses:
+            seconds = resources.choosing_cluster_seconds(n, d, spec)
+        else:
+            k = self.shapes.n_clusters(run["dataset"], run["split"]) if entry.info["uses_n_clusters"] else 0
+            seconds = resources.cluster_seconds(n, d, k, spec)
         return Job("cluster", key, n, d, mem, seconds, skipped=reason)
 
     def evaluate(self, key, job, jobs) -> Job:
@@ -505,12 +513,14 @@ def main(args) -> int:
     """`python -m zsc plan` (arguments parsed in zsc.__main__)."""
     import sys
 
+    from . import choose_k
     from .config import ConfigError
 
     workdir = Path(args.directory) if args.directory else workdir_of(Path.cwd())
     try:
         path = find_config(args.configfile, workdir)
         config = load_config(path)
+        choose_k.check(config)  # as the workflow refuses it: a dataset with no k to give its clusterers
         gpu = not args.no_gpu
         if args.compare and config["embedding"]["device"] == "auto":
             import torch

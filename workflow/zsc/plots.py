@@ -1160,6 +1160,61 @@ def message_figure(title: str, lines: Sequence[str], width_chars: int = 125) -> 
     return fig
 
 
+# --- 12: the number of clusters chosen without labels ---------------------------------------------
+
+
+@_styled
+def k_selection(curves: pd.DataFrame, true_k: float, labels: dict, title: str = "") -> Figure:
+    """One dataset's choice of k (zsc.choose_k): the label-free score against k, one panel per
+    encoder, one line per pipeline (colour: clusterer, line style: reducer), the chosen k a filled
+    marker on its line; the true number of classes `true_k`, where known (not NaN), a dashed vertical line.
+
+    `curves`: columns encoder, reducer, clusterer, k, score, chosen (bool), criterion; `labels`:
+    display names of encoders (facts["encoders"]) and clusterers."""
+    encoders = _ordered(curves["encoder"])
+    clusterers = _ordered(curves["clusterer"])
+    reducers = _ordered(curves["reducer"])
+    colours = {c: OKABE_ITO[i % len(OKABE_ITO)] for i, c in enumerate(clusterers)}
+    dashes = ["-", (0, (4, 1.5)), (0, (1, 1.2)), (0, (4, 1.5, 1, 1.5)), (0, (8, 2)), (0, (4, 1.5, 1, 1.5, 1, 1.5)), (0, (2, 3))]
+    styles = {r: dashes[i % len(dashes)] for i, r in enumerate(reducers)}
+    n_cols = min(4, max(len(encoders), 1))
+    n_rows = int(np.ceil(len(encoders) / n_cols)) or 1
+    fig = _figure(FULL_WIDTH if n_cols > 2 else SINGLE_COLUMN, min(1.4, 6.5 / n_rows) * n_rows + 0.35)
+    axes = fig.subplots(n_rows, n_cols, squeeze=False, sharex="all", sharey="all")
+    for i, encoder in enumerate(encoders):
+        ax = axes[i // n_cols, i % n_cols]
+        if np.isfinite(true_k):
+            ax.axvline(true_k, color=NEUTRAL, linewidth=0.8, linestyle=(0, (3, 2)))
+        for (reducer, clusterer), line in curves[curves["encoder"] == encoder].groupby(["reducer", "clusterer"], sort=False):
+            line = line.sort_values("k", kind="mergesort")
+            colour = colours[clusterer]
+            ax.plot(line["k"], line["score"], color=colour, linestyle=styles[reducer], linewidth=0.9)
+            best = line[line["chosen"]]
+            ax.plot(best["k"], best["score"], linestyle="", marker="o", markersize=3.5, color=colour)
+        ax.set_title(_name(encoder, labels), fontsize=TITLE_SIZE)
+        _ticks(ax)
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(5, integer=True))
+    for i in range(len(encoders), n_rows * n_cols):
+        axes[i // n_cols, i % n_cols].set_visible(False)
+    for c in range(n_cols):  # x tick labels and label under the lowest panel of every column
+        last = max(r for r in range(n_rows) if r * n_cols + c < max(len(encoders), 1))
+        axes[last, c].tick_params(axis="x", labelbottom=True)
+        axes[last, c].set_xlabel("number of clusters k")
+    criteria = _ordered(curves["criterion"])
+    names = {"silhouette_umap": "silhouette (UMAP-50 space)", "silhouette_reduced": "silhouette (space clustered)"}
+    fig.supylabel(" / ".join(names.get(c, c) for c in criteria), fontsize=LABEL_SIZE)
+    if title:
+        fig.suptitle(title, fontsize=SUPTITLE_SIZE)
+    handles = [Line2D([], [], color=colours[c], label=_name(c, labels)) for c in clusterers]
+    if len(reducers) > 1:
+        handles += [Line2D([], [], color="#555555", linestyle=styles[r], label=_name(r, labels)) for r in reducers]
+    handles.append(Line2D([], [], linestyle="", marker="o", markersize=3.5, color="#555555", label="chosen k"))
+    if np.isfinite(true_k):
+        handles.append(Line2D([], [], color=NEUTRAL, linewidth=0.8, linestyle=(0, (3, 2)), label="true number of classes"))
+    _legend_below(fig, handles)
+    return fig
+
+
 PNG_METADATA = {"Software": "zsc"}
 PDF_METADATA = {"CreationDate": None, "ModDate": None, "Producer": "zsc"}
 

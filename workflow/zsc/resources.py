@@ -230,6 +230,23 @@ def cluster_seconds(n: int, d: int, k: int, clusterer: dict) -> float:
     return START_S + entry.info["seconds"](n, d, k, {**entry.defaults(), **clusterer})
 
 
+def choosing_cluster_seconds(n: int, d: int, clusterer: dict) -> float:
+    """A cluster job that chooses its k (zsc.choose_k): a fit per candidate k for K-Means (the
+    entry's `seconds` at each k), one fit at the largest k for an entry whose candidates share one
+    tree or embedding (registry info `candidates`), and the silhouettes of every candidate in the
+    space scored (the per-cluster sums: about 1 ns per pair and candidate here)."""
+    from .choose_k import settings, sizes
+    from .clusterers import BLAS_FLOPS, CLUSTERERS
+    from .vocabulary import UMAP_SPACE
+
+    entry = CLUSTERERS[clusterer["type"]]
+    spec = {**entry.defaults(), **clusterer}
+    ks, m = sizes(spec, n)
+    fits = [entry.info["seconds"](n, d, k, spec) for k in ([max(ks)] if "candidates" in entry.info else ks)]
+    scored = d if settings(spec)["criterion"] == "silhouette_reduced" else UMAP_SPACE["n_components"]
+    return START_S + sum(fits) + 1e-9 * m * m * len(ks) + 2 * m * m * scored / BLAS_FLOPS
+
+
 def evaluate_seconds(n: int, dims: list[int], runs: int, silhouette_n: int | None = None) -> float:
     # one distance pass per space over the silhouettes' points; per run, scores over all n points
     m = n if silhouette_n is None else min(n, silhouette_n)

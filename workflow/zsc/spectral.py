@@ -82,3 +82,17 @@ class SpectralLanczos:
 
         affinity = knn_affinity(X, self.n_neighbors)
         return cluster_qr(lanczos_embedding(affinity, self.n_clusters, np.random.RandomState(self.seed)))
+
+
+def embedding(affinity, n_components: int, eigen_solver: str, seed: int) -> np.ndarray:
+    """The spectral embedding SpectralClustering(random_state=seed) computes of `affinity` (its
+    arpack, lobpcg, or the Lanczos route above): (n, n_components), the Laplacian's smallest first."""
+    from sklearn.manifold import spectral_embedding
+
+    random_state = np.random.RandomState(seed)
+    if eigen_solver == "lanczos":
+        return lanczos_embedding(affinity, n_components, random_state)
+    solver = None if eigen_solver == "arpack" else eigen_solver  # None is scikit-learn's arpack route
+    return spectral_embedding(
+        affinity, n_components=n_components, eigen_solver=solver, random_state=random_state, drop_first=False
+    )

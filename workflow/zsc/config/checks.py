@@ -100,6 +100,9 @@ def check_config(config) -> list[str]:
         problem = url and url_problem(url)
         if problem:
             raise ConfigError(f"encoders.{series_base(name)}.weights_url: {url!r} {problem}")
+    from ..choose_k import check as check_choose_k
+
+    check_choose_k(config)  # a dataset with neither labels nor n_clusters, and no k chosen for it
     return dimension_warnings(config)
 
 

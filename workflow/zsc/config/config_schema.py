@@ -48,7 +48,7 @@ COMMON_OPTIONS = {
             "minimum": 1,
             "default": None,
             "description": "Clusters asked of the methods given a number (K-Means, ...); null: the classes present in the "
-            "split. Needed without labels.",
+            "split, or, without labels, each clusterer's choose_k chooses it.",
         },
         "probe_split": {
             "type": ["string", "null"],

@@ -71,11 +71,16 @@ class Config:
 
     def run_hash(self, run: dict) -> str:
         """Hash of everything that determines a run's result (the run's provenance key)."""
+        from ..choose_k import may_choose
+
+        clusterer = self.clusterer(run)
+        if not may_choose(self, run):  # choose_k plays no part (and hashes stay those of before it existed)
+            clusterer = {key: value for key, value in clusterer.items() if key != "choose_k"}
         settings = {
             "dataset": self.entry("datasets", run["dataset"]),
             "encoder": self.entry("encoders", run["encoder"]),
             "reducer": self.entry("reducers", run["reducer"]),
-            "clusterer": self.clusterer(run),
+            "clusterer": clusterer,
             "seed": run["seed"],
             # the silhouettes' UMAP space is part of the scores (and of the hashes of earlier results)
             "metrics": {**self.settings["metrics"], "umap_reducer": self.umap_reducer},

@@ -19,7 +19,9 @@ from .images import BACKGROUND_OPTION
 # place (None: always available, or the user's folder), its images per split before any max_samples
 # (the study's clustered split sizes, docs/study.md#2-datasets, and the official sizes of the other
 # splits: `python -m zsc plan` predicts from them before a dataset is prepared) and the one side in
-# pixels of all its images where they have one (None: image files of any size).
+# pixels of all its images where they have one (None: image files of any size). An entry whose
+# samples may carry no label also declares labelled(spec), whether they do, known before any job
+# (an image folder: class sub-folders; zsc.choose_k); without it, every sample has a label.
 DATASETS = Registry("datasets", required=("group", "n_classes", "label", "full_name", "available", "sizes", "native_size"))
 
 SEED = 0  # the study's seed for its own splits (EuroSAT, BreakHis) and for carving val from train

@@ -47,6 +47,19 @@ def root_problem(spec: dict) -> str | None:
     return f"root: {display_name(root)} holds no image files ({why})"
 
 
+@functools.cache
+def _has_class_folders(root: str) -> bool:
+    path = Path(root)
+    return not path.is_dir() or any(child.is_dir() and not child.name.startswith(".") for child in path.iterdir())
+
+
+def has_class_folders(spec: dict) -> bool:
+    """Whether an image folder is labelled (visible sub-folders, one per class), before any job: its
+    runs then get the classes present as their number of clusters (zsc.choose_k). A folder that
+    does not exist counts as labelled: its prepare job says what is wrong."""
+    return _has_class_folders(str(spec["root"]))
+
+
 @DATASETS.add(
     "imagefolder",
     "Your own images: one sub-folder per class (labels), or a flat folder (no labels: label-free metrics only)",
@@ -77,6 +90,7 @@ def root_problem(spec: dict) -> str | None:
     group="Other",
     n_classes=None,
     available=None,
+    labelled=has_class_folders,
     label=None,
     full_name=None,
     sizes={},  # the folder's own: unknown before it is prepared

@@ -6,6 +6,7 @@ render job never loads the config."""
 
 from __future__ import annotations
 
+from ..choose_k import labelled, may_choose
 from ..config import ConfigError, registries
 from ..dag import CLUSTERS, EMBEDDINGS, REDUCED, shown_seed
 from ..vocabulary import ARCHITECTURES, MAP_REDUCER, STUDY_GROUPS, UMAP_SPACE
@@ -103,7 +104,9 @@ def facts(config) -> dict:
             "name": (info["full_name"] or info["label"] or name) if spec["type"] == name else name,
             "levels": [*levels, "label"] if levels else ["label"],
             "extra_labels": bool(info.get("levels") or info.get("extra_labels")),
-            "labelled": spec["type"] != "imagefolder" or not spec.get("n_clusters"),
+            "labelled": labelled(config, name),
+            # the clusterers that choose their k on it without labels (zsc.choose_k)
+            "k_chosen_by": list(dict.fromkeys(r["clusterer"] for r in runs if r["dataset"] == name and may_choose(config, r))),
         }
     present = {d["group"] for d in out["datasets"].values()}
     out["groups"] = [g for g in STUDY_GROUPS if g in present] + sorted(present - set(STUDY_GROUPS))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .registry import Data, labels_of, output, save, write
+from .registry import Data, display_reducer, labels_of, output, save, write
 
 
 def _needs_labelfree(facts_):
@@ -152,3 +152,86 @@ def checkpoint_curves(data: Data, out: Path):
 
     table, scores, refs = _checkpoints(data)
     save(plots.checkpoint_curves(table, scores + refs), out, "checkpoint_curves")
+
+
+def _needs_chosen_k(facts_):
+    if any(d.get("k_chosen_by") for d in facts_["datasets"].values()):
+        return None
+    return (
+        "no run chooses its number of clusters (choose_k: a dataset with neither labels nor n_clusters, or choose_k.when: always)"
+    )
+
+
+def chosen_k(runs):
+    """(one row per run that chose its k: keys, k_chosen, criterion, classes where labelled, AMI;
+    the tidy score curves: keys, k, score, chosen) from runs.parquet's k_chosen, k_criterion and k_curve."""
+    import json
+
+    import numpy as np
+    import pandas as pd
+
+    keys = ["dataset", "encoder", "reducer", "clusterer", "seed"]
+    if "k_curve" not in runs:
+        return pd.DataFrame(columns=[*keys, "k_chosen", "k_criterion", "classes", "AMI"]), pd.DataFrame(
+            columns=[*keys, "k", "score", "chosen", "criterion"]
+        )
+    chose = runs[(runs["k_curve"] != "") & (runs["skipped"] == "")]
+    table = chose[keys + ["k_chosen", "k_criterion"]].astype({"k_chosen": "Int64"})
+    table["classes"] = chose["n_clusters_true"].where(chose["n_clusters_true"] > 0).astype("Int64")
+    table["AMI"] = chose["AMI"]
+    curves = [
+        {key: getattr(row, key) for key in keys}
+        | {
+            "k": int(k),
+            "score": np.nan if score is None else score,
+            "chosen": int(k) == row.k_chosen,
+            "criterion": row.k_criterion,
+        }
+        for row in chose.itertuples(index=False)
+        for k, score in json.loads(row.k_curve).items()
+    ]
+    return table.reset_index(drop=True), pd.DataFrame(curves)
+
+
+@output(
+    "k_chosen",
+    "table",
+    "The number of clusters each run chose without labels (clusterers' choose_k): the chosen k, the label-free criterion "
+    "that chose it and, where the dataset has labels, the true number of classes and the run's AMI.",
+    "a run that chooses its number of clusters (choose_k)",
+    _needs_chosen_k,
+)
+def k_chosen(data: Data, out: Path):
+    table, _ = chosen_k(data.runs)
+    if len(table):
+        table["dataset"] = table["dataset"].map(lambda d: data.facts["datasets"].get(d, {}).get("label", d))
+        table["encoder"] = table["encoder"].map(labels_of(data.facts, "encoders")).fillna(table["encoder"])
+        if "reducer" in table:
+            table["reducer"] = table["reducer"].map(lambda r: display_reducer(data.facts, r))
+        if "clusterer" in table:
+            table["clusterer"] = table["clusterer"].map(lambda c: data.facts.get("clusterer_labels", {}).get(c, c))
+    write(table, out, "k_chosen", best=None, shade=False, digits=3)
+
+
+@output(
+    "k_selection",
+    "figure",
+    "The number of clusters chosen without labels (clusterers' choose_k): per dataset, the label-free score of each k "
+    "(the silhouette in the UMAP-50 space, or in the space clustered) for every run that chose its k, one panel per "
+    "encoder, one line per reducer and clusterer (first seed); a dot marks the chosen k, a dashed line the true number of "
+    "classes where the dataset has labels.",
+    "a run that chooses its number of clusters (choose_k)",
+    _needs_chosen_k,
+)
+def k_selection(data: Data, out: Path):
+    from .. import plots
+
+    table, curves = chosen_k(data.runs)
+    labels = labels_of(data.facts, "encoders") | data.facts.get("clusterer_labels", {})
+    labels |= {reducer: display_reducer(data.facts, reducer) for reducer in data.facts.get("reducers", {})}
+    for dataset, facts_ in data.facts["datasets"].items():
+        mine = curves[(curves["dataset"] == dataset) & (curves["seed"] == data.facts["seed"])] if len(curves) else curves
+        if len(mine):
+            classes = table.loc[table["dataset"] == dataset, "classes"].astype(float).median()  # NaN: no labels
+            title = facts_.get("name", facts_["label"])
+            save(plots.k_selection(mine, classes, labels, title=title), out, f"k_selection_{dataset}")

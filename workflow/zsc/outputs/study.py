@@ -107,9 +107,9 @@ def _needs_dimension_sweep(facts_):
 
 
 def not_run_notes(runs) -> list[str]:
-    from ..aggregate import not_run_notes  # when rendering: zsc.aggregate imports pandas
+    from ..aggregate import not_run_notes, run_notes  # when rendering: zsc.aggregate imports pandas
 
-    return not_run_notes(runs)
+    return not_run_notes(runs) + run_notes(runs)  # the runs that ran with a note (all noise) too
 
 
 def _drop_notes(drops, facts_) -> list[str]:
