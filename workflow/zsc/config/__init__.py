@@ -9,13 +9,14 @@ By concern:
 - yaml_files: YAML read strictly (duplicate keys refused; errors name file:line:col);
 - protocol: protocol (params) files and their per-encoder settings;
 - search_plan: the hyper-parameter search's plan;
-- checkpoint_series: an encoder with a checkpoint series as one encoder per file;
+- checkpoint_series: an encoder with a checkpoint series (files or a folder) as one encoder per file;
+- weight_files: encoders left out for a missing weights file (if_missing: skip);
 - grid: the loaded Config and its runs;
 - checks: checks against the installed libraries and files, and the checks a job makes;
 - loader: load().
 """
 
-from .checks import check_config, check_model_name, n_clusters_problem, reducer_problem
+from .checks import check_config, check_model_name, left_out_lines, n_clusters_problem, reducer_problem
 from .config_schema import COMMON_OPTIONS, KIND_DESCRIPTIONS, KINDS, NAME_PATTERN, TOP_LEVEL, entry_schema, registries, schema
 from .errors import ConfigError
 from .grid import RUN_KEYS, UMAP_SPACE, Config
@@ -37,6 +38,7 @@ __all__ = [
     "check_config_files",
     "check_model_name",
     "entry_schema",
+    "left_out_lines",
     "load",
     "n_clusters_problem",
     "read_yaml",

@@ -83,7 +83,15 @@ def check_config(config) -> list[str]:
         path = entry.get("weights_file")
         if path and not Path(path).is_file():
             raise ConfigError(f"{_encoder_key(name, 'weights_file')}: {path} does not exist")
-    return dimension_warnings(config)
+    return left_out_lines(config) + dimension_warnings(config)
+
+
+def left_out_lines(config) -> list[str]:
+    """One line per encoder left out of the runs (if_missing: skip), with its reason and its runs."""
+    return [
+        f"{config.left_out[name]}: its {'' if runs is None else f'{runs} '}runs are left out"
+        for name, runs in config.left_out_runs().items()
+    ]
 
 
 def dimension_warnings(config) -> list[str]:
