@@ -206,7 +206,9 @@ def search_embeddings(wildcards):
 # The study's tables and figures (outputs.smk): what they need to know of the config, and the
 # outputs this config can provide (the others are listed, with the reason, by outputs_index).
 try:
-    OUTPUT_FACTS = zsc.outputs.facts(CONFIG, {"embeddings": EMBEDDINGS, "reduced": REDUCED, "clusters": CLUSTERS})
+    OUTPUT_FACTS = zsc.outputs.facts(
+        CONFIG, {"embeddings": EMBEDDINGS, "reduced": REDUCED, "clusters": CLUSTERS, "manifest": MANIFEST}
+    )
 except zsc.config.ConfigError as error:
     sys.exit(f"config error: {error}")
 OUTPUT_DIRS = [
@@ -219,8 +221,7 @@ def output_inputs(wildcards):
 
 
 def output_category(wildcards):
-    kind = zsc.outputs.OUTPUTS[wildcards.name].info["kind"]
-    return "Index" if wildcards.name == "outputs_index" else f"{kind.capitalize()}s"
+    return "Index" if wildcards.name == "outputs_index" else zsc.outputs.OUTPUTS[wildcards.name].info["category"]
 
 
 def output_labels(wildcards):

@@ -122,7 +122,8 @@ def facts(config, patterns: dict[str, str] | None = None) -> dict:
         }
     present = {d["group"] for d in out["datasets"].values()}
     out["groups"] = [g for g in STUDY_GROUPS if g in present] + sorted(present - set(STUDY_GROUPS))
-    unknown = sorted(set(config["outputs"]["encoders"]) - {name.split("@")[0] for name in config["encoders"]})
+    configured = [*config["encoders"], *(config.left_out or {})]
+    unknown = sorted(set(config["outputs"]["encoders"]) - {name.split("@")[0] for name in configured})
     if unknown:
         raise ConfigError(f"outputs.encoders.{unknown[0]}: not an encoder of this config ({', '.join(config['encoders'])})")
     out["examples"] = _example_choices(config, runs)
@@ -131,9 +132,17 @@ def facts(config, patterns: dict[str, str] | None = None) -> dict:
     out["clusters_shown"] = config["outputs"]["clusters_shown"]
     # the (dataset, split, encoder) embeddings, in grid order: the PCA spectra and the 2-D maps
     out["pairs"] = [list(pair) for pair in dict.fromkeys((r["dataset"], r["split"], r["encoder"]) for r in runs)]
-    # what the example images need to open a dataset's images: its resolved entry and folder
-    out["sources"] = {c["dataset"]: _source(config, c["dataset"]) for c in out["examples"]}
+    # what the outputs that show images need to open a dataset's images: its resolved entry and folder
+    out["sources"] = {name: _source(config, name) for name in datasets}
+    out["sheets"] = {"images": config["outputs"]["contact_sheet_images"], "clusters": config["outputs"]["contact_sheets"]}
+    # encoders left out of the runs (if_missing: skip), with the reason and the runs they would have had
+    out["left_out"] = [
+        {"encoder": name, "runs": runs, "why": config.left_out[name]} for name, runs in config.left_out_runs().items()
+    ]
     out["files"] = _files(out, patterns) if patterns else {}
+    if patterns:  # every run's clusters (the per-image tables and contact sheets pick theirs by pattern)
+        out["files"]["all_clusters"] = list(dict.fromkeys(patterns["clusters"].format(**run) for run in runs))
+        out["patterns"] = {kind: patterns[kind] for kind in ("clusters", "manifest") if kind in patterns}
     out["not_produced"] = {entry.name: why for entry in OUTPUTS if (why := entry.info["missing"](out))}
     return out
 
@@ -176,6 +185,9 @@ def _files(facts_: dict, patterns: dict[str, str]) -> dict[str, list[str]]:
     }
     if facts_["maps"]:
         files["maps"] = [patterns["reduced"].format(**pair, seed=facts_["seed"], reducer=MAP_REDUCER) for pair in pairs]
+    if "manifest" in patterns:
+        splits = dict.fromkeys((pair["dataset"], pair["split"]) for pair in pairs)
+        files["manifests"] = [patterns["manifest"].format(dataset=dataset, split=split) for dataset, split in splits]
     return files
 
 
@@ -221,12 +233,16 @@ class Data:
         return self._cache[name]
 
 
-def output(name: str, kind: str, caption: str, needs: str, missing=needs_runs, reads=("runs",), files=()):
+def output(name: str, kind: str, caption: str, needs: str, missing=needs_runs, reads=("runs",), files=(), category=None):
     """Decorator registering a render function `fn(data: Data, out: Path)` as an output: `reads`
     names the result tables it reads (results/tables/<name>.parquet), `files` the other files
-    (embeddings, maps, clusters: facts(...)["files"])."""
+    (embeddings, maps, clusters: facts(...)["files"]); `category`: where the report lists it (default:
+    Tables or Figures, by kind)."""
     assert kind in ("table", "figure")
-    return OUTPUTS.add(name, caption, kind=kind, needs=needs, missing=missing, reads=tuple(reads), files=tuple(files))
+    category = category or f"{kind.capitalize()}s"
+    return OUTPUTS.add(
+        name, caption, kind=kind, needs=needs, missing=missing, reads=tuple(reads), files=tuple(files), category=category
+    )
 
 
 def inputs(name: str, tables: dict[str, str], facts_: dict) -> dict[str, list[str]]:
@@ -263,12 +279,18 @@ def write(frame, out: Path, name: str, **kwargs):
     return write_table(frame, out / name, **kwargs)
 
 
-def save(fig, out: Path, name: str):
+def write_csv(frame, out: Path, name: str):
+    """<name>.csv of `frame` alone, at full precision (e.g. every row of a table whose other formats
+    show fewer)."""
+    (out / f"{name}.csv").write_text(frame.to_csv(index=False, lineterminator="\n"), encoding="utf-8")
+
+
+def save(fig, out: Path, name: str, pdf: bool = True):
     import matplotlib.pyplot as plt
 
     from .plots import save_figure
 
-    save_figure(fig, out / name)
+    save_figure(fig, out / name, pdf=pdf)
     plt.close(fig)
 
 
@@ -294,8 +316,14 @@ def outputs_index(data: Data, out: Path):
         for e in OUTPUTS
     ]
     write(pd.DataFrame(rows), out, "outputs_index", best=None, shade=False)
+    if data.facts["left_out"]:
+        left_out = pd.DataFrame(data.facts["left_out"], columns=["encoder", "runs", "why"]).astype({"runs": "Int64"})
+        caption = "Encoders left out of this config's runs (if_missing: skip), with the reason and the runs they would have had"
+        write(left_out, out, "left_out", best=None, shade=False, caption=caption)
 
 
-# The entries: the study's tables and figures, then the label-free answers (registered on import).
+# The entries: the study's tables and figures, then the label-free answers, then each image's cluster
+# (registered on import).
 from . import study_outputs  # noqa: E402, F401, I001
 from . import labelfree_outputs  # noqa: E402, F401
+from . import cluster_outputs  # noqa: E402, F401

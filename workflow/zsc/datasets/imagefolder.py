@@ -104,4 +104,10 @@ def imagefolder(root, split, download, min_image_size, max_image_pixels, bad_ima
                 _some(several_frames),
             )
     read = functools.partial(read_image, background=background)
-    return SplitImages(np.asarray([c for _, c in files], dtype=np.int64), [display_name(d.name) for d in class_dirs], lambda i: read(paths[i]), bad=bad)
+    return SplitImages(
+        np.asarray([c for _, c in files], dtype=np.int64),
+        [display_name(d.name) for d in class_dirs],
+        lambda i: read(paths[i]),
+        bad=bad,
+        paths=[display_name(p.relative_to(root).as_posix()) for p in paths],
+    )
