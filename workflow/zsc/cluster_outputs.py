@@ -78,7 +78,7 @@ def _images(data: Data, dataset: str, manifest: dict):
 
 def assignment_table(data: Data, dataset: str, recommended: dict | None):
     """One row per image of `dataset`: index, path (image folders), label (class name, where labelled),
-    cluster (the recommended run's), then one column per run that ran (run_column) in grid order."""
+    cluster (the recommended run's), then one column per run that ran (run_column), in runs.parquet's order."""
     import numpy as np
     import pandas as pd
 
