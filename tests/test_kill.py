@@ -2,7 +2,8 @@
 
 The unit tests run real processes (sleep, python) in place of snakemake and its jobs, a few seconds
 in all. The integration test kills the default-sized run at four points with the four kinds of kill
-(about 9 minutes on 2 idle cores: the default run's 7 plus what the kills cost)."""
+(about 9 minutes on 2 idle cores: the default run's 7 plus what the kills cost); a second one reads
+what the finished run gives a user: the recommended pipelines, the score validation, the per-image tables."""
 
 import json
 import os
@@ -14,8 +15,10 @@ import textwrap
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from conftest import REPO, SNAKEMAKE
 from zsc import jobs
@@ -258,9 +261,11 @@ class Run:
         self.process.wait(timeout=1800)
 
 
-@pytest.mark.integration
-def test_default_run_killed_at_four_points_resumes_with_the_same_command(tmp_path):
-    work = tmp_path / "work"
+@pytest.fixture(scope="module")
+def default_run(tmp_path_factory):
+    """(workdir, what each run after a kill said): the default run killed at four points, then finished
+    by the same command."""
+    work = tmp_path_factory.mktemp("default") / "work"
     (work / "config").mkdir(parents=True)
     shutil.copy(REPO / "config" / "config.yaml", work / "config" / "config.yaml")
     said = []
@@ -286,6 +291,12 @@ def test_default_run_killed_at_four_points_resumes_with_the_same_command(tmp_pat
     run = Run(work)
     assert run.process.wait(timeout=1800) == 0, run.output()[-4000:]
     said.append(run.output())
+    return work, said
+
+
+@pytest.mark.integration
+def test_default_run_killed_at_four_points_resumes_with_the_same_command(default_run):
+    work, said = default_run
     # each run after a kill resumed by itself; after a SIGKILL, removing the lock it left
     assert "--rerun-incomplete" not in "".join(said) and "--unlock" not in "".join(said)
     assert all("removed the lock left by a snakemake that no longer runs" in out for out in said[2:])
@@ -303,3 +314,36 @@ def test_default_run_killed_at_four_points_resumes_with_the_same_command(tmp_pat
         pd.read_parquet(path)
     runs = pd.read_parquet(work / "results/tables/runs.parquet")
     assert len(runs) == 36 and runs["AMI"].notna().all()
+
+
+@pytest.mark.integration
+def test_default_run_recommends_a_pipeline_validates_the_scores_and_maps_each_image(default_run):
+    from zsc import config as cfg
+    from zsc import tables
+    from zsc.datasets import open_split
+
+    work, _ = default_run
+    outputs = work / "results/outputs"
+    recommended = pd.read_csv(outputs / "encoder_choice/encoder_choice.csv")
+    assert list(recommended["dataset"]) == ["Digits", "Fash"] and recommended["score"].eq("silhouette_umap").all()
+    assert recommended["regret (AMI x 100)"].notna().all()
+    validation = pd.read_csv(outputs / "score_validation/score_validation.csv")
+    primary = validation[validation["primary"] == "yes"]
+    assert list(primary["family"]) == ["silhouette, UMAP-50 space"] and primary["datasets"].iloc[0] == 2
+    pipeline = validation[validation["level"] == "pipeline"]
+    assert pipeline["mean_regret"].is_monotonic_increasing and set(validation["level"]) == {"pipeline", "encoder"}
+    print("\n" + recommended.to_string() + "\n" + validation.round(3).to_string())
+    # each index of the per-image table is the dataset's image of that index: its class by name, and its pixels are
+    # those the raw-pixel encoder embedded in that row
+    config = cfg.load(yaml.safe_load((work / "config/config.yaml").read_text()))
+    for dataset, split in (("digits", "all"), ("fashionmnist", "test")):
+        table = pd.read_parquet(outputs / f"assignments/assignments_{dataset}.parquet")
+        images = open_split(config.entry("datasets", dataset), work / f"resources/datasets/{dataset}")
+        classes = pd.read_parquet(work / f"resources/datasets/{dataset}/manifest-{split}.parquet")
+        assert len(table) == len(classes) and list(table["index"]) == list(classes["index"])
+        assert [images.classes[images.labels[i]] for i in table["index"]] == list(table["label"])
+        raw = tables.read(work / f"results/embeddings/{dataset}/{split}/raw.parquet")[0]
+        some = [0, len(table) // 2, len(table) - 1]
+        pixels = [np.asarray(images.image(int(table["index"][i])).convert("L"), dtype=float).ravel() for i in some]
+        for i, p in zip(some, pixels):  # raw pixels are the image, normalised: they correlate perfectly
+            assert np.corrcoef(p, raw["embedding"][i].reshape(3, -1)[0])[0, 1] > 0.99

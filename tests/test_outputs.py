@@ -57,6 +57,17 @@ def test_study_encoders_with_a_protocol_provide_the_comparisons():
         assert name not in facts["not_produced"]
 
 
+def test_outputs_index_lists_the_encoders_the_study_config_leaves_out(tmp_path, monkeypatch):
+    monkeypatch.chdir(REPO)  # a fresh clone: the five fine-tuned checkpoints are not there
+    facts = outputs.facts(cfg.load(yaml.safe_load((REPO / "config/paper.yaml").read_text())))
+    outputs.render("outputs_index", {}, facts, {}, tmp_path / "index")
+    left_out = pd.read_csv(tmp_path / "index" / "left_out.csv")
+    fine_tuned = ["ft_mocov3_resnet50", "ft_dino_resnet50", "ft_vicreg_resnet50", "ft_mocov3_vit_base", "ft_dino_vitb16"]
+    assert list(left_out["encoder"]) == fine_tuned
+    assert left_out["runs"].eq(26 * 6).all() and left_out["why"].str.endswith("does not exist (if_missing: skip)").all()
+    assert "ft_dino_vitb16" not in facts["encoders"]  # and no output shows them
+
+
 def test_example_images_naming_a_run_that_does_not_exist_is_a_config_error():
     config = cfg.load(
         {

@@ -115,7 +115,10 @@ def test_every_output_the_config_provides_is_rendered_and_the_rest_are_listed(wo
             assert not folder.exists(), entry.name
             continue
         files = {p.suffix for p in folder.iterdir() if not p.name.startswith(".")}  # not snakemake's .snakemake_timestamp
-        assert files == ({".csv", ".md", ".tex", ".html"} if entry.info["kind"] == "table" else {".png", ".pdf"}), entry.name
+        # the per-image tables add parquet files; contact sheets are PNG only
+        expected = {".csv", ".md", ".tex", ".html"} if entry.info["kind"] == "table" else {".png", ".pdf"}
+        expected = {"assignments": expected | {".parquet"}, "cluster_sheets": {".png"}}.get(entry.name, expected)
+        assert files == expected, entry.name
     index = pd.read_csv(workdir / "results/outputs/outputs_index/outputs_index.csv").set_index("output")
     assert index.loc["delta_vs_supervised", "produced"] == "no" and "supervised" in index.loc["delta_vs_supervised", "why not"]
     assert index.loc["main_ami", "produced"] == "yes"
@@ -127,8 +130,17 @@ def test_every_output_the_config_provides_is_rendered_and_the_rest_are_listed(wo
     probes = pd.read_parquet(workdir / "results/tables/probes.parquet").set_index("encoder")
     assert (probes["probe_mode"] == "carve").all()  # digits has no train split: a stratified carve
     assert probes.loc["raw", "knn_top1_k10"] > 0.9 and probes.loc["raw", "linear_probe_top1"] > 0.9  # measured 0.98, 0.96
-    choice = pd.read_csv(workdir / "results/outputs/encoder_choice/encoder_choice.csv")
-    assert set(choice["recommended"]) <= {"raw", "random_tiny"} and choice["regret"].notna().all()
+    choice = pd.read_csv(workdir / "results/outputs/encoder_choice/encoder_choice_by_score.csv")
+    assert set(choice["recommended"]) <= {"raw", "random_tiny"} and choice["regret (AMI x 100)"].notna().all()
+    recommended = pd.read_csv(workdir / "results/outputs/encoder_choice/encoder_choice.csv")
+    assert list(recommended["dataset"]) == ["Digits"] and recommended["regret (AMI x 100)"].notna().all()
+    # the per-image table: each manifest index with its class and the cluster it got in every run
+    table = pd.read_parquet(workdir / "results/outputs/assignments/assignments_digits.parquet")
+    manifest = pd.read_parquet(workdir / "resources/datasets/digits/manifest-all.parquet")
+    assert list(table["index"]) == list(manifest["index"]) and len(table.columns) == 3 + 18  # index, label, cluster, 18 runs
+    assert (table["label"] == manifest["label"].astype(str)).all()  # digits' classes are named "0" ... "9"
+    sheets = list((workdir / "results/outputs/cluster_sheets").glob("sheet_digits_*.png"))
+    assert len(sheets) == table["cluster"].nunique()
     maps = sorted(p.name for p in (workdir / "results/outputs/embedding_maps").glob("*.png"))
     assert maps == ["map_digits_random_tiny.png", "map_digits_raw.png"]
 
