@@ -179,7 +179,8 @@ def sheet_title(data: Data, dataset: str, run: dict, cluster: int, size: int, n_
     from .labelfree_outputs import names
 
     shown = names(data.facts)
-    encoder, clusterer = shown["encoder"].get(run["encoder"], run["encoder"]), shown["clusterer"].get(run["clusterer"], run["clusterer"])
+    encoder = shown["encoder"].get(run["encoder"], run["encoder"])
+    clusterer = shown["clusterer"].get(run["clusterer"], run["clusterer"])
     pipeline = f"{encoder} / {run['reducer']} / {clusterer}"
     which = "noise (not clustered)" if cluster == NOISE else f"cluster {cluster} of {n_clusters}"
     lines = [f"{shown['dataset'].get(dataset, dataset)}: {which}, {size:,} images", pipeline]
