@@ -48,6 +48,8 @@ include: "workflow/rules/search.smk"
 
 rule all:
     input:
-        # a config may only search (its datasets all search datasets): then there are no run tables
-        [*TABLES.values(), *OUTPUT_DIRS] if RUNS else [],
-        [SEARCH_PARAMS] if SEARCH else [],
+        # the last jobs of zsc.dag's stages: the result tables and the outputs (none when a config
+        # only searches: all its datasets are search datasets), and the search's params file
+        [*TABLES.values()] if JOBS.jobs("aggregate") else [],
+        OUTPUT_DIRS,
+        [SEARCH_PARAMS] if JOBS.jobs("search_params") else [],

@@ -17,6 +17,8 @@ planted (and what tests may rely on):
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
@@ -156,9 +158,17 @@ def study_facts() -> dict:
         "groups": GROUPS,
         "encoders": encoders,
         "clusterers": CLUSTERERS,
+        "clusterer_labels": {name: _clusterer_label(name) for name in CLUSTERERS},
         "chooses_k": CHOOSES_K,
         "protocol": protocol,
     }
+
+
+def _clusterer_label(name: str) -> str:
+    """The display label of one of the study's clusterers: its registry entry's (by the study's name of it)."""
+    from zsc.clusterers import CLUSTERERS as REGISTRY
+
+    return next(e.info["label"] for e in REGISTRY if name in (e.name, e.info.get("study_name")))
 
 
 def _encoder_offset(encoder: str, group: str) -> float:
@@ -230,3 +240,161 @@ def _labels(runs: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
             values = {lv: max(0.0, a + rng.normal(0, 0.005)) for lv, a in CELEBA_ATTRIBUTES.items()} | {"label": run.AMI}
         rows += [{k: getattr(run, k) for k in keys} | {"level": lv, "AMI": float(a)} for lv, a in values.items()]
     return pd.DataFrame(rows, columns=[*keys, "level", "AMI"])
+
+
+def planted_labelfree(runs: pd.DataFrame, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Label-free scores and probe accuracies that follow each (dataset, encoder)'s mean AMI, with
+    noise (entropy_gaussian_per_dim against it)."""
+    rng = np.random.default_rng(seed)
+    ami = runs.groupby(["dataset", "split", "encoder"], sort=False)["AMI"].mean().reset_index()
+    rows, probes = [], []
+    for r in ami.itertuples():
+        for score, scale in (
+            ("silhouette_umap_kmeans", 0.5),
+            ("agreement_umap_ami_mean", 1.0),
+            ("entropy_gaussian_per_dim", -0.3),
+        ):
+            rows.append(
+                {"dataset": r.dataset, "split": r.split, "encoder": r.encoder, "seed": 1, "score": score}
+                | {"value": scale * r.AMI + rng.normal(0, 0.05)}
+            )
+        probe = {f"knn_top1_k{k}": min(1.0, r.AMI + 0.2 + rng.normal(0, 0.03)) for k in (1, 10, 20, 100, 200)}
+        probes.append(
+            {"dataset": r.dataset, "split": r.split, "encoder": r.encoder, "skipped": ""}
+            | probe
+            | {"linear_probe_top1": min(1.0, r.AMI + 0.3)}
+        )
+    return pd.DataFrame(rows), pd.DataFrame(probes)
+
+
+# A training run's checkpoints, scored on one dataset (for the checkpoint outputs): label -> its score level.
+CHECKPOINTS = {"ep1": 0.2, "ep5": 0.5, "ep10": 0.6, "last": 0.65}
+# The (dataset, split, encoder) embeddings whose files the file-reading outputs read (PCA spectra, 2-D maps).
+FILE_PAIRS = [("cifar10", "test", "dino_vitb16"), ("mnist", "test", "resnet50")]
+
+
+def write_study(folder: Path, complete: bool = False) -> tuple[dict[str, str], dict, dict[str, list[str]]]:
+    """(tables, facts, files) of the synthetic study, the result tables written to `folder` as the
+    aggregate rule writes them, facts as zsc.outputs.facts gives them. With `complete`, also a training
+    run's checkpoints (scores and probes on cifar10) and the files of the outputs that read more than
+    tables (embeddings and 2-D maps of FILE_PAIRS, one clustering of digits, whose images are always
+    there), so that every output of the registry is produced."""
+    from zsc import config, tables as data_files
+    from zsc.outputs import OUTPUTS
+
+    runs, labels, facts = study_runs()
+    labelfree, probes = planted_labelfree(runs)
+    for name, dataset in facts["datasets"].items():
+        dataset.update(extra_labels=name in set(labels["dataset"]), labelled=True)
+    facts.update(
+        all_clusterers=facts["clusterers"], umap_silhouette=True, labelfree=True, probes=True, examples=[], maps=False,
+        files={}, seed=1, clusters_shown=6, images_per_cluster=8, pairs=[], sources={}, left_out=[],
+    )  # fmt: skip
+    files = {}
+    if complete:
+        labelfree, probes = _with_checkpoints(labelfree, probes, facts)
+        files = _data_files(folder, facts, config, data_files)
+    written = {}
+    for name, frame in {"runs": runs, "labels": labels, "labelfree": labelfree, "probes": probes}.items():
+        written[name] = str(folder / f"{name}.parquet")
+        frame.to_parquet(written[name])
+    facts["not_produced"] = {e.name: why for e in OUTPUTS if (why := e.info["missing"](facts))}
+    return written, facts, files
+
+
+def _with_checkpoints(labelfree: pd.DataFrame, probes: pd.DataFrame, facts: dict):
+    rng = np.random.default_rng(1)
+    rows, probe_rows = [], []
+    for label, level in CHECKPOINTS.items():
+        encoder = f"run@{label}"
+        facts["encoders"][encoder] = {"label": encoder, "architecture": "ViT-B/16", "training": "self-supervised"}
+        facts["encoders"][encoder] |= {"series": "run", "checkpoint": label}
+        keys = {"dataset": "cifar10", "split": "test", "encoder": encoder}
+        for score in ("agreement_og_ami_mean", "effective_rank", "entropy_knn"):
+            rows.append(keys | {"seed": 1, "score": score, "value": level + rng.normal(0, 0.02)})
+        probe_rows.append(keys | {"skipped": "", "knn_top1_k20": level + 0.2, "linear_probe_top1": level + 0.25})
+    return pd.concat([labelfree, pd.DataFrame(rows)], ignore_index=True), pd.concat(
+        [probes, pd.DataFrame(probe_rows)], ignore_index=True
+    )
+
+
+def _data_files(folder: Path, facts: dict, config, data_files) -> dict[str, list[str]]:
+    rng = np.random.default_rng(2)
+    files = {"embeddings": [], "maps": [], "clusters": []}
+    for dataset, split, encoder in FILE_PAIRS:
+        y = np.repeat(np.arange(10), 30)
+        X = rng.normal(size=(10, 32))[y] + rng.normal(0, 0.5, (len(y), 32))
+        for kind, vectors in (("embeddings", X), ("maps", X[:, :2])):
+            path = folder / kind / f"{dataset}-{encoder}.parquet"
+            path.parent.mkdir(exist_ok=True)
+            data_files.write(path, {"index": np.arange(len(y)), "label": y, data_files.VECTOR: vectors.astype(np.float32)})
+            files[kind].append(str(path))
+    digits = config.load(
+        {"datasets": {"digits": {}}, "encoders": {"raw": {}}, "reducers": {"none": {}}, "clusterers": {"kmeans": {}}}
+    )
+    choice = {"dataset": "digits", "split": "all", "encoder": "raw", "reducer": "none", "clusterer": "kmeans", "seed": 1}
+    files["clusters"].append(str(folder / "clusters-digits.parquet"))
+    data_files.write(files["clusters"][0], {"index": np.arange(200), "label_pred": np.arange(200) % 7})
+    facts.update(
+        maps=True,
+        pairs=[list(pair) for pair in FILE_PAIRS],
+        examples=[choice],
+        sources={"digits": {"spec": dict(digits.entry("datasets", "digits")), "root": str(folder / "digits")}},
+        files=files,
+    )
+    return files
+
+
+# The outputs that read every run's clusters and the images (the per-image tables and contact sheets): the
+# study-sized grid has neither, so they render on IMAGE_STUDY's runs of digits (whose images are always there).
+IMAGE_STUDY = {"datasets": {"digits": {"max_samples": 60}}, "encoders": {"raw": {}}, "reducers": {"none": {}}}
+IMAGE_STUDY_CLUSTERS = {"kmeans": 3, "ac_ward": 4}  # clusterer -> clusters its made-up labels have
+
+
+def reads_images(entry) -> bool:
+    """Whether an output reads every run's clusters (and the images): it renders on the image study."""
+    return "all_clusters" in entry.info["files"]
+
+
+def output_suffixes(entry) -> set[str]:
+    """The file suffixes an output writes: a table's four formats, a figure's PNG and PDF; the per-image
+    tables add parquet files, the contact sheets are PNG only."""
+    suffixes = {".csv", ".md", ".tex", ".html"} if entry.info["kind"] == "table" else {".png", ".pdf"}
+    return {"assignments": suffixes | {".parquet"}, "cluster_sheets": {".png"}}.get(entry.name, suffixes)
+
+
+def write_image_study(folder: Path) -> tuple[dict[str, str], dict, dict[str, list[str]]]:
+    """(tables, facts, files) of a small run on 60 digits (one encoder, two clusterers, made-up clusters
+    and scores), as the outputs that read images see it: facts of the loaded config (zsc.outputs.facts),
+    with the manifest (prepared) and the clusters written under `folder`."""
+    from zsc import config, datasets, outputs
+    from zsc import tables as data_files
+
+    clusterers = {name: {} if name == "kmeans" else {"type": "agglomerative"} for name in IMAGE_STUDY_CLUSTERS}
+    loaded = config.load({**IMAGE_STUDY, "clusterers": clusterers})
+    facts = outputs.facts(loaded)
+    spec = loaded.entry("datasets", "digits")
+    root = folder / "digits"
+    patterns = {"clusters": str(folder / "clusters" / "{encoder}-{reducer}-{clusterer}-{seed}.parquet")}
+    patterns["manifest"] = str(folder / "manifest-{dataset}-{split}.parquet")
+    manifest = patterns["manifest"].format(dataset="digits", split=spec["split"])
+    datasets.prepare(dict(spec), root, manifest)
+    index = data_files.read(manifest)[0]["index"]
+    rng = np.random.default_rng(4)
+    rows, files = [], {"manifests": [manifest], "all_clusters": []}
+    for run in loaded.runs():
+        k = IMAGE_STUDY_CLUSTERS[run["clusterer"]]
+        path = patterns["clusters"].format(**run)
+        Path(path).parent.mkdir(exist_ok=True)
+        data_files.write(path, {"index": index, "label_pred": np.arange(len(index)) % k})
+        files["all_clusters"].append(path)
+        ami = rng.uniform(0.3, 0.8)
+        rows.append(
+            run
+            | {"group": "Other", "skipped": "", "AMI": ami, "n_clusters_true": 10.0, "n_clusters_pred": float(k)}
+            | {"silhouette_og": 0.2 * ami, "silhouette_umap": 0.6 * ami, "silhouette_reduced": 0.2 * ami}
+        )
+    written = {"runs": str(folder / "runs.parquet")}
+    pd.DataFrame(rows).to_parquet(written["runs"])
+    facts.update(patterns=patterns, files=files, sources={"digits": {"spec": dict(spec), "root": str(root)}})
+    return written, facts, files

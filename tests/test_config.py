@@ -11,6 +11,8 @@ from conftest import snakemake, snakemake_errors
 
 from zsc import config as cfg
 from zsc.__main__ import DOCS_FILE, SCHEMA_FILE, docs_text, schema_text
+from zsc.clusterers import n_clusters_problem
+from zsc.reducers import reducer_problem
 
 MINIMAL = {"datasets": {"digits": {}}, "encoders": {"raw": {}}, "reducers": {"none": {}}, "clusterers": {"kmeans": {}}}
 
@@ -378,7 +380,8 @@ def test_duplicate_key_in_the_configfile_stops_with_one_line(tmp_path):
     result = snakemake(tmp_path, "-n", "--configfile", "config.yaml")
     assert result.returncode == 1
     assert snakemake_errors(result) == [
-        f"config error: config file {tmp_path / 'config.yaml'}:{len(MINIMAL) * 2 + 2}:1: duplicate key 'seeds' (first at line {len(MINIMAL) * 2 + 1})"
+        f"config error: config file {tmp_path / 'config.yaml'}:{len(MINIMAL) * 2 + 2}:1: duplicate key "
+        f"'seeds' (first at line {len(MINIMAL) * 2 + 1})"
     ]
 
 
@@ -448,8 +451,8 @@ def test_n_clusters_above_the_samples():
         cfg.load(with_entry("datasets", "digits", {"n_clusters": 50, "max_samples": 20}))
     assert cfg.load(with_entry("datasets", "digits", {"n_clusters": 20, "max_samples": 20}))
     # known only once a folder is read: the cluster job's check
-    assert cfg.n_clusters_problem("mine", 12, 10) == "datasets.mine.n_clusters: 12 clusters of only 10 samples"
-    assert cfg.n_clusters_problem("mine", 10, 10) is None
+    assert n_clusters_problem("mine", 12, 10) == "datasets.mine.n_clusters: 12 clusters of only 10 samples"
+    assert n_clusters_problem("mine", 10, 10) is None
 
 
 def test_unknown_umap_metric_names_the_key():
@@ -470,15 +473,14 @@ def test_umap_metrics_are_umaps_named_distances():
 def test_pca_components_above_the_dimension():
     reducer = {"type": "pca", "n_components": 200}
     assert (
-        cfg.reducer_problem("zpca200d", reducer, 1000, 192)
+        reducer_problem("zpca200d", reducer, 1000, 192)
         == "reducers.zpca200d.n_components: 200 components exceed the 192 dimensions"
     )
     assert (
-        cfg.reducer_problem("zpca200d", reducer, 150, 300)
-        == "reducers.zpca200d.n_components: 200 components exceed the 150 samples"
+        reducer_problem("zpca200d", reducer, 150, 300) == "reducers.zpca200d.n_components: 200 components exceed the 150 samples"
     )
-    assert cfg.reducer_problem("zpca200d", reducer, 1000, 200) is None
-    assert cfg.reducer_problem("zpca95", {"type": "pca", "n_components": 0.95}, 10, 5) is None
+    assert reducer_problem("zpca200d", reducer, 1000, 200) is None
+    assert reducer_problem("zpca95", {"type": "pca", "n_components": 0.95}, 10, 5) is None
     # known before embedding for raw pixels (at most 3 x image_size^2): a warning, the runs recorded as failed
     config = cfg.load(
         {**MINIMAL, "encoders": {"raw": {"image_size": 8}}, "reducers": {"p": {"type": "pca", "n_components": 200}}}
@@ -494,7 +496,7 @@ def test_pca_components_above_the_dimension():
 def test_every_stage_is_a_rule_and_the_slurm_groups_are_the_grouped_stages(repo):
     from zsc.stages import GROUPED, STAGES
 
-    rules = "".join(path.read_text() for path in (repo / "workflow" / "rules").glob("*.smk"))
+    rules = "".join(path.read_text() for path in [repo / "Snakefile", *(repo / "workflow" / "rules").glob("*.smk")])
     assert [stage.name for stage in STAGES if f"rule {stage.name}:" not in rules] == []
     profile = yaml.safe_load((repo / "profiles" / "slurm" / "config.yaml").read_text())
     assert list(profile["groups"]) == GROUPED

@@ -21,7 +21,9 @@ from zsc import datasets, tables
 from zsc.encoders import _to_rgb_or_grey, study_transform
 
 DEBIAN = datasets.DEBIAN_FASHION_MNIST
-needs_debian = pytest.mark.skipif(not DEBIAN.is_dir(), reason="Debian's dataset-fashion-mnist is not installed (.ci/run installs it)")
+needs_debian = pytest.mark.skipif(
+    not DEBIAN.is_dir(), reason="Debian's dataset-fashion-mnist is not installed (.ci/run installs it)"
+)
 
 
 def dataset_spec(name, **options):
@@ -66,21 +68,33 @@ def test_prepare_writes_manifest(tmp_path):
 
 
 def test_every_study_dataset_is_registered():
-    study = ("imagenet imagenetv2 cifar10 cifar100 in9original in9onlyfg in9mixedrand imagenet-r imagenet-sketch imagenet-o lsun "
-             "places365 aircraft stanfordcars flowers102 nabirds inaturalist bioscan1m celeba utkface breakhis dtd eurosat mnist "
-             "fashionmnist svhn").split()
+    study = (
+        "imagenet imagenetv2 cifar10 cifar100 in9original in9onlyfg in9mixedrand imagenet-r imagenet-sketch imagenet-o lsun "
+        "places365 aircraft stanfordcars flowers102 nabirds inaturalist bioscan1m celeba utkface breakhis dtd eurosat mnist "
+        "fashionmnist svhn"
+    ).split()
     assert len(study) == 26
     registered = datasets.DATASETS.names()
     assert [name for name in study if name not in registered] == []
     groups = [datasets.DATASETS[name].info["group"] for name in study]
-    assert {g: groups.count(g) for g in set(groups)} == {"In-domain": 5, "Domain-shift": 4, "Near-OOD": 3, "Fine-grained": 6, "Far-OOD": 8}
+    assert {g: groups.count(g) for g in set(groups)} == {
+        "In-domain": 5,
+        "Domain-shift": 4,
+        "Near-OOD": 3,
+        "Fine-grained": 6,
+        "Far-OOD": 8,
+    }
     for name in ("in9nofg", "in9onlybgt", "in9mixedsame", "imagenette", "imagewoof", "imagefolder", "digits"):
         assert name in registered
     assert datasets.default_root("in9onlyfg") == datasets.default_root("in9mixedsame") == "resources/datasets/in9"
 
 
 def test_dataset_without_download_names_the_layout(tmp_path):
-    with pytest.raises(datasets.DatasetError, match=r"imagenet: .*imagenet/val not found\. ImageNet needs a licence: place the validation set as resources/datasets/imagenet/val/<wnid>/\*\.JPEG"):
+    with pytest.raises(
+        datasets.DatasetError,
+        match=r"imagenet: .*imagenet/val not found\. ImageNet needs a licence: place the validation set as "
+        r"resources/datasets/imagenet/val/<wnid>/\*\.JPEG",
+    ):
         datasets.open_split(dataset_spec("imagenet"), tmp_path / "imagenet", download=True)
 
 
@@ -234,7 +248,12 @@ def test_image_folder_skips_bad_files_and_names_them(messy_folder, tmp_path, cap
     assert np.bincount(data["label"]).tolist() == [5, 3, 1]
     log = caplog.text
     assert "skipped 4 of 13 files" in log
-    for name, reason in [("empty.jpg", "empty file"), ("notes.txt", "not an image"), ("truncated.jpg", "unreadable"), ("tiny.png", "2x2 pixels, smaller than min_image_size (8)")]:
+    for name, reason in [
+        ("empty.jpg", "empty file"),
+        ("notes.txt", "not an image"),
+        ("truncated.jpg", "unreadable"),
+        ("tiny.png", "2x2 pixels, smaller than min_image_size (8)"),
+    ]:
         assert f"{name}: {reason}" in log
     assert "1 classes have a single image: lonely" in log
     # each kept file's path relative to the folder, beside its index: what the per-image tables show
@@ -279,7 +298,9 @@ def test_decompression_bomb_sized_image(tmp_path):
 def test_flat_folder_is_unlabelled(tmp_path):
     for i in range(4):
         save(tmp_path / "flat" / f"{i}.png", rgb(value=i * 20))
-    images = datasets.open_split(dataset_spec("f", type="imagefolder", root=str(tmp_path / "flat")), tmp_path / "flat", download=True)
+    images = datasets.open_split(
+        dataset_spec("f", type="imagefolder", root=str(tmp_path / "flat")), tmp_path / "flat", download=True
+    )
     assert images.labels.tolist() == [-1] * 4 and images.classes == []
 
 
@@ -290,7 +311,10 @@ def test_folder_without_images_stops_with_one_line(tmp_path, make):
         root.mkdir()
     if make == "only_bad":
         (root / "a.txt").write_text("x")
-    with pytest.raises(datasets.DatasetError, match=r"^imagefolder: (.* is not a folder|no files in .*|no usable images in .*a.txt: not an image\))$"):
+    with pytest.raises(
+        datasets.DatasetError,
+        match=r"^imagefolder: (.* is not a folder|no files in .*|no usable images in .*a.txt: not an image\))$",
+    ):
         datasets.open_split(dataset_spec("n", type="imagefolder", root=str(root)), root, download=True)
 
 
@@ -376,15 +400,54 @@ def test_bioscan1m_split_files_and_taxonomy(tmp_path):
     root = tmp_path / "bioscan1m"
     header = "sampleid\tprocessid\turi\tphylum\tclass\torder\tfamily\tsubfamily\ttribe\tgenus\tspecies\timage_file\tchunk_number"
     rows = [
-        ("s1", "BOLD:A1", "Diptera", "Cecidomyiidae", "not_classified", "not_classified", "not_classified", "not_classified", "a.jpg", "1"),
+        (
+            "s1",
+            "BOLD:A1",
+            "Diptera",
+            "Cecidomyiidae",
+            "not_classified",
+            "not_classified",
+            "not_classified",
+            "not_classified",
+            "a.jpg",
+            "1",
+        ),
         ("s2", "BOLD:A2", "Diptera", "Asteiidae", "not_classified", "not_classified", "Asteia", "Asteia amoena", "b.jpg", "1"),
-        ("s3", "BOLD:A3", "Hemiptera", "Aphrophoridae", "Aphrophorinae", "not_classified", "not_classified", "Philaenus spumarius", "c.jpg", "2"),
-        ("s4", "BOLD:A4", "Diptera", "Sciaridae", "not_classified", "not_classified", "not_classified", "not_classified", "d.jpg", "2"),
+        (
+            "s3",
+            "BOLD:A3",
+            "Hemiptera",
+            "Aphrophoridae",
+            "Aphrophorinae",
+            "not_classified",
+            "not_classified",
+            "Philaenus spumarius",
+            "c.jpg",
+            "2",
+        ),
+        (
+            "s4",
+            "BOLD:A4",
+            "Diptera",
+            "Sciaridae",
+            "not_classified",
+            "not_classified",
+            "not_classified",
+            "not_classified",
+            "d.jpg",
+            "2",
+        ),
     ]
     lines = [header] + [f"{r[0]}\tP{i}\t{r[1]}\tArthropoda\tInsecta\t" + "\t".join(r[2:]) for i, r in enumerate(rows)]
     root.mkdir()
     (root / "BIOSCAN_Insect_Dataset_metadata.tsv").write_text("\n".join(lines) + "\n")
-    for name, ids in {"seen_keys": ["s1"], "test_seen": ["s2"], "test_unseen": ["s3"], "test_unseen_keys": [], "train_seen": ["s4"]}.items():
+    for name, ids in {
+        "seen_keys": ["s1"],
+        "test_seen": ["s2"],
+        "test_unseen": ["s3"],
+        "test_unseen_keys": [],
+        "train_seen": ["s4"],
+    }.items():
         (root / f"{name}.txt").write_text("".join(f"{i}\n" for i in ids))
     for chunk, name in (("1", "a.jpg"), ("1", "b.jpg"), ("2", "c.jpg"), ("2", "d.jpg")):
         save(root / "bioscan/images/cropped_256" / f"part{chunk}" / name, rgb((256, 256)))
@@ -393,7 +456,9 @@ def test_bioscan1m_split_files_and_taxonomy(tmp_path):
     assert test.labels.tolist() == [2, 0, 1]
     assert test.image(2).size == (256, 256)
     # The study's fixes: Asteia's tribe, the genus taken from the species, 'unassigned' placeholders.
-    df = datasets.bioscan_taxonomy(__import__("pandas").read_csv(root / "BIOSCAN_Insect_Dataset_metadata.tsv", sep="\t", dtype=str))
+    df = datasets.bioscan_taxonomy(
+        __import__("pandas").read_csv(root / "BIOSCAN_Insect_Dataset_metadata.tsv", sep="\t", dtype=str)
+    )
     assert df.loc[1, "tribe"] == "Asteiini" and df.loc[2, "genus"] == "Philaenus"
     assert df.loc[2, "tribe"] == "unassigned Aphrophorinae"  # the study fixes tribes before filling genera
     assert df.loc[1, "subfamily"] == "unassigned Asteiidae"
@@ -402,9 +467,11 @@ def test_bioscan1m_split_files_and_taxonomy(tmp_path):
 
 def test_inaturalist_taxonomy_levels(tmp_path):
     root = tmp_path / "inaturalist"
-    species = ["00000_Animalia_Arthropoda_Insecta_Lepidoptera_Erebidae_Catocala_ultronia",
-               "00001_Animalia_Arthropoda_Insecta_Lepidoptera_Erebidae_Catocala_ilia",
-               "00002_Plantae_Tracheophyta_Magnoliopsida_Asterales_Asteraceae_Aster_alpinus"]
+    species = [
+        "00000_Animalia_Arthropoda_Insecta_Lepidoptera_Erebidae_Catocala_ultronia",
+        "00001_Animalia_Arthropoda_Insecta_Lepidoptera_Erebidae_Catocala_ilia",
+        "00002_Plantae_Tracheophyta_Magnoliopsida_Asterales_Asteraceae_Aster_alpinus",
+    ]
     for name in species:
         save(root / "2021_valid" / name / "x.jpg", rgb((12, 12)))
     val = datasets.open_split(dataset_spec("inaturalist"), root)
@@ -431,7 +498,9 @@ def test_two_splits_prepared_side_by_side_share_one_root(tmp_path):
     # the default run prepares Fashion-MNIST's test split and its probe's train split at once, in one root
     root = tmp_path / "root"
     runs = [
-        subprocess.Popen([sys.executable, "-c", _PREPARE, str(REPO / "workflow"), str(root), split], stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", _PREPARE, str(REPO / "workflow"), str(root), split], stderr=subprocess.PIPE, text=True
+        )
         for split in ("test", "train", "all")
     ]
     errors = [run.communicate(timeout=300)[1] for run in runs]

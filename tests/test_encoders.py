@@ -47,8 +47,19 @@ def test_batched_normalisation_equals_torchvision_per_image():
     from torchvision import transforms as T
 
     rng = np.random.default_rng(0)
-    imgs = [Image.fromarray(rng.integers(0, 256, (40, 50, 3), dtype=np.uint8)), Image.fromarray(rng.integers(0, 256, (60, 30), dtype=np.uint8), mode="L")]
-    reference = T.Compose([T.Resize(32), T.CenterCrop(32), T.ToTensor(), T.Lambda(lambda t: t.expand(3, -1, -1)), T.Normalize((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))])
+    imgs = [
+        Image.fromarray(rng.integers(0, 256, (40, 50, 3), dtype=np.uint8)),
+        Image.fromarray(rng.integers(0, 256, (60, 30), dtype=np.uint8), mode="L"),
+    ]
+    reference = T.Compose(
+        [
+            T.Resize(32),
+            T.CenterCrop(32),
+            T.ToTensor(),
+            T.Lambda(lambda t: t.expand(3, -1, -1)),
+            T.Normalize((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
+        ]
+    )
     ours = normalise(torch.stack([study_transform(32)(im) for im in imgs]))
     assert torch.equal(ours, torch.stack([reference(im) for im in imgs]))
 
@@ -106,8 +117,14 @@ def test_checkpoint_file_path_with_prefix_mapping(saved_timm, x, tmp_path):
     wrapped["epoch"] = 100
     ckpt = tmp_path / "moco-style.pth.tar"
     torch.save(wrapped, ckpt)
-    spec = encoder_spec("t", type="timm", model="resnet10t", weights_file=str(ckpt), checkpoint_key="state_dict",
-                        key_prefixes={"module.base_encoder.": ""})
+    spec = encoder_spec(
+        "t",
+        type="timm",
+        model="resnet10t",
+        weights_file=str(ckpt),
+        checkpoint_key="state_dict",
+        key_prefixes={"module.base_encoder.": ""},
+    )
     with torch.inference_mode():
         np.testing.assert_array_equal(build(spec, weights_path=str(ckpt))(x), model(x).numpy())
 
@@ -131,14 +148,20 @@ def test_mismatched_checkpoint_names_the_keys(saved_timm, tmp_path):
     bad = tmp_path / "renamed.pth"
     torch.save(state, bad)
     spec = encoder_spec("t", type="timm", model="resnet10t", weights_file=str(bad), ignore_keys=["^nothing$"])
-    with pytest.raises(weights.WeightsError, match=r"renamed.pth: \d+ weights of the model are not in the checkpoint: layer4\.0\..*it has instead: stage4\.0\."):
+    with pytest.raises(
+        weights.WeightsError,
+        match=r"renamed.pth: \d+ weights of the model are not in the checkpoint: layer4\.0\..*it has instead: stage4\.0\.",
+    ):
         build(spec, weights_path=str(bad))
     with pytest.raises(weights.WeightsError, match=r"\d+ weights of the model are not in the checkpoint: conv1.weight"):
         build_network("torchvision:resnet18", 0, weights_path=str(path), load={})  # another architecture
     reshaped = dict(model.state_dict())
     reshaped["conv1.0.weight"] = torch.zeros(24, 3, 5, 5)
     torch.save(reshaped, bad)
-    with pytest.raises(weights.WeightsError, match=r"renamed.pth: shapes differ from the model's: conv1.0.weight \(24, 3, 5, 5\) vs \(24, 3, 3, 3\)"):
+    with pytest.raises(
+        weights.WeightsError,
+        match=r"renamed.pth: shapes differ from the model's: conv1.0.weight \(24, 3, 5, 5\) vs \(24, 3, 3, 3\)",
+    ):
         build_network("timm:resnet10t", 0, weights_path=str(bad), load={})
 
 
@@ -239,8 +262,11 @@ def test_fetch_downloads_and_verifies_the_hash(server, saved_timm, tmp_path):
 
 
 def test_embed_writes_ordered_float32_file(tmp_path):
-    config = load({"r": {"type": "timm", "model": "resnet10t", "image_size": 32}}, datasets={"digits": {"max_samples": 40}},
-                  embedding={"device": "cpu", "batch_size": 16})
+    config = load(
+        {"r": {"type": "timm", "model": "resnet10t", "image_size": 32}},
+        datasets={"digits": {"max_samples": 40}},
+        embedding={"device": "cpu", "batch_size": 16},
+    )
     manifest = tmp_path / "m.parquet"
     datasets.prepare(config.entry("datasets", "digits"), tmp_path, manifest)
     outs = []

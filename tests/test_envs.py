@@ -46,7 +46,7 @@ LOCK = REPO / "requirements.lock"
 
 # Packages whose private code or exact arithmetic the code depends on, so any other version may
 # change results or break: zsc.numba_cache patches numba's dispatchers and umap-learn's and
-# pynndescent's jitted code (private numba API); zsc.affinity reproduces scikit-learn's
+# pynndescent's jitted code (private numba API); zsc.affinity_propagation reproduces scikit-learn's
 # AffinityPropagation bit for bit and zsc.clusterers routes sklearn's HDBSCAN by its internals;
 # llvmlite is numba's compiler (the machine code numba caches); pacmap is the study's PaCMAP.
 PINNED_INTERNALS = ["numba", "llvmlite", "scikit-learn", "umap-learn", "pynndescent", "pacmap"]

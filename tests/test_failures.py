@@ -55,7 +55,10 @@ def test_only_network_errors_are_tried_again():
     with pytest.raises(urllib.error.HTTPError):
         failures.retry_network(stage, attempts=3, delay_s=0)()
     assert len(calls) == 3
-    for deterministic in (urllib.error.HTTPError("http://127.0.0.1/x", 404, "Not Found", {}, None), ValueError("checksum mismatch")):
+    for deterministic in (
+        urllib.error.HTTPError("http://127.0.0.1/x", 404, "Not Found", {}, None),
+        ValueError("checksum mismatch"),
+    ):
         stage, calls = flaky([deterministic])
         with pytest.raises(type(deterministic)):
             failures.retry_network(stage, attempts=3, delay_s=0)()
@@ -64,16 +67,23 @@ def test_only_network_errors_are_tried_again():
 
 def _embeddings(path, n=40, d=6):
     rng = np.random.default_rng(0)
-    tables.write(path, {"index": np.arange(n), "label": np.arange(n) % 4, tables.VECTOR: rng.normal(size=(n, d)).astype(np.float32)})
+    tables.write(
+        path, {"index": np.arange(n), "label": np.arange(n) % 4, tables.VECTOR: rng.normal(size=(n, d)).astype(np.float32)}
+    )
 
 
 def test_a_reduction_that_cannot_run_is_recorded_and_its_clusterings_say_why(tmp_path):
     _embeddings(tmp_path / "emb.parquet")
     pca = {**spec("reducers", "pca", n_components=20), "name": "zpca20"}
-    reduce(tmp_path / "emb.parquet", tmp_path / "red.parquet", pca, seed=1, embeddings="the embeddings of digits (split all) by raw")
+    reduce(
+        tmp_path / "emb.parquet", tmp_path / "red.parquet", pca, seed=1, embeddings="the embeddings of digits (split all) by raw"
+    )
     status, reason = tables.not_run(tmp_path / "red.parquet")
     assert status == "failed"
-    assert reason == "reducers.zpca20.n_components: 20 components exceed the 6 dimensions of the embeddings of digits (split all) by raw"
+    assert (
+        reason
+        == "reducers.zpca20.n_components: 20 components exceed the 6 dimensions of the embeddings of digits (split all) by raw"
+    )
     kmeans = {**spec("clusterers", "kmeans"), "name": "kmeans"}
     cluster(tmp_path / "red.parquet", tmp_path / "emb.parquet", tmp_path / "clusters.parquet", kmeans, seed=1)
     assert tables.not_run(tmp_path / "clusters.parquet") == ("failed", f"not run, its reduction failed: {reason}")
@@ -82,9 +92,13 @@ def test_a_reduction_that_cannot_run_is_recorded_and_its_clusterings_say_why(tmp
 def test_more_clusters_than_samples_is_a_failed_cell_naming_the_config_key(tmp_path):
     _embeddings(tmp_path / "emb.parquet", n=10)
     kmeans = {**spec("clusterers", "kmeans"), "name": "kmeans"}
-    cluster(tmp_path / "emb.parquet", tmp_path / "emb.parquet", tmp_path / "c.parquet", kmeans, seed=1, n_clusters=12, dataset="mine")
+    cluster(
+        tmp_path / "emb.parquet", tmp_path / "emb.parquet", tmp_path / "c.parquet", kmeans, seed=1, n_clusters=12, dataset="mine"
+    )
     status, reason = tables.not_run(tmp_path / "c.parquet")
-    assert status == "failed" and reason == "datasets.mine.n_clusters: 12 clusters of only 10 samples, so kmeans (kmeans) cannot run"
+    assert (
+        status == "failed" and reason == "datasets.mine.n_clusters: 12 clusters of only 10 samples, so kmeans (kmeans) cannot run"
+    )
 
 
 def test_a_bug_in_a_method_stops_the_job(tmp_path, monkeypatch):
@@ -93,7 +107,13 @@ def test_a_bug_in_a_method_stops_the_job(tmp_path, monkeypatch):
 
     monkeypatch.setattr(KMeans, "fit_predict", lambda self, X: {}["no such key"])
     with pytest.raises(KeyError):
-        cluster(tmp_path / "emb.parquet", tmp_path / "emb.parquet", tmp_path / "c.parquet", {**spec("clusterers", "kmeans"), "name": "kmeans"}, seed=1)
+        cluster(
+            tmp_path / "emb.parquet",
+            tmp_path / "emb.parquet",
+            tmp_path / "c.parquet",
+            {**spec("clusterers", "kmeans"), "name": "kmeans"},
+            seed=1,
+        )
     assert not (tmp_path / "c.parquet").exists()
 
 
@@ -120,7 +140,10 @@ def test_a_grid_with_an_impossible_cell_writes_every_table_and_figure(guarded_ru
     work, _ = guarded_run
     runs = pd.read_parquet(work / "results/tables/runs.parquet")
     failed = runs[runs["status"] == "failed"]
-    reason = "reducers.zpca200d.n_components: 200 components exceed the 192 dimensions of the embeddings of dataset digits (split all) by encoder raw"
+    reason = (
+        "reducers.zpca200d.n_components: 200 components exceed the 192 dimensions of the embeddings of "
+        "dataset digits (split all) by encoder raw"
+    )
     assert set(zip(failed["encoder"], failed["reducer"])) == {("raw", "zpca200d")} and len(failed) == 4  # its four clusterers
     assert set(failed["skipped"]) == {f"not run, its reduction failed: {reason}"}
     assert failed["AMI"].isna().all()
@@ -152,7 +175,9 @@ def test_an_error_about_the_users_input_is_one_line_without_a_traceback(tmp_path
     with pytest.raises(SystemExit) as exit_:
         run_logged(tmp_path / "prepare.log", prepare)
     assert exit_.value.code == 1
-    assert capfd.readouterr().err == "error: imagefolder: /data/a/bad\\xff.png: not an image (bad_images: skip would leave it out)\n"
+    assert (
+        capfd.readouterr().err == "error: imagefolder: /data/a/bad\\xff.png: not an image (bad_images: skip would leave it out)\n"
+    )
     assert "Traceback" not in (tmp_path / "prepare.log").read_text()
     with pytest.raises(KeyError):  # a bug keeps its traceback, in the log
         run_logged(tmp_path / "bug.log", bug)

@@ -77,7 +77,9 @@ def test_transparent_pixels_land_on_the_background(tmp_path, mode):
 
 
 def dataset_raw_spec():
-    return cfg.load({"datasets": {"digits": {}}, "encoders": {"raw": {}}, "reducers": {"none": {}}, "clusterers": {"kmeans": {}}}).entry("encoders", "raw")
+    return cfg.load(
+        {"datasets": {"digits": {}}, "encoders": {"raw": {}}, "reducers": {"none": {}}, "clusterers": {"kmeans": {}}}
+    ).entry("encoders", "raw")
 
 
 def test_half_transparent_pixels_are_blended_and_opaque_ones_kept(tmp_path):
@@ -118,7 +120,9 @@ def test_exif_orientation_is_applied(tmp_path):
     assert seen[:18].mean() < 10 and seen[22:].mean() > 245
 
 
-@pytest.mark.parametrize("values, expected", [((0.0, 0.5, 1.0), (0, 128, 255)), ((0.0, 1.0, 3.5), None), ((-1.0, 0.0, 1.0), None)])
+@pytest.mark.parametrize(
+    "values, expected", [((0.0, 0.5, 1.0), (0, 128, 255)), ((0.0, 1.0, 3.5), None), ((-1.0, 0.0, 1.0), None)]
+)
 def test_float_tiff_read_in_0_1_or_refused_with_its_name(tmp_path, values, expected):
     root = tmp_path / "photos"
     pixels = np.repeat(np.asarray(values, dtype=np.float32)[None], 12, axis=0)  # 12 x 3: three columns
@@ -128,11 +132,19 @@ def test_float_tiff_read_in_0_1_or_refused_with_its_name(tmp_path, values, expec
     if expected is not None:
         assert np.asarray(datasets.read_image(path))[0, ::4].tolist() == list(expected)
         return
-    with pytest.raises(datasets.ImageRefused, match=rf"float pixels in \[{values[0]:g}, {values[-1]:g}\]: float images are read only with values in \[0, 1\]"):
+    with pytest.raises(
+        datasets.ImageRefused,
+        match=rf"float pixels in \[{values[0]:g}, {values[-1]:g}\]: float images are read only with values in \[0, 1\]",
+    ):
         datasets.read_image(path)
     images = datasets.open_split(folder_spec(root), root, download=True)
-    assert [str(b) for b in images.bad.values()] == [f"{path}: float pixels in [{values[0]:g}, {values[-1]:g}]: float images are read only with values in [0, 1]; save it with 8 or 16 bits"]
-    with pytest.raises(datasets.DatasetError, match=rf"^imagefolder: {path}: float pixels in .*\(bad_images: skip would leave it out\)$"):
+    assert [str(b) for b in images.bad.values()] == [
+        f"{path}: float pixels in [{values[0]:g}, {values[-1]:g}]: float images are read only with "
+        f"values in [0, 1]; save it with 8 or 16 bits"
+    ]
+    with pytest.raises(
+        datasets.DatasetError, match=rf"^imagefolder: {path}: float pixels in .*\(bad_images: skip would leave it out\)$"
+    ):
         datasets.open_split(folder_spec(root, bad_images="error"), root, download=True)
 
 
@@ -141,7 +153,10 @@ def test_sixteen_bit_png_is_scaled_by_65535_in_every_kind_of_folder(tmp_path):
     root = tmp_path / "stanfordcars"
     save(root / "test" / "car" / "deep.png", Image.fromarray(pixels))
     assert Image.open(root / "test" / "car" / "deep.png").mode == "I;16"
-    for images in (datasets.open_split(dataset_spec("stanfordcars"), root), datasets.open_split(folder_spec(root / "test"), root / "test")):
+    for images in (
+        datasets.open_split(dataset_spec("stanfordcars"), root),
+        datasets.open_split(folder_spec(root / "test"), root / "test"),
+    ):
         read = np.asarray(images.image(0))
         assert read.dtype == np.uint8 and read[0, ::4].tolist() == [0, 128, 255]
 
@@ -163,8 +178,15 @@ def test_images_of_several_frames_are_named_once_per_folder(tmp_path, caplog):
 
 
 def embed_raw(tmp_path, root, spec, native=None):
-    config = cfg.load({"datasets": {"photos": {"type": "imagefolder", "root": str(root)}}, "encoders": {"raw": {}},
-                       "reducers": {"none": {}}, "clusterers": {"kmeans": {}}, "embedding": {"device": "cpu", "batch_size": 4}})
+    config = cfg.load(
+        {
+            "datasets": {"photos": {"type": "imagefolder", "root": str(root)}},
+            "encoders": {"raw": {}},
+            "reducers": {"none": {}},
+            "clusterers": {"kmeans": {}},
+            "embedding": {"device": "cpu", "batch_size": 4},
+        }
+    )
     manifest, out = tmp_path / "m.parquet", tmp_path / "e.parquet"
     datasets.prepare(spec, root, manifest)
     embed(manifest, out, spec, config.entry("encoders", "raw"), root, config["embedding"])
@@ -180,7 +202,9 @@ def test_raw_pixel_size_never_comes_from_one_image(tmp_path):
     assert meta["image_size"] == 32 and data[tables.VECTOR].shape == (4, 3 * 32 * 32)
     # The raw encoder's own option sets it; a dataset of one fixed smaller size keeps its size.
     assert ENCODERS.build({"type": "raw", "image_size": 20}, native_size=None, device="cpu").image_size == 20
-    assert datasets.native_size("digits") == 8 and datasets.native_size("fashionmnist") == 28 and datasets.native_size("mnist") == 28
+    assert (
+        datasets.native_size("digits") == 8 and datasets.native_size("fashionmnist") == 28 and datasets.native_size("mnist") == 28
+    )
     assert datasets.native_size("cifar10") == 32 and datasets.native_size("imagefolder") is None
 
 

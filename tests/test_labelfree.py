@@ -1,4 +1,4 @@
-"""Label-free scores and labelled reference accuracies (zsc.labelfree) on data whose answer is known."""
+"""Label-free scores (zsc.labelfree) and labelled reference accuracies (zsc.probes) on data whose answer is known."""
 
 import inspect
 import math
@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from zsc import labelfree
+from zsc import labelfree, probes
 
 GAUSSIAN_ENTROPY_PER_DIM = 0.5 * math.log(2 * math.pi * math.e)  # of N(0, 1), in nats
 
@@ -40,8 +40,8 @@ def test_knn_and_linear_probe_accuracy_grow_with_cluster_separation():
     knn, probe = [], []
     for s in SEPARATIONS:
         (train_X, train_y), (test_X, test_y) = planted(s, seed=0), planted(s, seed=1)
-        knn.append(labelfree.weighted_knn_accuracy(train_X, train_y, test_X, test_y, ks=(1, 20))["knn_top1_k20"])
-        probe.append(labelfree.linear_probe_accuracy(train_X, train_y, test_X, test_y)["linear_probe_top1"])
+        knn.append(probes.weighted_knn_accuracy(train_X, train_y, test_X, test_y, ks=(1, 20))["knn_top1_k20"])
+        probe.append(probes.linear_probe_accuracy(train_X, train_y, test_X, test_y)["linear_probe_top1"])
     assert strictly_increasing(knn) and strictly_increasing(probe)
     assert knn[-1] == probe[-1] == 1.0
     assert knn[0] < 0.6 and probe[0] < 0.6  # 4 classes: chance is 0.25
@@ -197,11 +197,11 @@ def test_weighted_knn_accuracy_matches_a_brute_force_reference():
     test_X[:5] = train_X[:5] * 2.0  # queries exactly on a duplicated train point
     ks = (1, 2, 3, 10, 200)  # 200 > 60 train points: clipped
     for batch_size in (1024, 7):
-        scores = labelfree.weighted_knn_accuracy(train_X, train_y, test_X, test_y, ks=ks, temperature=0.1, batch_size=batch_size)
+        scores = probes.weighted_knn_accuracy(train_X, train_y, test_X, test_y, ks=ks, temperature=0.1, batch_size=batch_size)
         assert list(scores) == [f"knn_top1_k{k}" for k in ks]
         for k in ks:
             assert scores[f"knn_top1_k{k}"] == brute_force_weighted_knn(train_X, train_y, test_X, test_y, k, 0.1), (k, batch_size)
-    assert labelfree.weighted_knn_accuracy(train_X, train_y, train_X[:10], train_y[:10], ks=(1,))["knn_top1_k1"] == 1.0
+    assert probes.weighted_knn_accuracy(train_X, train_y, train_X[:10], train_y[:10], ks=(1,))["knn_top1_k1"] == 1.0
 
 
 def test_weighted_knn_accuracy_breaks_ties_by_lower_train_index():
@@ -211,7 +211,7 @@ def test_weighted_knn_accuracy_breaks_ties_by_lower_train_index():
     test_X, test_y = rng.normal(size=(40, 4)), rng.integers(0, 3, size=40)
     ks = (1, 2, 3, 5, 10, 30)
     for batch_size in (1024, 3):
-        scores = labelfree.weighted_knn_accuracy(train_X, train_y, test_X, test_y, ks=ks, temperature=0.07, batch_size=batch_size)
+        scores = probes.weighted_knn_accuracy(train_X, train_y, test_X, test_y, ks=ks, temperature=0.07, batch_size=batch_size)
         for k in ks:
             assert scores[f"knn_top1_k{k}"] == brute_force_weighted_knn(train_X, train_y, test_X, test_y, k, 0.07), (
                 k,
@@ -224,21 +224,21 @@ def test_weighted_knn_accuracy_breaks_ties_by_lower_train_index():
 
 def test_linear_probe_picks_the_smallest_of_equally_good_Cs():
     X, y = planted(5.0)
-    scores = labelfree.linear_probe_accuracy(X, y, X, y, Cs=(100, 1, 0.01))
+    scores = probes.linear_probe_accuracy(X, y, X, y, Cs=(100, 1, 0.01))
     assert scores == {"linear_probe_top1": 1.0, "linear_probe_C": 0.01, "linear_probe_val_top1": 1.0}
 
 
 def test_probe_split_is_a_seeded_stratified_partition():
     labels = np.repeat([0, 1, 2], [50, 30, 20])
-    probe, rest = labelfree.probe_split(labels, 0.2, seed=0)
+    probe, rest = probes.probe_split(labels, 0.2, seed=0)
     assert np.array_equal(np.sort(np.concatenate([probe, rest])), np.arange(100))
     assert np.all(np.diff(probe) > 0) and np.all(np.diff(rest) > 0)
     assert np.bincount(labels[probe]).tolist() == [10, 6, 4]
-    again, _ = labelfree.probe_split(labels, 0.2, seed=0)
-    other, _ = labelfree.probe_split(labels, 0.2, seed=1)
+    again, _ = probes.probe_split(labels, 0.2, seed=0)
+    other, _ = probes.probe_split(labels, 0.2, seed=1)
     assert np.array_equal(probe, again) and not np.array_equal(probe, other)
     with_singleton = np.append(labels, 3)  # a class of one point cannot be stratified: an unstratified split instead
-    probe, rest = labelfree.probe_split(with_singleton, 0.2, seed=0)
+    probe, rest = probes.probe_split(with_singleton, 0.2, seed=0)
     assert len(probe) + len(rest) == 101 and len(probe) == pytest.approx(20, abs=1)
 
 
@@ -270,6 +270,7 @@ def test_the_labelfree_stage_gives_identical_scores_with_shuffled_labels(tmp_pat
     scores = rows["labels"].set_index("score")["value"]
     assert set(scores.index) == {
         *(f"agreement_og_{m}" for m in ("ami_mean", "ami_min", "ari_mean", "ari_min")),
-        "clusterer_agreement_ami", "clusterer_agreement_ari", *labelfree.ENTROPY_SCORES,
+        "clusterer_agreement_ami", "clusterer_agreement_ari",
+        "entropy_gaussian", "entropy_gaussian_per_dim", "effective_rank", "entropy_knn", "entropy_knn_per_dim",
     }  # fmt: skip
     assert scores["agreement_og_ami_mean"] > 0.9 and 0.6 < scores["clusterer_agreement_ami"] < 1

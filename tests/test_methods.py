@@ -96,8 +96,13 @@ def test_nn_descent_is_loaded_from_the_cache_and_finds_the_same_neighbours(tmp_p
     ours = "from zsc.numba_cache import import_umap; import_umap(); "
     logs = {}
     for name, setup, cache in [("first", ours, "ours"), ("second", ours, "ours"), ("plain", "", "plain")]:
-        done = subprocess.run([sys.executable, "-W", "always", "-c", setup + graph, str(tmp_path / f"{name}.npy")],
-                              env={**env, "NUMBA_CACHE_DIR": str(tmp_path / cache)}, capture_output=True, text=True, timeout=300)
+        done = subprocess.run(
+            [sys.executable, "-W", "always", "-c", setup + graph, str(tmp_path / f"{name}.npy")],
+            env={**env, "NUMBA_CACHE_DIR": str(tmp_path / cache)},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert done.returncode == 0, done.stderr[-2000:]
         logs[name] = [line for line in done.stdout.splitlines() if "pynndescent_.nn_descent" in line]
     assert any(line.startswith("[cache] data saved") for line in logs["first"]), logs["first"]
@@ -122,7 +127,9 @@ def test_arccos_agglomerative_equals_sklearn_on_the_precomputed_angles(blobs):
     from zsc.clusterers import arccos_distances
 
     X, _ = blobs
-    ours = CLUSTERERS.build(spec("clusterers", "agglomerative", linkage="complete", metric="arccos"), n_clusters=6, n_samples=300, seed=1)
+    ours = CLUSTERERS.build(
+        spec("clusterers", "agglomerative", linkage="complete", metric="arccos"), n_clusters=6, n_samples=300, seed=1
+    )
     ref = AgglomerativeClustering(6, metric="precomputed", linkage="complete").fit_predict(arccos_distances(X))
     np.testing.assert_array_equal(ours.fit_predict(X), ref)
 
@@ -168,7 +175,9 @@ def test_threshold_agglomerative_follows_the_study_scaling(blobs):
     d = X.shape[1]
     scaled = (X - X.mean(axis=0)) / X.std(axis=0).mean() / np.sqrt(d)  # azscore2, then the L2 dimension correction
     reference = AgglomerativeClustering(n_clusters=None, distance_threshold=1.0, linkage="ward").fit_predict(scaled)
-    ours = CLUSTERERS.build(spec("clusterers", "agglomerative_threshold", distance_threshold=1.0), n_clusters=0, n_samples=300, seed=1)
+    ours = CLUSTERERS.build(
+        spec("clusterers", "agglomerative_threshold", distance_threshold=1.0), n_clusters=0, n_samples=300, seed=1
+    )
     np.testing.assert_array_equal(ours.fit_predict(X), reference)
 
 
@@ -177,9 +186,13 @@ def test_spectral_and_affinity_propagation_match_sklearn(blobs):
 
     X, _ = blobs
     ours = CLUSTERERS.build(spec("clusterers", "spectral", n_neighbors=20), n_clusters=6, n_samples=300, seed=4).fit_predict(X)
-    ref = SpectralClustering(6, affinity="nearest_neighbors", n_neighbors=20, assign_labels="cluster_qr", random_state=4).fit_predict(X)
+    ref = SpectralClustering(
+        6, affinity="nearest_neighbors", n_neighbors=20, assign_labels="cluster_qr", random_state=4
+    ).fit_predict(X)
     np.testing.assert_array_equal(ours, ref)
-    ours = CLUSTERERS.build(spec("clusterers", "affinity_propagation", damping=0.75), n_clusters=6, n_samples=300, seed=4).fit_predict(X)
+    ours = CLUSTERERS.build(
+        spec("clusterers", "affinity_propagation", damping=0.75), n_clusters=6, n_samples=300, seed=4
+    ).fit_predict(X)
     ref = AffinityPropagation(damping=0.75, convergence_iter=15, max_iter=1000, random_state=4).fit_predict(X)
     np.testing.assert_array_equal(ours, ref)
 
@@ -200,7 +213,7 @@ def test_affinity_propagation_gives_sklearns_labels_bit_for_bit(n, dtype, option
 
     from sklearn.cluster import AffinityPropagation
 
-    from zsc.affinity import affinity_propagation
+    from zsc.affinity_propagation import affinity_propagation
 
     options = {"convergence_iter": 15, "max_iter": 1000, **options}
     duplicates, identical = options.pop("duplicates", False), options.pop("identical", False)
@@ -230,7 +243,9 @@ def test_hdbscan_brute_force_equals_tree_search():
     X, _ = make_blobs(n_samples=400, centers=5, n_features=48, cluster_std=2.0, random_state=1)
     # 48 dimensions: "auto" takes brute force; a KD-tree must find the same clustering.
     auto = CLUSTERERS.build(spec("clusterers", "hdbscan"), n_clusters=5, n_samples=400, seed=1).fit_predict(X)
-    tree = CLUSTERERS.build(spec("clusterers", "hdbscan", algorithm="kd_tree"), n_clusters=5, n_samples=400, seed=1).fit_predict(X)
+    tree = CLUSTERERS.build(spec("clusterers", "hdbscan", algorithm="kd_tree"), n_clusters=5, n_samples=400, seed=1).fit_predict(
+        X
+    )
     np.testing.assert_array_equal(auto, tree)
 
 
@@ -320,7 +335,9 @@ def test_memory_guard_names_method_n_estimate_and_options():
     )
     assert too_big({**ap, "name": "ap"}, 5_000, 50, limit=8 * 2**30) is None
     # Spectral: ARPACK's sparse LU grows as N^2 (9 GB measured at 100,000); Lanczos holds the sparse graph only
-    assert too_big({**spec("clusterers", "spectral"), "name": "s"}, 100_000, 50, limit=8 * 2**30).startswith("s (spectral) on N=100000 needs about 14.1 GiB")
+    assert too_big({**spec("clusterers", "spectral"), "name": "s"}, 100_000, 50, limit=8 * 2**30).startswith(
+        "s (spectral) on N=100000 needs about 14.1 GiB"
+    )
     assert too_big({**spec("clusterers", "spectral", eigen_solver="lanczos"), "name": "s"}, 100_000, 50, limit=8 * 2**30) is None
     brute = {**spec("clusterers", "hdbscan", algorithm="brute"), "name": "h"}
     assert too_big(brute, 50_000, 50, limit=8 * 2**30).startswith("h (hdbscan) on N=50000 needs about 37.3 GiB")
@@ -355,17 +372,27 @@ def test_one_evaluation_of_all_runs_equals_each_run_scored_alone(tmp_path, blobs
     tables.write(reduced, {"index": np.arange(len(y)), tables.VECTOR: X[:, :5] * 2})
     tables.write(umap, {"index": np.arange(len(y)), tables.VECTOR: X[:, 5:8]})
     runs = []
-    for name, source in [("kmeans", emb), ("kmeans", reduced), ("hdbscan", reduced), ("agglomerative", umap), ("affinity_propagation", emb)]:
+    for name, source in [
+        ("kmeans", emb),
+        ("kmeans", reduced),
+        ("hdbscan", reduced),
+        ("agglomerative", umap),
+        ("affinity_propagation", emb),
+    ]:
         out = tmp_path / f"{name}-{source.stem}.parquet"
         limit = 1e-4 if name == "affinity_propagation" else None  # one skipped run among them
         cluster(source, emb, out, {**spec("clusterers", name), "name": name}, seed=1, memory_gb=limit)
         runs.append({"run": {"clusterer": name, "reducer": source.stem, "seed": 2}, "reduced": source, "clusters": out})
     metrics.evaluate(emb, runs, tmp_path / "rows.parquet", {"silhouette_max_samples": 200}, umap_path=umap)
     rows = pd.read_parquet(tmp_path / "rows.parquet")
-    assert rows["skipped"].tolist() == ["", "", "", "", rows["skipped"][4]] and rows["skipped"][4].startswith("affinity_propagation")
+    assert rows["skipped"].tolist() == ["", "", "", "", rows["skipped"][4]] and rows["skipped"][4].startswith(
+        "affinity_propagation"
+    )
     spaces = {"og": X, "umap": tables.read_vectors(umap)}
     for i, job in enumerate(runs[:4]):
-        alone = metrics.score(y, tables.read(job["clusters"])[0]["label_pred"], {**spaces, "reduced": tables.read_vectors(job["reduced"])}, 200, 2)
+        alone = metrics.score(
+            y, tables.read(job["clusters"])[0]["label_pred"], {**spaces, "reduced": tables.read_vectors(job["reduced"])}, 200, 2
+        )
         assert rows.iloc[i][list(alone)].to_dict() == pytest.approx(alone, abs=0, rel=0, nan_ok=True)
     assert rows["silhouette_og_true"].nunique() == 1 and rows.loc[0, "silhouette_reduced"] != rows.loc[1, "silhouette_reduced"]
 
@@ -374,12 +401,38 @@ def test_aggregate_writes_rows_with_mixed_and_missing_values(tmp_path):
     from zsc import aggregate
 
     rows = [
-        {"dataset": "digits", "split": "all", "encoder": "raw", "reducer": "none", "clusterer": "kmeans", "seed": 1,
-         "max_samples": None, "skipped": "", "AMI": 0.5},
-        {"dataset": "fmnist", "split": "test", "encoder": "raw", "reducer": "none", "clusterer": "kmeans", "seed": 1,
-         "max_samples": 5000, "skipped": "", "AMI": 1.0},
-        {"dataset": "fmnist", "split": "test", "encoder": "raw", "reducer": "none", "clusterer": "ap", "seed": 1,
-         "max_samples": 5000, "skipped": "ap (affinity_propagation) on N=5000 needs ..."},
+        {
+            "dataset": "digits",
+            "split": "all",
+            "encoder": "raw",
+            "reducer": "none",
+            "clusterer": "kmeans",
+            "seed": 1,
+            "max_samples": None,
+            "skipped": "",
+            "AMI": 0.5,
+        },
+        {
+            "dataset": "fmnist",
+            "split": "test",
+            "encoder": "raw",
+            "reducer": "none",
+            "clusterer": "kmeans",
+            "seed": 1,
+            "max_samples": 5000,
+            "skipped": "",
+            "AMI": 1.0,
+        },
+        {
+            "dataset": "fmnist",
+            "split": "test",
+            "encoder": "raw",
+            "reducer": "none",
+            "clusterer": "ap",
+            "seed": 1,
+            "max_samples": 5000,
+            "skipped": "ap (affinity_propagation) on N=5000 needs ...",
+        },
     ]
     paths = []
     for i, row in enumerate(rows):

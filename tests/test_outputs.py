@@ -1,21 +1,16 @@
-"""The output registry: which outputs a config can provide, and every table and figure rendered at
-the study's size from a synthetic runs table of its full shape (tests/synthetic.py)."""
+"""The output registry: which outputs a config can provide, and what the study's tables and the encoder
+choice say on a synthetic runs table of the study's full shape (tests/synthetic.py). Every output is
+rendered at that size by tests/test_registries.py."""
 
-import time
-
-import numpy as np
 import pandas as pd
 import pytest
 import yaml
 
 from conftest import REPO
-from synthetic import study_runs
-from zsc import config as cfg
-from zsc import labelfree_outputs, outputs, plots, study_outputs
+from synthetic import write_study
 
-# Outputs that read more than the result tables (images, embeddings, 2-D maps): the workflow tests
-# render them from real results.
-READS_FILES = {e.name for e in outputs.OUTPUTS if e.info["files"]}
+from zsc import config as cfg
+from zsc import outputs
 
 
 def test_list_outputs_prints_every_entry_with_kind_needs_and_caption():
@@ -82,86 +77,12 @@ def test_example_images_naming_a_run_that_does_not_exist_is_a_config_error():
         outputs.facts(config)
 
 
-def _planted_labelfree(runs: pd.DataFrame, seed: int = 0):
-    """Label-free scores and probe accuracies that follow each (dataset, encoder)'s mean AMI, with noise."""
-    rng = np.random.default_rng(seed)
-    ami = runs.groupby(["dataset", "split", "encoder"], sort=False)["AMI"].mean().reset_index()
-    rows, probes = [], []
-    for r in ami.itertuples():
-        for score, scale in (
-            ("silhouette_umap_kmeans", 0.5),
-            ("agreement_umap_ami_mean", 1.0),
-            ("entropy_gaussian_per_dim", -0.3),
-        ):
-            rows.append(
-                {
-                    "dataset": r.dataset,
-                    "split": r.split,
-                    "encoder": r.encoder,
-                    "seed": 1,
-                    "score": score,
-                    "value": scale * r.AMI + rng.normal(0, 0.05),
-                }
-            )
-        probe = {f"knn_top1_k{k}": min(1.0, r.AMI + 0.2 + rng.normal(0, 0.03)) for k in (1, 10, 20, 100, 200)}
-        probes.append(
-            {
-                "dataset": r.dataset,
-                "split": r.split,
-                "encoder": r.encoder,
-                "skipped": "",
-                **probe,
-                "linear_probe_top1": min(1.0, r.AMI + 0.3),
-            }
-        )
-    return pd.DataFrame(rows), pd.DataFrame(probes)
-
-
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
     """The synthetic study's result tables on disk and complete facts."""
     folder = tmp_path_factory.mktemp("study")
-    runs, labels, facts = study_runs()
-    labelfree, probes = _planted_labelfree(runs)
-    tables = {}
-    for name, frame in {"runs": runs, "labels": labels, "labelfree": labelfree, "probes": probes}.items():
-        tables[name] = str(folder / f"{name}.parquet")
-        frame.to_parquet(tables[name])
-    for name, dataset in facts["datasets"].items():
-        dataset.update(extra_labels=name in set(labels["dataset"]), labelled=True)
-    facts.update(
-        all_clusterers=facts["clusterers"], umap_silhouette=True, labelfree=True, probes=True, examples=[], maps=False,
-        files={}, seed=1, clusters_shown=6, images_per_cluster=8, left_out=[],
-    )  # fmt: skip
-    facts["not_produced"] = {e.name: why for e in outputs.OUTPUTS if (why := e.info["missing"](facts))}
+    tables, facts, _ = write_study(folder)
     return tables, facts, folder
-
-
-def test_every_output_renders_at_the_study_size_without_overlapping_text(study, monkeypatch):
-    tables, facts, folder = study
-    # all but the checkpoint series (the training-run test renders those) and the file-reading ones
-    wanted = [e for e in outputs.OUTPUTS if e.name not in READS_FILES]
-    assert {e.name for e in wanted if e.name in facts["not_produced"]} == {"checkpoints", "checkpoint_curves"}
-    overlaps, drawn = {}, []
-
-    def save_checked(fig, out, name):
-        overlaps[name] = plots.overlapping_text(fig)
-        drawn.append(name)
-        plots.save_figure(fig, out / name)
-
-    for module in (study_outputs, labelfree_outputs):  # the entries' modules, where figures are saved
-        monkeypatch.setattr(module, "save", save_checked)
-    started = time.perf_counter()
-    for entry in wanted:
-        if entry.name in facts["not_produced"]:
-            continue
-        out = folder / "outputs" / entry.name
-        outputs.render(entry.name, tables, facts, {}, out)
-        suffixes = {p.suffix for p in out.iterdir()}
-        assert suffixes == ({".csv", ".md", ".tex", ".html"} if entry.info["kind"] == "table" else {".png", ".pdf"}), entry.name
-    print(f"\nrendered {len(wanted) - 2} outputs of the study-sized table in {time.perf_counter() - started:.1f} s")
-    assert {name: pairs for name, pairs in overlaps.items() if pairs} == {}
-    assert "delta_by_domain" in drawn and "taxonomy_levels" in drawn and "silhouette_vs_ami" in drawn
 
 
 def test_main_table_lists_the_dropped_cells_under_it(study):

@@ -30,7 +30,11 @@ def plan_of(config_file, workdir, **options):
     return planning.make_plan(planning.load_config(config_file), workdir, str(config_file), **options)
 
 
-PROTOCOL = {"protocol": "config/params/v5.0.yaml", "datasets": {"digits": {"max_samples": 500}}, "encoders": {"raw": {}, "resnet50": {}}}
+PROTOCOL = {
+    "protocol": "config/params/v5.0.yaml",
+    "datasets": {"digits": {"max_samples": 500}},
+    "encoders": {"raw": {}, "resnet50": {}},
+}
 
 
 @pytest.mark.parametrize("name", ["tiny.yaml", "slurm.yaml", "search.yaml", "default", "protocol", "paper"])
@@ -62,7 +66,9 @@ def test_plan_flags_exactly_the_cells_the_memory_guard_skips_and_those_that_will
     runs = pd.read_parquet(work / "results/tables/runs.parquet")
     recorded = {
         status: {
-            f"{r.dataset}/{r.split}/{r.encoder}/seed{r.seed}/{r.reducer}/{r.clusterer}": r.skipped for r in runs.itertuples() if r.status == status
+            f"{r.dataset}/{r.split}/{r.encoder}/seed{r.seed}/{r.reducer}/{r.clusterer}": r.skipped
+            for r in runs.itertuples()
+            if r.status == status
         }
         for status in ("skipped", "failed")
     }
@@ -79,14 +85,31 @@ def test_every_jobs_memory_estimate_bounds_its_measured_peak(guarded_run):
     assert set(times["stage"]) >= {"embed", "reduce", "cluster", "evaluate", "labelfree", "probes"}
     for row in times.itertuples():
         estimate = predicted[row.job].mem_mb
-        assert row.max_rss_mb <= estimate <= max(resources.MEMORY_FACTOR * row.max_rss_mb, row.max_rss_mb + resources.MEMORY_SLACK_MB), row.job
+        assert (
+            row.max_rss_mb
+            <= estimate
+            <= max(resources.MEMORY_FACTOR * row.max_rss_mb, row.max_rss_mb + resources.MEMORY_SLACK_MB)
+        ), row.job
 
 
 def test_compare_sets_predictions_beside_the_measured_times(guarded_run):
     work, _ = guarded_run
     result = subprocess.run(
-        [sys.executable, "-m", "zsc", "plan", "--directory", str(work), "--configfile", str(work / "config.yaml"), "--compare", "--json"],
-        capture_output=True, text=True, cwd=REPO / "workflow",
+        [
+            sys.executable,
+            "-m",
+            "zsc",
+            "plan",
+            "--directory",
+            str(work),
+            "--configfile",
+            str(work / "config.yaml"),
+            "--compare",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO / "workflow",
     )
     assert result.returncode == 0, result.stderr
     import json
@@ -102,18 +125,27 @@ def test_compare_sets_predictions_beside_the_measured_times(guarded_run):
 def test_plan_command_from_the_repository_and_from_workflow(tmp_path):
     outputs = []
     for cwd in (REPO, REPO / "workflow"):
-        result = subprocess.run([sys.executable, "-m", "zsc", "plan", "--memory-gb", "24", "--json"], capture_output=True, text=True, cwd=cwd)
+        result = subprocess.run(
+            [sys.executable, "-m", "zsc", "plan", "--memory-gb", "24", "--json"], capture_output=True, text=True, cwd=cwd
+        )
         assert result.returncode == 0, result.stderr
         outputs.append(result.stdout)
     assert outputs[0] == outputs[1]
-    result = subprocess.run([sys.executable, "-m", "zsc", "plan", "--configfile", "nowhere.yaml"], capture_output=True, text=True, cwd=REPO)
+    result = subprocess.run(
+        [sys.executable, "-m", "zsc", "plan", "--configfile", "nowhere.yaml"], capture_output=True, text=True, cwd=REPO
+    )
     assert result.returncode == 1 and result.stderr.strip().count("\n") == 0 and "nowhere.yaml" in result.stderr
 
 
 def test_a_dataset_of_unknown_size_is_named(tmp_path):
     folder = tmp_path / "images"
     folder.mkdir()
-    config = {"datasets": {"mine": {"type": "imagefolder", "root": str(folder)}}, "encoders": {"raw": {}}, "reducers": {"none": {}}, "clusterers": {"kmeans": {}}}
+    config = {
+        "datasets": {"mine": {"type": "imagefolder", "root": str(folder)}},
+        "encoders": {"raw": {}},
+        "reducers": {"none": {}},
+        "clusterers": {"kmeans": {}},
+    }
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     with pytest.raises(planning.PlanError, match="datasets.mine"):
         plan_of(tmp_path / "config.yaml", tmp_path)

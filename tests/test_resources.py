@@ -53,7 +53,9 @@ def test_clustering_memory_follows_the_method():
     ap = resources.cluster_mem_mb(need("affinity_propagation", 20_000), 20_000, 50)
     kmeans = resources.cluster_mem_mb(need("kmeans", 20_000), 20_000, 50)
     assert ap > 10_000 > 2_000 > kmeans  # AP on 20k points: about 12 GiB
-    assert resources.cluster_runtime(need("affinity_propagation", 20_000), 20_000) > resources.cluster_runtime(need("kmeans", 20_000), 20_000)
+    assert resources.cluster_runtime(need("affinity_propagation", 20_000), 20_000) > resources.cluster_runtime(
+        need("kmeans", 20_000), 20_000
+    )
 
 
 def test_clustering_never_asks_more_than_the_configured_limit():
@@ -68,6 +70,7 @@ def test_reduction_and_scoring_grow_with_points_and_dimensions():
     assert resources.reduce_runtime(50_000, 2048) > resources.reduce_runtime(1_000, 2048)
     # silhouettes: memory linear in N (distances come in blocks), time quadratic
     assert resources.evaluate_mem_mb(1_000, [2048, 50]) < resources.evaluate_mem_mb(10_000, [2048, 50])
+
     def scoring_minutes(n):
         return resources.evaluate_runtime(n, [2048, 50]) - resources.MIN_RUNTIME
 

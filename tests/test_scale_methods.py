@@ -31,7 +31,9 @@ def _datasets():
 
 DATA = _datasets()
 CASES = [("ward", "euclidean")] + [
-    (linkage, metric) for linkage in ("average", "complete", "single") for metric in ("euclidean", "l1", "chebyshev", "cosine", "arccos")
+    (linkage, metric)
+    for linkage in ("average", "complete", "single")
+    for metric in ("euclidean", "l1", "chebyshev", "cosine", "arccos")
 ]
 
 
@@ -56,13 +58,19 @@ def test_complete_and_single_linkage_equal_scikit_learn_under_massive_ties():
 
 def test_threshold_cut_counts_heights_at_or_above_the_threshold_like_scikit_learn():
     X = DATA["blobs"]
-    heights = AgglomerativeClustering(linkage="complete", n_clusters=None, distance_threshold=0, compute_full_tree=True).fit(X).distances_
+    heights = (
+        AgglomerativeClustering(linkage="complete", n_clusters=None, distance_threshold=0, compute_full_tree=True)
+        .fit(X)
+        .distances_
+    )
     for threshold in [heights[-1], heights[-3], heights[-40], 0.5 * (heights[-5] + heights[-6]), 1e-9]:  # exact merge heights too
         ours = Agglomerative("complete", "euclidean", distance_threshold=threshold).fit_predict(X)
         np.testing.assert_array_equal(ours, _sklearn(X, "complete", "euclidean", n_clusters=None, distance_threshold=threshold))
 
 
-@pytest.mark.parametrize("linkage,metric,threshold", [("ward", "euclidean", 0.6), ("average", "l1", 0.3), ("average", "cosine", 0.2)])
+@pytest.mark.parametrize(
+    "linkage,metric,threshold", [("ward", "euclidean", 0.6), ("average", "l1", 0.3), ("average", "cosine", 0.2)]
+)
 def test_registry_threshold_clusterer_equals_scikit_learn_on_the_scaled_data(linkage, metric, threshold):
     X = DATA["blobs"].astype(np.float32)
     model = CLUSTERERS.build(
@@ -99,7 +107,9 @@ print(json.dumps({"peak": status("VmHWM:") - before}))
 """
 
 
-@pytest.mark.parametrize("linkage,metric,n,d", [("ward", "euclidean", 4000, 300), ("average", "cosine", 5000, 50), ("single", "l1", 5000, 200)])
+@pytest.mark.parametrize(
+    "linkage,metric,n,d", [("ward", "euclidean", 4000, 300), ("average", "cosine", 5000, 50), ("single", "l1", 5000, 200)]
+)
 def test_memory_estimate_bounds_the_measured_peak(repo, linkage, metric, n, d):
     out = subprocess.run(
         [sys.executable, "-c", _PEAK_SCRIPT, str(repo / "workflow"), str(n), str(d), linkage, metric],
@@ -144,7 +154,9 @@ def test_spectral_at_10000_points_on_several_threads_gives_a_one_thread_jobs_lab
         ).fit_predict(X)
     for solver in ("arpack", "lanczos"):
         with threadpool_limits(limits=2):  # a two-thread job: OMP_NUM_THREADS=2, OPENBLAS_NUM_THREADS=2
-            model = CLUSTERERS.build(spec("clusterers", "spectral", n_neighbors=20, eigen_solver=solver), n_clusters=10, n_samples=len(X), seed=1)
+            model = CLUSTERERS.build(
+                spec("clusterers", "spectral", n_neighbors=20, eigen_solver=solver), n_clusters=10, n_samples=len(X), seed=1
+            )
             np.testing.assert_array_equal(model.fit_predict(X), reference, err_msg=solver)
     assert len(np.unique(reference)) == 10
 
@@ -161,8 +173,12 @@ def test_lanczos_on_a_graph_of_several_components_finds_each_one(n_blobs):
 
     X, truth = make_blobs(n_samples=1500 + 100 * n_blobs, centers=n_blobs, n_features=32, cluster_std=1.0, random_state=5)
     assert connected_components(kneighbors_graph(X, 10, include_self=True), directed=False)[0] == n_blobs
-    reference = SpectralClustering(n_clusters=8, affinity="nearest_neighbors", n_neighbors=10, assign_labels="cluster_qr", random_state=2).fit_predict(X)
-    lanczos = CLUSTERERS.build(spec("clusterers", "spectral", eigen_solver="lanczos"), n_clusters=8, n_samples=len(X), seed=2).fit_predict(X)
+    reference = SpectralClustering(
+        n_clusters=8, affinity="nearest_neighbors", n_neighbors=10, assign_labels="cluster_qr", random_state=2
+    ).fit_predict(X)
+    lanczos = CLUSTERERS.build(
+        spec("clusterers", "spectral", eigen_solver="lanczos"), n_clusters=8, n_samples=len(X), seed=2
+    ).fit_predict(X)
     if n_blobs < 8:
         np.testing.assert_array_equal(lanczos, reference)
     elif n_blobs == 8:

@@ -69,7 +69,9 @@ def test_later_clusterer_starts_from_an_earlier_ones_choice_and_bad_combinations
     )
     chosen, trace = run(config)
     assert chosen["cut"]["reducer"] == chosen["ac_c"]["reducer"]
-    assert {k: chosen["cut"]["options"][k] for k in ("linkage", "metric")} == {k: chosen["ac_c"]["options"][k] for k in ("linkage", "metric")}
+    assert {k: chosen["cut"]["options"][k] for k in ("linkage", "metric")} == {
+        k: chosen["ac_c"]["options"][k] for k in ("linkage", "metric")
+    }
     ward_l1 = [row for row in trace if row["settings"] == '{"linkage": "ward", "metric": "l1"}']
     assert ward_l1[0]["score"] == -math.inf and "needs metric 'euclidean'" in ward_l1[0]["skipped"]
     assert all(row["step"] == 0 for row in trace if row["clusterer"] == "cut")  # no reduction step of its own
@@ -94,11 +96,23 @@ def test_search_datasets_are_not_in_the_run_grid():
     [
         ({"nope": 1}, {"cut": {}}, "search.datasets: 'nope' is not one of the config's datasets"),
         ({"fine": 1}, {"kmeans": {}}, "search.clusterers: 'kmeans' is not one of the config's clusterers"),
-        ({"fine": 1}, {"cut": {"steps": [{"damping": [0.5]}]}}, "search.clusterers.cut.steps.0: 'damping' is not a setting of cut"),
+        (
+            {"fine": 1},
+            {"cut": {"steps": [{"damping": [0.5]}]}},
+            "search.clusterers.cut.steps.0: 'damping' is not a setting of cut",
+        ),
         ({"fine": 1}, {"cut": {"steps": [{"linkage": ["wrd"]}]}}, "search.clusterers.cut.steps.0.linkage: 'wrd' is not one of"),
-        ({"fine": 1}, {"cut": {"after": "ac_c"}, "ac_c": {}}, "search.clusterers.cut.after: 'ac_c' is not a clusterer searched before it"),
+        (
+            {"fine": 1},
+            {"cut": {"after": "ac_c"}, "ac_c": {}},
+            "search.clusterers.cut.after: 'ac_c' is not a clusterer searched before it",
+        ),
         ({"fine": 1}, {"cut": {"skip_datasets": ["fine"]}}, "search.clusterers.cut.skip_datasets: skips every search dataset"),
-        ({"fine": 1}, {"cut": {"steps": [{"reducer": ["umap9"]}]}}, "search.clusterers.cut.steps.0.reducer: 'umap9' is not one of"),
+        (
+            {"fine": 1},
+            {"cut": {"steps": [{"reducer": ["umap9"]}]}},
+            "search.clusterers.cut.steps.0.reducer: 'umap9' is not one of",
+        ),
     ],
 )
 def test_bad_search_sections_are_named(weights, plans, message):
@@ -118,5 +132,7 @@ def test_a_dataset_over_the_memory_limit_does_not_count_and_is_traced():
     limit = (memory(60, 2, clusterers["ac_c"]) + memory(180, 2, clusterers["ac_c"])) / 2
     s = Search({"coarse": (X, groups), "fine": small}, search["datasets"], reducers, clusterers, 100, memory_gb=limit / 2**30)
     s.run(search["clusterers"])
-    assert all(math.isnan(row["AMI_coarse"]) and row["skipped"].startswith("coarse: ac_c (agglomerative) on N=180") for row in s.trace)
+    assert all(
+        math.isnan(row["AMI_coarse"]) and row["skipped"].startswith("coarse: ac_c (agglomerative) on N=180") for row in s.trace
+    )
     assert all(row["score"] == row["AMI_fine"] for row in s.trace)

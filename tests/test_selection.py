@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import scipy.stats
 
-from zsc import selection
+from zsc import labelfree, selection
 
 ENCODERS = ["a", "b", "c", "d", "e"]
 SIL = [0.10, 0.40, 0.20, 0.50, 0.30]  # silhouette per encoder: picks "d"
@@ -192,10 +192,11 @@ def test_encoder_choice_breaks_ties_by_name_and_skips_nan_scores():
     assert rec["recommended"].iloc[0] == "a" and rec["runner_up"].iloc[0] is None
 
 
-def test_lower_is_better_flips_the_order_and_the_sign(monkeypatch):
+def test_a_score_whose_registry_entry_says_lower_is_better_flips_the_order_and_the_sign(monkeypatch):
     scores, refs = scores_and_refs()
     higher = selection.encoder_choice(scores, refs)
-    monkeypatch.setattr(selection, "LOWER_IS_BETTER", {"silhouette_og_kmeans"})
+    # silhouette_og_kmeans is a score of the registry's silhouette_og entry: declared lower-is-better here
+    monkeypatch.setitem(labelfree.SCORES["silhouette_og"].info, "direction", "lower")
     lower = selection.encoder_choice(scores, refs)
     x = lower[lower["dataset"] == "x"]
     assert list(x["encoder"]) == ["a", "c", "e", "b", "d"]  # ascending silhouette

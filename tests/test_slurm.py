@@ -46,9 +46,14 @@ def slurm():
     if reason:
         pytest.skip(reason)
     # a cluster someone already runs here is used and left running
-    was_up = shutil.which("scontrol") is not None and "UP" in subprocess.run(["scontrol", "ping"], capture_output=True, text=True).stdout
+    was_up = (
+        shutil.which("scontrol") is not None
+        and "UP" in subprocess.run(["scontrol", "ping"], capture_output=True, text=True).stdout
+    )
     env = {**os.environ, "SLURM_FAKE_GPUS": "1"}
-    setup = subprocess.run(["timeout", "-k", "10", "300", "bash", str(SLURM / "setup-slurm-local.sh")], env=env, capture_output=True, text=True)
+    setup = subprocess.run(
+        ["timeout", "-k", "10", "300", "bash", str(SLURM / "setup-slurm-local.sh")], env=env, capture_output=True, text=True
+    )
     assert setup.returncode == 0, setup.stdout + setup.stderr
     yield
     if not was_up:
@@ -103,8 +108,18 @@ def test_dry_run_sends_one_group_job_per_dataset_and_encoder(slurm, tmp_path):
     # all of an encoder's reductions, clusterings and scorings are one SLURM job; its probes and its
     # 2-D map, which share no file with them, one job each; its embedding another; rendering is local
     assert output.count("Group job clustering") == 2 * 3
-    assert job_counts(output) == {"prepare_dataset": 1, "embed": 2, "reduce": 8, "cluster": 18, "evaluate": 2, "labelfree": 2,
-                                  "probes": 2, "aggregate": 1, "render": rendered(tmp_path), "all": 1}
+    assert job_counts(output) == {
+        "prepare_dataset": 1,
+        "embed": 2,
+        "reduce": 8,
+        "cluster": 18,
+        "evaluate": 2,
+        "labelfree": 2,
+        "probes": 2,
+        "aggregate": 1,
+        "render": rendered(tmp_path),
+        "all": 1,
+    }
     grouped = re.findall(r"^ {4}rule (\w+):", output, re.M)
     assert len(grouped) == 8 + 18 + 2 + 2 + 2 and set(grouped) == {"reduce", "cluster", "evaluate", "labelfree", "probes"}
 
@@ -130,8 +145,13 @@ def test_embedding_asks_slurm_for_a_gpu_and_memory_by_dataset_size(slurm_run):
         N, resources.UNKNOWN_DIM, neural=True, image_size=32, batch_size=settings["embedding"]["batch_size"], gpu=True
     )
     cpu_mem = resources.embed_mem_mb(N, 3 * 32 * 32, neural=False)  # raw pixels at image_size 32
-    calls = {comment: line for line in output.splitlines() if "sbatch call:" in line for comment in [GPU_EMBED, CPU_EMBED]
-             if f"--comment {comment} " in line}
+    calls = {
+        comment: line
+        for line in output.splitlines()
+        if "sbatch call:" in line
+        for comment in [GPU_EMBED, CPU_EMBED]
+        if f"--comment {comment} " in line
+    }
     assert f" --mem {gpu_mem} " in calls[GPU_EMBED] and "--gpus=1" in calls[GPU_EMBED]
     assert f" --mem {cpu_mem} " in calls[CPU_EMBED] and "--gpus" not in calls[CPU_EMBED]
     # ... and what SLURM made of them: the stand-in GPU allocated to the neural encoder's job only
@@ -149,7 +169,20 @@ def running_jobs(workdir, comment) -> list[str]:
 
 def test_killed_job_is_resubmitted_then_reported_and_a_rerun_finishes_only_the_rest(slurm, local_run, tmp_path_factory):
     work = new_workdir(tmp_path_factory, "resilience")
-    cmd = ["timeout", "-k", "10", "400", SNAKEMAKE, "-s", str(REPO / "Snakefile"), "-d", str(work), "--configfile", "config.yaml", *PROFILES]
+    cmd = [
+        "timeout",
+        "-k",
+        "10",
+        "400",
+        SNAKEMAKE,
+        "-s",
+        str(REPO / "Snakefile"),
+        "-d",
+        str(work),
+        "--configfile",
+        "config.yaml",
+        *PROFILES,
+    ]
     log = (work / "interrupted.log").open("w")
     run = subprocess.Popen(cmd, cwd=work, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "HF_HUB_OFFLINE": "1"})
     # scancel the GPU embedding while it runs; the profile's `retries: 1` resubmits it: cancel that too
@@ -181,8 +214,17 @@ def test_killed_job_is_resubmitted_then_reported_and_a_rerun_finishes_only_the_r
     assert result.returncode == 0, output[-4000:]
     # only the cancelled embedding and what depends on it ran; finished files were left alone (the
     # outputs_index reads no table: it was rendered before the kill)
-    assert job_counts(output) == {"embed": 1, "reduce": 1, "cluster": 4, "evaluate": 1, "labelfree": 1, "probes": 1, "aggregate": 1,
-                                  "render": rendered(work) - 1, "all": 1}
+    assert job_counts(output) == {
+        "embed": 1,
+        "reduce": 1,
+        "cluster": 4,
+        "evaluate": 1,
+        "labelfree": 1,
+        "probes": 1,
+        "aggregate": 1,
+        "render": rendered(work) - 1,
+        "all": 1,
+    }
     assert {p: p.stat().st_mtime_ns for p in done} == mtimes
     table = "results/tables/runs.parquet"
     assert (work / table).read_bytes() == (local_run / table).read_bytes()

@@ -7,6 +7,7 @@ import scipy.stats
 from synthetic import CLUSTERER_ORDER, SKIPPED_ONE, study_runs
 
 from zsc import study
+from zsc.vocabulary import STUDY_GROUPS
 
 # ---------------------------------------------------------------------------------------------------------
 # A tiny hand-made table: 2 encoders x 2 datasets x 3 clusterers, one cell skipped for one encoder.
@@ -16,7 +17,7 @@ TINY_FACTS = {
         "d1": {"group": "In-domain", "n_classes": 3, "description": "first", "label": "D1", "levels": ["label"]},
         "d2": {"group": "Far-OOD", "n_classes": None, "description": "second", "label": "D2", "levels": ["label"]},
     },
-    "groups": list(study.STUDY_GROUPS),
+    "groups": list(STUDY_GROUPS),
     "encoders": {
         "sup": {"label": "X-Ent.", "architecture": "ResNet-50", "training": "supervised"},
         "ft": {"label": "DINO", "architecture": "ResNet-50", "training": "fine-tuned"},
@@ -192,7 +193,7 @@ def test_wilcoxon_falls_back_to_auto_on_ties():
 
 def test_datasets_of_other_groups_are_shown_after_the_study_groups():
     d2 = TINY_FACTS["datasets"]["d2"] | {"group": "Other"}
-    facts = TINY_FACTS | {"groups": [*study.STUDY_GROUPS, "Other"], "datasets": TINY_FACTS["datasets"] | {"d2": d2}}
+    facts = TINY_FACTS | {"groups": [*STUDY_GROUPS, "Other"], "datasets": TINY_FACTS["datasets"] | {"d2": d2}}
     avg, _ = study.clusterer_average(tiny_runs(), facts)
     table = study.main_table(avg, facts)
     assert list(table.columns) == [

@@ -10,7 +10,10 @@ from zsc import config as cfg
 from zsc import weights
 from zsc.encoders import ENCODERS, build_network
 
-REFUSED = r"refused: the checkpoint holds pickled Python objects, not only weights \(.*Unsupported global.*\); checkpoints are read with weights_only=True"
+REFUSED = (
+    r"refused: the checkpoint holds pickled Python objects, not only weights \(.*Unsupported "
+    r"global.*\); checkpoints are read with weights_only=True"
+)
 
 
 class Payload:

@@ -12,6 +12,7 @@ import torch
 import yaml
 
 from conftest import REPO, snakemake, snakemake_errors
+from synthetic import output_suffixes
 from zsc import tables
 from zsc import config as cfg
 from zsc.clusterers import CLUSTERERS
@@ -41,10 +42,32 @@ def workdir(tmp_path_factory):
 def test_tables_and_figures(workdir):
     runs = pd.read_parquet(workdir / "results/tables/runs.parquet")
     assert len(runs) == 1 * 2 * 3 * 3  # datasets x encoders x reducers x clusterers (1 seed)
-    for column in ["dataset", "group", "split", "encoder", "reducer", "clusterer", "seed", "config_hash", "AMI", "ARI",
-                   "n_clusters_true", "n_clusters_pred", "ratio_clustered", "silhouette_og", "silhouette_reduced",
-                   "AMI_clus", "FMS", "homogeneity", "completeness", "silhouette_umap", "silhouette_og_true",
-                   "silhouette_umap_true", "calinski_harabasz", "davies_bouldin"]:
+    for column in [
+        "dataset",
+        "group",
+        "split",
+        "encoder",
+        "reducer",
+        "clusterer",
+        "seed",
+        "config_hash",
+        "AMI",
+        "ARI",
+        "n_clusters_true",
+        "n_clusters_pred",
+        "ratio_clustered",
+        "silhouette_og",
+        "silhouette_reduced",
+        "AMI_clus",
+        "FMS",
+        "homogeneity",
+        "completeness",
+        "silhouette_umap",
+        "silhouette_og_true",
+        "silhouette_umap_true",
+        "calinski_harabasz",
+        "davies_bouldin",
+    ]:
         assert column in runs.columns
     # One shared UMAP-50 space per embeddings: every run of an encoder has the same true-label silhouette there.
     assert runs.groupby("encoder")["silhouette_umap_true"].nunique().eq(1).all()
@@ -115,17 +138,22 @@ def test_every_output_the_config_provides_is_rendered_and_the_rest_are_listed(wo
             assert not folder.exists(), entry.name
             continue
         files = {p.suffix for p in folder.iterdir() if not p.name.startswith(".")}  # not snakemake's .snakemake_timestamp
-        # the per-image tables add parquet files; contact sheets are PNG only
-        expected = {".csv", ".md", ".tex", ".html"} if entry.info["kind"] == "table" else {".png", ".pdf"}
-        expected = {"assignments": expected | {".parquet"}, "cluster_sheets": {".png"}}.get(entry.name, expected)
-        assert files == expected, entry.name
+        assert files == output_suffixes(entry), entry.name  # the per-image tables add parquet; contact sheets: PNG only
     index = pd.read_csv(workdir / "results/outputs/outputs_index/outputs_index.csv").set_index("output")
     assert index.loc["delta_vs_supervised", "produced"] == "no" and "supervised" in index.loc["delta_vs_supervised", "why not"]
     assert index.loc["main_ami", "produced"] == "yes"
     # the label-free half: scores per encoder without labels, probes with them, the encoder choice
     labelfree = pd.read_parquet(workdir / "results/tables/labelfree.parquet")
-    assert {"agreement_og_ami_mean", "agreement_umap_ami_mean", "clusterer_agreement_ami", "entropy_gaussian_per_dim",
-            "effective_rank", "entropy_knn", "silhouette_og_kmeans_none", "silhouette_umap_kmeans_umap5"} <= set(labelfree["score"])
+    assert {
+        "agreement_og_ami_mean",
+        "agreement_umap_ami_mean",
+        "clusterer_agreement_ami",
+        "entropy_gaussian_per_dim",
+        "effective_rank",
+        "entropy_knn",
+        "silhouette_og_kmeans_none",
+        "silhouette_umap_kmeans_umap5",
+    } <= set(labelfree["score"])
     assert labelfree.groupby("encoder")["score"].nunique().nunique() == 1  # every encoder has every score
     probes = pd.read_parquet(workdir / "results/tables/probes.parquet").set_index("encoder")
     assert (probes["probe_mode"] == "carve").all()  # digits has no train split: a stratified carve
@@ -143,6 +171,33 @@ def test_every_output_the_config_provides_is_rendered_and_the_rest_are_listed(wo
     assert len(sheets) == table["cluster"].nunique()
     maps = sorted(p.name for p in (workdir / "results/outputs/embedding_maps").glob("*.png"))
     assert maps == ["map_digits_random_tiny.png", "map_digits_raw.png"]
+
+
+def test_the_run_validates_the_scores_and_each_per_image_row_is_that_image(workdir):
+    """What the finished run gives a user beside the recommendation: the score validation on its labelled
+    dataset, and a per-image table whose every row is the dataset's image of that index."""
+    from zsc.datasets import open_split
+
+    outputs = workdir / "results/outputs"
+    recommended = pd.read_csv(outputs / "encoder_choice/encoder_choice.csv")
+    assert recommended["score"].eq("silhouette_umap").all()
+    validation = pd.read_csv(outputs / "score_validation/score_validation.csv")
+    primary = validation[validation["primary"] == "yes"]
+    assert list(primary["family"]) == ["silhouette, UMAP-50 space"] and primary["datasets"].iloc[0] == 1
+    pipeline = validation[validation["level"] == "pipeline"]
+    assert pipeline["mean_regret"].is_monotonic_increasing and set(validation["level"]) == {"pipeline", "encoder"}
+    print("\n" + recommended.to_string() + "\n" + validation.round(3).to_string())
+    # each index of the per-image table is the dataset's image of that index: its class by name, and its pixels are
+    # those the raw-pixel encoder embedded in that row
+    config = cfg.load(yaml.safe_load((workdir / "config.yaml").read_text()))
+    table = pd.read_parquet(outputs / "assignments/assignments_digits.parquet")
+    images = open_split(config.entry("datasets", "digits"), workdir / "resources/datasets/digits")
+    assert [images.classes[images.labels[i]] for i in table["index"]] == list(table["label"])
+    raw = tables.read(workdir / "results/embeddings/digits/all/raw.parquet")[0]
+    some = [0, len(table) // 2, len(table) - 1]
+    for i in some:  # raw pixels are the image, normalised: they correlate perfectly
+        pixels = np.asarray(images.image(int(table["index"][i])).convert("L"), dtype=float).ravel()
+        assert np.corrcoef(pixels, raw["embedding"][i].reshape(3, -1)[0])[0, 1] > 0.99
 
 
 def test_figures_target_renders_from_the_tables_alone(workdir):
@@ -168,8 +223,10 @@ def test_report_opens_in_a_real_browser_with_the_main_table_and_a_figure(workdir
 
 def test_same_config_and_seed_give_identical_tables(workdir):
     # Runs last in this module: it recomputes everything in place.
-    tables = [f"results/tables/{name}" for name in ("runs.parquet", "labels.parquet", "labelfree.parquet", "probes.parquet",
-                                                     "ami_summary.csv", "ami_summary.md")]
+    tables = [
+        f"results/tables/{name}"
+        for name in ("runs.parquet", "labels.parquet", "labelfree.parquet", "probes.parquet", "ami_summary.csv", "ami_summary.md")
+    ]
     outputs = sorted(p for p in (workdir / "results/outputs").glob("*/*") if not p.name.startswith("."))
     tables += [str(p.relative_to(workdir)) for p in outputs]  # the rendered tables and figures too
     before = {path: (workdir / path).read_bytes() for path in tables}
@@ -195,8 +252,12 @@ def test_downloaded_weights_are_fetched_by_a_local_rule_then_loaded(tmp_path, se
     digest = hashlib.sha256((served / "r10t.pth").read_bytes()).hexdigest()
     url = f"{base_url}r10t.pth"
     base = {"type": "timm", "model": "resnet10t", "image_size": 32}
-    config = small_config({"fetched": {**base, "weights_url": url, "weights_sha256": digest[:16]},
-                           "local": {**base, "weights_file": str(served / "r10t.pth")}})
+    config = small_config(
+        {
+            "fetched": {**base, "weights_url": url, "weights_sha256": digest[:16]},
+            "local": {**base, "weights_file": str(served / "r10t.pth")},
+        }
+    )
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     result = snakemake(tmp_path, "--configfile", "config.yaml", "--cores", "2")
     assert result.returncode == 0, result.stderr[-4000:]
@@ -259,7 +320,11 @@ def test_own_image_folders_labelled_and_unlabelled(tmp_path):
 
 
 def test_protocol_dry_run_shares_each_reduction(tmp_path):
-    config = {"protocol": str(REPO / "config/params/v5.0.yaml"), "datasets": {"digits": {}}, "encoders": {"raw": {}, "resnet50": {}}}
+    config = {
+        "protocol": str(REPO / "config/params/v5.0.yaml"),
+        "datasets": {"digits": {}},
+        "encoders": {"raw": {}, "resnet50": {}},
+    }
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     result = snakemake(tmp_path, "-n", "--configfile", "config.yaml")
     output = result.stdout + result.stderr
@@ -287,7 +352,9 @@ def test_search_stage_writes_a_params_file_that_a_later_config_runs(tmp_path):
     assert len(trace) == 2 + 2 + 4 + 3 and trace["skipped"].notna().sum() == 1  # ward with l1 is not allowed
 
     (tmp_path / "use.yaml").write_text(
-        yaml.safe_dump({"protocol": "results/search/params.yaml", "datasets": {"digits": {"max_samples": 150}}, "encoders": {"raw": {}}})
+        yaml.safe_dump(
+            {"protocol": "results/search/params.yaml", "datasets": {"digits": {"max_samples": 150}}, "encoders": {"raw": {}}}
+        )
     )
     result = snakemake(tmp_path, "--configfile", "use.yaml", "--cores", "2")
     assert result.returncode == 0, result.stderr[-4000:]
@@ -301,7 +368,10 @@ def test_probes_train_on_the_train_split_embedded_beside_the_clustered_one(tmp_p
     if not DEBIAN_FASHION_MNIST.is_dir():
         pytest.skip("Debian's dataset-fashion-mnist is not installed (.ci/run installs it)")
     config = {
-        "datasets": {"fashionmnist": {"max_samples": 300, "probe_max_samples": 200}, "digits": {"max_samples": 200, "probe_split": "none"}},
+        "datasets": {
+            "fashionmnist": {"max_samples": 300, "probe_max_samples": 200},
+            "digits": {"max_samples": 200, "probe_split": "none"},
+        },
         "encoders": {"raw": {}},
         "reducers": {"none": {}},
         "clusterers": {"kmeans": {}},
@@ -323,8 +393,15 @@ def test_probes_train_on_the_train_split_embedded_beside_the_clustered_one(tmp_p
 
 
 def test_a_probe_split_the_dataset_does_not_have_is_a_config_error(tmp_path):
-    config = {"datasets": {"digits": {"probe_split": "train"}}, "encoders": {"raw": {}}, "reducers": {"none": {}}, "clusterers": {"kmeans": {}}}
+    config = {
+        "datasets": {"digits": {"probe_split": "train"}},
+        "encoders": {"raw": {}},
+        "reducers": {"none": {}},
+        "clusterers": {"kmeans": {}},
+    }
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     result = snakemake(tmp_path, "-n", "--configfile", "config.yaml")
     assert result.returncode != 0
-    assert snakemake_errors(result) == ["config error: datasets.digits.probe_split: 'train' is not another split of digits (carve, none)"]
+    assert snakemake_errors(result) == [
+        "config error: datasets.digits.probe_split: 'train' is not another split of digits (carve, none)"
+    ]

@@ -5,10 +5,10 @@ localrules:
 rule aggregate:
     input:
         **benchmarks(),
-        metrics=run_files(METRICS),
-        levels=run_files(LEVELS),
-        labelfree=labelfree_files(LABELFREE),
-        probes=probes_files(PROBES),
+        metrics=JOBS.files(METRICS, "evaluate"),
+        levels=JOBS.files(LEVELS, "evaluate"),
+        labelfree=JOBS.files(LABELFREE, "labelfree"),
+        probes=JOBS.files(PROBES, "probes"),
     output:
         runs=TABLES["runs"],
         labels=TABLES["labels"],
@@ -18,7 +18,7 @@ rule aggregate:
         summary_md=TABLES["summary_md"],
         stage_times=TABLES["stage_times"],
     log:
-        "results/logs/aggregate.log",
+        log_file("aggregate"),
     retries: 0  # local and deterministic: a profile's retries are for SLURM jobs killed for memory or time
     conda:
         "../../envs/report.yaml"

@@ -22,11 +22,12 @@ import zsc.portable_numerics
 zsc.portable_numerics.pin(os.environ)
 
 import zsc.config
+import zsc.dag
 import zsc.datasets
 import zsc.failures
-import zsc.labelfree
 import zsc.outputs
 import zsc.stages
+import zsc.vocabulary
 import zsc.weights
 
 DEFAULT_CONFIGFILE = "config/config.yaml"
@@ -55,43 +56,31 @@ try:
     if workflow.is_main_process:
         for warning in zsc.config.check_config(CONFIG):
             print(f"config warning: {warning}", file=sys.stderr)
+    # The study's tables and figures (outputs.smk): what they need to know of the config, and the
+    # outputs this config can provide (the others are listed, with the reason, by outputs_index).
+    OUTPUT_FACTS = zsc.outputs.facts(CONFIG)
+    # Every stage's jobs (zsc.dag, which `python -m zsc plan` counts too); also where each dataset's
+    # probes train (zsc.probes.probe_plan), which may find a bad probe_split.
+    JOBS = zsc.dag.DAG(CONFIG, zsc.outputs.produced(OUTPUT_FACTS))
 except zsc.config.ConfigError as error:
     sys.exit(f"config error: {error}")
 
-RUNS = list(CONFIG.runs())
-# The runs of each (dataset, split, encoder, seed): one evaluate job scores them together.
-RUNS_OF_EMBEDDINGS = {}
-for _run in RUNS:
-    RUNS_OF_EMBEDDINGS.setdefault((_run["dataset"], _run["split"], _run["encoder"], str(_run["seed"])), []).append(_run)
-
-
-# The key of each stage's jobs; outputs, logs and benchmarks of a stage share it (zsc.stages).
-KEY = zsc.stages.KEY
-MANIFEST = "resources/datasets/{dataset}/manifest-{split}.parquet"
-EMBEDDINGS = f"results/embeddings/{KEY['embed']}.parquet"
-REDUCED = f"results/reduced/{KEY['reduce']}.parquet"
-CLUSTERS = f"results/clusters/{KEY['cluster']}.parquet"
-METRICS = f"results/metrics/{KEY['evaluate']}.parquet"
-LEVELS = f"results/metrics/{KEY['evaluate']}-levels.parquet"  # AMI against every label level
-LABELFREE = f"results/labelfree/{KEY['labelfree']}.parquet"
-PROBES = f"results/probes/{KEY['probes']}.parquet"
-TABLES = {
-    "runs": "results/tables/runs.parquet",
-    "labels": "results/tables/labels.parquet",
-    "labelfree": "results/tables/labelfree.parquet",
-    "probes": "results/tables/probes.parquet",
-    "summary_csv": "results/tables/ami_summary.csv",
-    "summary_md": "results/tables/ami_summary.md",
-    "stage_times": "results/tables/stage_times.csv",
-}
-
-
-def log_file(stage):
-    return f"results/logs/{stage}/{KEY[stage]}.log"
-
-
-def benchmark_file(stage):
-    return f"results/benchmarks/{stage}/{KEY[stage]}.tsv"
+# The files of each stage (zsc.dag: outputs, logs and benchmarks of a stage share its key).
+MANIFEST = zsc.dag.MANIFEST
+EMBEDDINGS = zsc.dag.EMBEDDINGS
+REDUCED = zsc.dag.REDUCED
+CLUSTERS = zsc.dag.CLUSTERS
+METRICS = zsc.dag.METRICS
+LEVELS = zsc.dag.LEVELS
+LABELFREE = zsc.dag.LABELFREE
+PROBES = zsc.dag.PROBES
+TABLES = zsc.dag.TABLES
+SEARCH_CHOICES = zsc.dag.SEARCH_CHOICES
+SEARCH_TRACE = zsc.dag.SEARCH_TRACE
+SEARCH_PARAMS = zsc.dag.SEARCH_PARAMS
+OUTPUT_DIRS = JOBS.files(zsc.dag.OUTPUT_DIR, "render")
+log_file = zsc.dag.log_file
+benchmark_file = zsc.dag.benchmark_file
 
 
 def entry(kind):
@@ -103,20 +92,14 @@ def dataset_root(wildcards):
     return zsc.datasets.root_of(CONFIG.entry("datasets", wildcards.dataset))
 
 
-def is_identity(reducer):
-    return CONFIG.info("reducers", reducer)["identity"]
-
-
 def reduced_input(wildcards):
-    """An identity reducer ('none') writes no file: its clusterers read the embeddings."""
-    if is_identity(wildcards["reducer"]):
-        return EMBEDDINGS.format(**wildcards)
-    return REDUCED.format(**wildcards)
+    """The space a run's clusterer works in: its reduction, or the embeddings ('none' writes no file)."""
+    return JOBS.space_file(wildcards)
 
 
 def evaluated_runs(wildcards):
-    """The runs an evaluate job scores: all of its embeddings and seed."""
-    return RUNS_OF_EMBEDDINGS[(wildcards.dataset, wildcards.split, wildcards.encoder, wildcards.seed)]
+    """The runs an evaluate (or labelfree) job scores: all of its embeddings and seed."""
+    return JOBS.runs_of(wildcards.dataset, wildcards.split, wildcards.encoder, wildcards.seed)
 
 
 def evaluated_clusters(wildcards):
@@ -124,13 +107,13 @@ def evaluated_clusters(wildcards):
 
 
 def evaluated_reductions(wildcards):
-    return list(dict.fromkeys(reduced_input(run) for run in evaluated_runs(wildcards)))
+    return list(dict.fromkeys(JOBS.space_file(run) for run in evaluated_runs(wildcards)))
 
 
 def evaluated_jobs(wildcards):
     """params: per run, its keys (run_of) and the files of its clusters and of the space clustered."""
     return [
-        {"run": run_of(run), "reduced": reduced_input(run), "clusters": CLUSTERS.format(**run)}
+        {"run": run_of(run), "reduced": JOBS.space_file(run), "clusters": CLUSTERS.format(**run)}
         for run in evaluated_runs(wildcards)
     ]
 
@@ -141,17 +124,12 @@ def umap_space_input(wildcards):
     return [REDUCED.format(**{**dict(wildcards.items()), "reducer": name})] if name else []
 
 
-def weights_source(encoder):
-    """Where the encoder's weights are downloaded from (None: random init or a local file)."""
-    return CONFIG.info("encoders", encoder)["weights"](CONFIG.entry("encoders", encoder))
-
-
-WEIGHT_SOURCES = {zsc.weights.source_id(s): s for s in map(weights_source, CONFIG["encoders"]) if s}
+WEIGHT_SOURCES = JOBS.weight_sources()
 
 
 def weights_receipt(wildcards):
     """The fetch_weights receipt the embed job loads from, if the encoder downloads weights."""
-    source = weights_source(wildcards.encoder)
+    source = JOBS.weights_source(wildcards.encoder)
     return [zsc.weights.receipt_path(source)] if source else []
 
 
@@ -168,31 +146,14 @@ def encoder_gpus(wildcards):
 def run_of(wildcards):
     """params: the run's keys (seed as a number), its subsample size and the hash of every setting
     behind its result."""
-    run = {key: wildcards[key] for key in zsc.config.RUN_KEYS}
+    run = {key: wildcards[key] for key in zsc.vocabulary.RUN_KEYS}
     run["seed"] = int(run["seed"])
     max_samples = CONFIG.entry("datasets", run["dataset"])["max_samples"]
     return {**run, "max_samples": max_samples, "config_hash": CONFIG.run_hash(run)}
 
 
-def run_files(pattern, skip_identity=False, with_umap_space=False):
-    """`pattern` filled in for every run of the grid, each distinct path once, in grid order; with
-    `with_umap_space`, also for the workflow's own reductions (the shared UMAP space of the metrics,
-    the 2-D maps)."""
-    runs = [run for run in RUNS if not (skip_identity and is_identity(run["reducer"]))]
-    if with_umap_space:
-        first_seed = [run for run in RUNS if run["seed"] == CONFIG["seeds"][0]]  # the maps are drawn for one seed
-        runs += [
-            {**run, "reducer": zsc.outputs.MAP_REDUCER} for run in first_seed if zsc.outputs.MAP_REDUCER in CONFIG.metric_reducers
-        ]
-        if CONFIG.umap_reducer:
-            runs += [{**run, "reducer": CONFIG.umap_reducer} for run in RUNS]
-    return list(dict.fromkeys(pattern.format(**run) for run in runs))
-
-
-# The hyper-parameter search's files (rules in search.smk).
+# The hyper-parameter search (rules in search.smk).
 SEARCH = CONFIG["search"] or {}
-SEARCH_CHOICES = "results/search/encoders/{encoder}.yaml"
-SEARCH_PARAMS = "results/search/params.yaml"
 SEARCH_REDUCERS = {name: CONFIG.entry("reducers", name) for name in CONFIG["reducers"]}
 SEARCH_CLUSTERERS = {name: CONFIG.entry("clusterers", name) for name in SEARCH.get("clusterers", {})}
 
@@ -201,19 +162,6 @@ def search_embeddings(wildcards):
     """input: the embeddings of each search dataset by this encoder, named by dataset."""
     splits = {name: CONFIG.entry("datasets", name)["split"] for name in SEARCH["datasets"]}
     return {name: EMBEDDINGS.format(dataset=name, split=split, encoder=wildcards.encoder) for name, split in splits.items()}
-
-
-# The study's tables and figures (outputs.smk): what they need to know of the config, and the
-# outputs this config can provide (the others are listed, with the reason, by outputs_index).
-try:
-    OUTPUT_FACTS = zsc.outputs.facts(
-        CONFIG, {"embeddings": EMBEDDINGS, "reduced": REDUCED, "clusters": CLUSTERS, "manifest": MANIFEST}
-    )
-except zsc.config.ConfigError as error:
-    sys.exit(f"config error: {error}")
-OUTPUT_DIRS = [
-    zsc.outputs.OUTPUT_DIR.format(name=e.name) for e in zsc.outputs.OUTPUTS if e.name not in OUTPUT_FACTS["not_produced"]
-]
 
 
 def output_inputs(wildcards):
@@ -228,22 +176,6 @@ def output_labels(wildcards):
     return {"output": wildcards.name, "file": wildcards.file}
 
 
-# Where each dataset's probes train (zsc.labelfree.probe_plan): a split of its own, a carve of the
-# clustered split, or nowhere (with the reason, recorded in probes.parquet).
-def _splits(name):
-    return zsc.datasets.DATASETS[CONFIG.entry("datasets", name)["type"]].options["split"]["enum"]
-
-
-try:
-    PROBE_PLANS = {
-        name: zsc.labelfree.probe_plan(CONFIG.entry("datasets", name), _splits(name))
-        for name in dict.fromkeys(run["dataset"] for run in RUNS)
-        if CONFIG["probes"]["enabled"]
-    }
-except zsc.config.ConfigError as error:
-    sys.exit(f"config error: {error}")
-
-
 def split_entry(wildcards):
     """params: the dataset's entry for the job's split: as configured, or its probe split (sampled
     to probe_max_samples)."""
@@ -255,34 +187,10 @@ def split_entry(wildcards):
 
 def probe_train_input(wildcards):
     """The probe split's embeddings, when the dataset's probes train on a split of their own."""
-    plan = PROBE_PLANS[wildcards.dataset]
-    return [EMBEDDINGS.format(**{**dict(wildcards.items()), "split": plan["split"]})] if plan["mode"] == "split" else []
-
-
-def probe_files(pattern):
-    """`pattern` filled in for the probe-split embeddings of every (dataset, encoder) of the grid."""
-    pairs = dict.fromkeys(
-        (run["dataset"], run["encoder"]) for run in RUNS if PROBE_PLANS.get(run["dataset"], {}).get("mode") == "split"
-    )
-    return [pattern.format(dataset=d, split=PROBE_PLANS[d]["split"], encoder=e) for d, e in pairs]
-
-
-def labelfree_files(pattern):
-    return run_files(pattern) if CONFIG["labelfree"]["enabled"] else []
-
-
-def probes_files(pattern):
-    return run_files(pattern) if CONFIG["probes"]["enabled"] else []
+    split = JOBS.probe_split(wildcards.dataset)
+    return [EMBEDDINGS.format(**{**dict(wildcards.items()), "split": split})] if split else []
 
 
 def benchmarks():
     """input: the benchmark files of every job of each timed stage (zsc.stages.TIMED), as times_<stage>."""
-    files = {
-        "embed": run_files(benchmark_file("embed")) + probe_files(benchmark_file("embed")),
-        "reduce": run_files(benchmark_file("reduce"), skip_identity=True, with_umap_space=True),
-        "cluster": run_files(benchmark_file("cluster")),
-        "evaluate": run_files(benchmark_file("evaluate")),
-        "labelfree": labelfree_files(benchmark_file("labelfree")),
-        "probes": probes_files(benchmark_file("probes")),
-    }
-    return {f"times_{stage}": files[stage] for stage in zsc.stages.TIMED}
+    return {f"times_{stage}": JOBS.files(benchmark_file(stage), stage) for stage in zsc.stages.TIMED}

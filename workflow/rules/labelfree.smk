@@ -1,5 +1,5 @@
 # Label-free scores (one job per embeddings and seed) and the labelled references they are compared
-# with (kNN and linear probes, one job per embeddings): zsc.labelfree, docs/labelfree.md.
+# with (kNN and linear probes, one job per embeddings): zsc.labelfree, zsc.probes, docs/labelfree.md.
 rule labelfree:
     input:
         embeddings=EMBEDDINGS,
@@ -43,7 +43,7 @@ rule probes:
         runtime=probes_runtime,
     params:
         run=lambda wildcards: dict(wildcards.items()),
-        plan=lambda wildcards: PROBE_PLANS[wildcards.dataset],
+        plan=lambda wildcards: JOBS.probe_plans[wildcards.dataset],
         settings=CONFIG["probes"],
     script:
         "../scripts/probes.py"

@@ -12,14 +12,14 @@ rule render:
         unpack(output_inputs),
     output:
         report(
-            directory(zsc.outputs.OUTPUT_DIR),
+            directory(zsc.dag.OUTPUT_DIR),
             patterns=["{file}.png", "{file}.html", "assignments_{file}.csv"],  # an image folder's file -> cluster table too
             caption="../report/output.rst",
             category=output_category,
             labels=output_labels,
         ),
     log:
-        "results/logs/render/{name}.log",
+        log_file("render"),
     retries: 0  # local and deterministic: a profile's retries are for SLURM jobs killed for memory or time
     conda:
         "../../envs/report.yaml"

@@ -7,11 +7,11 @@ rule search:
         unpack(search_embeddings),
     output:
         choices=SEARCH_CHOICES,
-        trace="results/search/encoders/{encoder}-trace.csv",
+        trace=SEARCH_TRACE,
     log:
-        "results/logs/search/{encoder}.log",
+        log_file("search"),
     benchmark:
-        "results/benchmarks/search/{encoder}.tsv"
+        benchmark_file("search")
     conda:
         "../../envs/cluster.yaml"
     params:
@@ -34,7 +34,7 @@ rule search_params:
     output:
         SEARCH_PARAMS,
     log:
-        "results/logs/search/params.log",
+        log_file("search_params"),
     retries: 0  # local and deterministic: a profile's retries are for SLURM jobs killed for memory or time
     conda:
         "../../envs/cluster.yaml"

@@ -6,9 +6,9 @@ localrules:
 
 rule fetch_weights:
     output:
-        "resources/weights/{source}.json",
+        zsc.dag.WEIGHTS_RECEIPT,
     log:
-        "results/logs/fetch_weights/{source}.log",
+        log_file("fetch_weights"),
     wildcard_constraints:
         source="(url|timm|torchvision)/[^/]+",
     # a network error is retried inside the job (zsc.failures.retry_network); a deterministic error

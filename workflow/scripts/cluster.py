@@ -1,4 +1,5 @@
 """Rule cluster: one clusterer on one reduction (zsc.clusterers.cluster)."""
+
 from zsc.clusterers import cluster
 from zsc.logs import run_logged
 

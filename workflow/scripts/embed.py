@@ -1,4 +1,5 @@
 """Rule embed: embed a dataset's manifest with one encoder (zsc.encoders.embed)."""
+
 from zsc.encoders import embed
 from zsc.logs import run_logged
 

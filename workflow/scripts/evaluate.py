@@ -1,4 +1,5 @@
 """Rule evaluate: score every run of one (embeddings, seed) and write their rows (zsc.metrics.evaluate)."""
+
 from zsc.logs import run_logged
 from zsc.metrics import evaluate
 

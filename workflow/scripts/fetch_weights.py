@@ -1,4 +1,5 @@
 """Rule fetch_weights: download an encoder's weights into resources/weights (zsc.weights.fetch)."""
+
 from zsc.failures import retry_network
 from zsc.logs import run_logged
 from zsc.weights import fetch

@@ -1,6 +1,6 @@
-"""Rule probes: kNN and linear-probe accuracy of one embeddings (zsc.labelfree.probe_embeddings)."""
+"""Rule probes: kNN and linear-probe accuracy of one embeddings (zsc.probes.probe_embeddings)."""
 
-from zsc.labelfree import probe_embeddings
+from zsc.probes import probe_embeddings
 from zsc.logs import run_logged
 
 run_logged(

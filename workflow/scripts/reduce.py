@@ -1,4 +1,5 @@
 """Rule reduce: one reduction of one embeddings file, shared by every clusterer (zsc.reducers.reduce)."""
+
 from zsc.logs import run_logged
 from zsc.reducers import reduce
 

@@ -1,4 +1,5 @@
 """Rule search: the greedy hyper-parameter search for one encoder (zsc.search.search_encoder)."""
+
 from zsc.logs import run_logged
 from zsc.search import search_encoder
 

@@ -1,4 +1,5 @@
 """Rule search_params: every encoder's search choices as one params file (zsc.search.write_params)."""
+
 from zsc.logs import run_logged
 from zsc.search import write_params
 

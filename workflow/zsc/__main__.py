@@ -36,7 +36,12 @@ def list_lines(kind: str) -> list[str]:
             local = "available" if is_available(entry.name) else "not downloaded"
             if entry.info["available"] is None:
                 local = "always available" if entry.name == "digits" else "your folder"
-            facts = [entry.info["group"], f"{n_classes} classes" if n_classes else "classes from the data", f"split {entry.defaults()['split']}", local]
+            facts = [
+                entry.info["group"],
+                f"{n_classes} classes" if n_classes else "classes from the data",
+                f"split {entry.defaults()['split']}",
+                local,
+            ]
         elif kind == "encoders":
             study = entry.info.get("study")
             facts = ["neural" if entry.info["neural"] else "not neural"]
@@ -90,8 +95,8 @@ def docs_text() -> str:
         "naming the key (or the file, line and column), and what a job would otherwise find late (a timm or",
         "torchvision model name, a missing `weights_file`, `n_clusters` above `max_samples`) is checked too.",
         "A key given twice in one file is an error (YAML would keep the last). Snakemake reads --configfile",
-        "files itself before the workflow: on a YAML syntax error it stops with \"Config file is not valid",
-        "JSON or YAML\" and no line; `python -m zsc check FILE...` names the file, line and column.",
+        'files itself before the workflow: on a YAML syntax error it stops with "Config file is not valid',
+        'JSON or YAML" and no line; `python -m zsc check FILE...` names the file, line and column.',
         "",
         "A missing `weights_file` (or `checkpoints` folder) is lenient only where you ask for it: an encoder",
         "with `if_missing: skip` is then left out, its runs with it, each with one config warning naming the",
@@ -155,11 +160,15 @@ def main(argv: list[str] | None = None) -> int:
     p_check.add_argument("files", nargs="+", help="config files, merged in order like snakemake's --configfile")
     p_plan = sub.add_parser("plan", help="jobs, CPU/GPU hours, peak memory and memory-guard skips of a config, before it runs")
     p_plan.add_argument("--configfile", help="the config (default: config/config.yaml of the working folder or the repository)")
-    p_plan.add_argument("--memory-gb", type=float, help="the machine's memory in GiB (the guard's limit: the config's, else 90%% of this)")
+    p_plan.add_argument(
+        "--memory-gb", type=float, help="the machine's memory in GiB (the guard's limit: the config's, else 90%% of this)"
+    )
     p_plan.add_argument("--cores", type=int, default=2, help="cores the CPU jobs share, for the wall time (default 2)")
     p_plan.add_argument("--directory", help="the workflow's working folder, whose prepared files give the shapes (default: here)")
     p_plan.add_argument("--no-gpu", action="store_true", help="the machine has no GPU: embedding.device auto embeds on the CPU")
-    p_plan.add_argument("--compare", action="store_true", help="after a run: predicted vs measured per stage (results/tables/stage_times.csv)")
+    p_plan.add_argument(
+        "--compare", action="store_true", help="after a run: predicted vs measured per stage (results/tables/stage_times.csv)"
+    )
     p_plan.add_argument("--json", action="store_true", help="machine-readable output")
     args = parser.parse_args(argv)
 

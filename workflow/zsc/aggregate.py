@@ -4,8 +4,8 @@ The tables (results/tables/*.parquet) hold only what the config and seed determi
 identical bytes; measured times and memory go to stage_times.csv (one row per job) beside them.
 - runs.parquet: one row per run (dataset, split, encoder, reducer, clusterer, seed) and its metrics;
 - labels.parquet: the AMI of every run against every label level of its dataset;
-- labelfree.parquet: the label-free scores per (dataset, split, encoder, seed), one row per score,
-  the silhouettes of each clusterer's labels taken from runs.parquet;
+- labelfree.parquet: the label-free scores per (dataset, split, encoder, seed), one row per score
+  (zsc.labelfree.SCORES), the silhouettes of each clusterer's labels taken from runs.parquet;
 - probes.parquet: kNN and linear-probe accuracy per (dataset, split, encoder).
 """
 
@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .config import RUN_KEYS
+from .labelfree import SCORES
+from .vocabulary import RUN_KEYS
 
 LEVEL_KEYS = [*RUN_KEYS, "level"]
 LABELFREE_KEYS = ["dataset", "split", "encoder", "seed", "score"]
@@ -43,10 +44,11 @@ def collect(paths: list[str], keys: list[str]) -> pd.DataFrame:
 
 
 def silhouette_scores(runs: pd.DataFrame) -> pd.DataFrame:
-    """The silhouettes evaluate computed, as label-free scores: per (dataset, split, encoder, seed)
-    and clusterer, `silhouette_og_<clusterer>` and `silhouette_umap_<clusterer>` (predicted labels
-    in the original and the shared UMAP-50 space). Where a clusterer runs on several reducers (a
-    grid), the reducer is part of the name: `silhouette_og_<clusterer>_<reducer>`."""
+    """The label-free scores the evaluate stage computed (zsc.labelfree.SCORES of stage "evaluate":
+    the silhouettes of the predicted labels in the original and the shared UMAP-50 space), per
+    (dataset, split, encoder, seed) and clusterer: `<score>_<clusterer>`, e.g.
+    `silhouette_og_kmeans`. Where a clusterer runs on several reducers (a grid), the reducer is part
+    of the name: `silhouette_og_<clusterer>_<reducer>`."""
     if runs.empty or "silhouette_og" not in runs:
         return pd.DataFrame(columns=[*LABELFREE_KEYS, "value"])
     ran = runs[runs["skipped"].fillna("") == ""] if "skipped" in runs else runs
@@ -54,13 +56,10 @@ def silhouette_scores(runs: pd.DataFrame) -> pd.DataFrame:
     several = ran.groupby(keys)["reducer"].transform("nunique").gt(1).any()
     name = ran["clusterer"] + ("_" + ran["reducer"] if several else "")
     frames = []
-    for space in ("og", "umap"):
-        if f"silhouette_{space}" in ran:
-            frames.append(
-                ran[["dataset", "split", "encoder", "seed"]].assign(
-                    score=f"silhouette_{space}_" + name, value=ran[f"silhouette_{space}"]
-                )
-            )
+    for entry in SCORES:
+        values = entry.factory(ran) if entry.info["stage"] == "evaluate" else None
+        if values is not None:
+            frames.append(ran[["dataset", "split", "encoder", "seed"]].assign(score=f"{entry.name}_" + name, value=values))
     return pd.concat(frames, ignore_index=True)
 
 
@@ -132,5 +131,7 @@ def write_tables(frames: dict[str, pd.DataFrame], times: pd.DataFrame, out: dict
     summary.to_csv(out["summary_csv"], index=False)
     notes = not_run_notes(frames["runs"])
     notes = ["", "Empty cells did not run:", "", *(f"- {line}" for line in notes)] if notes else []
-    Path(out["summary_md"]).write_text("\n".join([summary.astype(object).where(summary.notna(), None).to_markdown(index=False, missingval=""), *notes]) + "\n")
+    Path(out["summary_md"]).write_text(
+        "\n".join([summary.astype(object).where(summary.notna(), None).to_markdown(index=False, missingval=""), *notes]) + "\n"
+    )
     times.to_csv(out["stage_times"], index=False)

@@ -45,7 +45,18 @@ REPO = Path(__file__).resolve().parents[2]
 def _snakemake(workdir: Path, *args: str, env: dict) -> None:
     # mtime only: embeddings computed once (not timed) stay valid when this checkout's code or
     # option defaults change between benchmark runs
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir), "--configfile", "config.yaml", "-q"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(REPO / "Snakefile"),
+        "-d",
+        str(workdir),
+        "--configfile",
+        "config.yaml",
+        "-q",
+    ]
     cmd += ["--rerun-triggers", "mtime", *args]
     done = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True)
     if done.returncode:
@@ -90,7 +101,11 @@ def per_run(spec: dict) -> dict:
     labels = model.fit_predict(Z)
     spaces = {"og": X, "reduced": Z}
     if spec["umap_reducer"]:  # the UMAP-50 silhouette: its own space if it clustered there, else a fresh fit (as the original)
-        spaces["umap"] = Z if spec["umap_reducer"] == spec["reducer"] else REDUCERS.build(spec["umap_reducer"], seed=spec["seed"]).fit_transform(X)
+        spaces["umap"] = (
+            Z
+            if spec["umap_reducer"] == spec["reducer"]
+            else REDUCERS.build(spec["umap_reducer"], seed=spec["seed"]).fit_transform(X)
+        )
     row = metrics.score(y, labels, spaces, spec["silhouette_max_samples"], spec["seed"])
     return {"AMI": row["AMI"]}
 
@@ -190,7 +205,9 @@ def bench(args, n: int) -> None:
     workflow_s = timed_workflow()
     without = f" without {', '.join(args.without)}" if args.without else ""
     mixture = f" + {args.mixture} Gaussian-mixture points" if args.mixture else ""
-    print(f"\n## {args.dataset} N={n}{mixture}, encoder {args.encoder}, settings of {args.settings_of}{without}, {args.cores} cores")
+    print(
+        f"\n## {args.dataset} N={n}{mixture}, encoder {args.encoder}, settings of {args.settings_of}{without}, {args.cores} cores"
+    )
     print(f"workflow: {workflow_s:.1f} s (reductions once each, numba cache from empty, all metrics)")
     if args.warm:
         # as every job after the first of a larger run finds it: the same work with the numba cache filled
@@ -203,7 +220,17 @@ def bench(args, n: int) -> None:
     if not args.no_baseline:
         # one BLAS/OpenMP thread per process, as snakemake gives a one-thread job: UMAP's spectral
         # initialisation (and so its result) depends on the thread count
-        threads = {var: "1" for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "GOTO_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")}
+        threads = {
+            var: "1"
+            for var in (
+                "OMP_NUM_THREADS",
+                "OPENBLAS_NUM_THREADS",
+                "MKL_NUM_THREADS",
+                "GOTO_NUM_THREADS",
+                "VECLIB_MAXIMUM_THREADS",
+                "NUMEXPR_NUM_THREADS",
+            )
+        }
         base_env = {**env, **threads, "NUMBA_CACHE_DIR": str(workdir / "results/numba-baseline")}
         subprocess.run([sys.executable, "-c", "import umap"], env=base_env, check=True)  # its import-time cache, as installed
         baseline_s, base_amis = baseline(workdir, args.cores, base_env)
@@ -213,7 +240,10 @@ def bench(args, n: int) -> None:
             print(f"ratio baseline / workflow with the numba cache filled: {baseline_s / warm_s:.2f}")
         print("\n| clusterer | reducer | AMI workflow | AMI baseline | difference |\n|---|---|---|---|---|")
         for row in runs.sort_values("clusterer").itertuples():
-            print(f"| {row.clusterer} | {row.reducer} | {row.AMI:.4f} | {base_amis[row.clusterer]:.4f} | {row.AMI - base_amis[row.clusterer]:+.4f} |")
+            print(
+                f"| {row.clusterer} | {row.reducer} | {row.AMI:.4f} | {base_amis[row.clusterer]:.4f} | "
+                f"{row.AMI - base_amis[row.clusterer]:+.4f} |"
+            )
     times = pd.read_csv(workdir / "results/tables/stage_times.csv")
     times = times[times["stage"] != "embed"]
     times["job"] = times["job"].str.split("/").str[-2:].str.join("/")
@@ -232,7 +262,9 @@ def main(argv=None) -> None:
     parser.add_argument("--split", default="test", help="fashionmnist's 'all' has 70,000 images")
     parser.add_argument("--n", type=int, nargs="+", default=[10000], help="samples (stratified subsample); several: one run each")
     parser.add_argument("--encoder", default="raw", help="encoder name in the config")
-    parser.add_argument("--encoder-spec", default=None, help='its config entry as JSON, e.g. \'{"type": "timm", "model": "resnet50"}\'')
+    parser.add_argument(
+        "--encoder-spec", default=None, help='its config entry as JSON, e.g. \'{"type": "timm", "model": "resnet50"}\''
+    )
     parser.add_argument("--settings-of", default="resnet50", help="whose row of config/params/v5.0.yaml to run")
     parser.add_argument("--without", nargs="+", default=[], metavar="CLUSTERER", help="leave these clusterers of the row out")
     parser.add_argument("--silhouette-max-samples", type=int, default=None)
@@ -240,7 +272,13 @@ def main(argv=None) -> None:
     parser.add_argument("--no-baseline", action="store_true", help="only the workflow and its per-job times")
     parser.add_argument("--warm", action="store_true", help="also time the workflow again with numba's cache filled")
     parser.add_argument("--workdir", default=None, help="kept: a rerun reuses its embeddings")
-    parser.add_argument("--mixture", type=int, default=0, metavar="M", help="append M seeded Gaussian-mixture points to the embeddings (N + M in all)")
+    parser.add_argument(
+        "--mixture",
+        type=int,
+        default=0,
+        metavar="M",
+        help="append M seeded Gaussian-mixture points to the embeddings (N + M in all)",
+    )
     parser.add_argument("--embed-only", action="store_true", help="only compute the embeddings (not timed), for a later run")
     parser.add_argument("--per-run", default=None, help=argparse.SUPPRESS)  # the baseline's child process
     args = parser.parse_args(argv)

@@ -47,7 +47,12 @@ def main(argv=None) -> None:
             "encoders": {"bench": encoder},
             "reducers": {"none": {}},
             "clusterers": {"kmeans": {}},
-            "embedding": {"device": args.device, "batch_size": args.batch_size, "precision": args.precision, "num_workers": workers},
+            "embedding": {
+                "device": args.device,
+                "batch_size": args.batch_size,
+                "precision": args.precision,
+                "num_workers": workers,
+            },
         }
     )
     spec = config.entry("datasets", args.dataset)
@@ -57,7 +62,13 @@ def main(argv=None) -> None:
     indices = np.arange(n)
     model = encoders.load_encoder(config.entry("encoders", "bench"), config["embedding"], datasets.native_size(spec["type"]))
 
-    warm = next(iter(torch.utils.data.DataLoader(encoders._ManifestImages(images, indices[: args.batch_size], model.transform), batch_size=args.batch_size)))
+    warm = next(
+        iter(
+            torch.utils.data.DataLoader(
+                encoders._ManifestImages(images, indices[: args.batch_size], model.transform), batch_size=args.batch_size
+            )
+        )
+    )
     model(warm)  # first-call costs (allocations, cuDNN/oneDNN setup) out of both timings
     if model.device.startswith("cuda"):
         torch.cuda.synchronize()
@@ -79,7 +90,10 @@ def main(argv=None) -> None:
         stage_s = min(stage_s, _timed(stage, model.device))
         bare_s = min(bare_s, _timed(bare, model.device))
     print(f"machine: {torch.get_num_threads()} torch threads, device {model.device}, torch {torch.__version__}")
-    print(f"encoder {args.encoder_type}:{args.model}  dataset {args.dataset}  n={n}  batch={args.batch_size}  input {tuple(warm.shape[1:])}  dim {model(warm).shape[1]}")
+    print(
+        f"encoder {args.encoder_type}:{args.model}  dataset {args.dataset}  n={n}  "
+        f"batch={args.batch_size}  input {tuple(warm.shape[1:])}  dim {model(warm).shape[1]}"
+    )
     print(f"stage (decode + transform + forward): {n / stage_s:8.1f} images/s  ({stage_s:.1f} s)")
     print(f"bare forward on pre-made tensors:    {n / bare_s:8.1f} images/s  ({bare_s:.1f} s)")
     print(f"ratio stage / bare: {bare_s / stage_s:.3f}")

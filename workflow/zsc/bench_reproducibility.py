@@ -58,7 +58,10 @@ def pca(path: str, fractions: list[float]) -> None:
         line += f"{m64.n_components_} / {m32.n_components_} components"
         if m64.n_components_ == m32.n_components_:
             line += f", max |component difference| {np.abs(m64.components_ - m32.components_).max():.1e}"
-            for name, model in [("K-Means", lambda: KMeans(k, random_state=1, n_init=1)), ("Ward", lambda: AgglomerativeClustering(k, linkage="ward"))]:
+            for name, model in [
+                ("K-Means", lambda: KMeans(k, random_state=1, n_init=1)),
+                ("Ward", lambda: AgglomerativeClustering(k, linkage="ward")),
+            ]:
                 a, b = model().fit_predict(Z64), model().fit_predict(Z32)
                 same = "same labels" if np.array_equal(a, b) else f"{int(np.sum(a != b))} labels differ"
                 line += f"; {name}: {same} (AMI {adjusted_mutual_info_score(y, a):.4f} / {adjusted_mutual_info_score(y, b):.4f})"

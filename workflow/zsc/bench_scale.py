@@ -63,7 +63,9 @@ def _agglomerative_once(path: str, n: int, linkage: str, metric: str, which: str
     if which == "ours":
         labels = Agglomerative(linkage, metric, n_clusters=10).fit_predict(X)
     else:
-        labels = AgglomerativeClustering(n_clusters=10, linkage=linkage, metric={"l1": "manhattan"}.get(metric, metric)).fit_predict(X)
+        labels = AgglomerativeClustering(
+            n_clusters=10, linkage=linkage, metric={"l1": "manhattan"}.get(metric, metric)
+        ).fit_predict(X)
     seconds = time.perf_counter() - start
     np.save(out, labels)
     print(json.dumps({"s": round(seconds, 1), "peak_mb": round(peak())}))
@@ -74,15 +76,30 @@ def agglomerative(path: str, sizes: list[int], linkage: str, metric: str) -> Non
         for n in sizes:
             row = {"n": n, "linkage": linkage, "metric": metric}
             for which in ("ours", "sklearn"):
-                args = [sys.executable, "-m", "zsc.bench_scale", "agglomerative-once", path, str(n), linkage, metric, which, f"{tmp}/{which}.npy"]
+                args = [
+                    sys.executable,
+                    "-m",
+                    "zsc.bench_scale",
+                    "agglomerative-once",
+                    path,
+                    str(n),
+                    linkage,
+                    metric,
+                    which,
+                    f"{tmp}/{which}.npy",
+                ]
                 done = subprocess.run(args, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
-                row[which] = json.loads(done.stdout) if done.returncode == 0 else (done.stderr.strip().splitlines() or ["failed"])[-1]
+                row[which] = (
+                    json.loads(done.stdout) if done.returncode == 0 else (done.stderr.strip().splitlines() or ["failed"])[-1]
+                )
             if all(isinstance(row[w], dict) for w in ("ours", "sklearn")):
                 row["equal"] = bool(np.array_equal(np.load(f"{tmp}/ours.npy"), np.load(f"{tmp}/sklearn.npy")))
             print(json.dumps(row), flush=True)
 
 
-def spectral(path: str, sizes: list[int], n_neighbors: int, n_clusters: int, check: bool, solvers: list[str], graph_dir: str | None) -> None:
+def spectral(
+    path: str, sizes: list[int], n_neighbors: int, n_clusters: int, check: bool, solvers: list[str], graph_dir: str | None
+) -> None:
     import scipy.sparse
     from threadpoolctl import threadpool_limits
     from sklearn.cluster import SpectralClustering
@@ -116,7 +133,11 @@ def spectral(path: str, sizes: list[int], n_neighbors: int, n_clusters: int, che
                     maps = lanczos_embedding(graph, n_clusters, np.random.RandomState(1))
                 else:
                     maps = spectral_embedding(
-                        graph, n_components=n_clusters, eigen_solver=None if solver == "arpack" else solver, random_state=np.random.RandomState(1), drop_first=False
+                        graph,
+                        n_components=n_clusters,
+                        eigen_solver=None if solver == "arpack" else solver,
+                        random_state=np.random.RandomState(1),
+                        drop_first=False,
                     )
                 labels[solver] = cluster_qr(maps)
             row[f"{solver}_s"] = round(time.perf_counter() - start, 1)
@@ -128,7 +149,11 @@ def spectral(path: str, sizes: list[int], n_neighbors: int, n_clusters: int, che
         if check and "arpack" in labels:
             with threadpool_limits(limits=1):  # a one-thread job's labels
                 reference = SpectralClustering(
-                    n_clusters=n_clusters, affinity="nearest_neighbors", n_neighbors=n_neighbors, assign_labels="cluster_qr", random_state=1
+                    n_clusters=n_clusters,
+                    affinity="nearest_neighbors",
+                    n_neighbors=n_neighbors,
+                    assign_labels="cluster_qr",
+                    random_state=1,
                 ).fit_predict(X)
             row["arpack_equals_spectral_clustering"] = bool(np.array_equal(reference, labels["arpack"]))
         print(json.dumps(row), flush=True)
@@ -148,7 +173,13 @@ def main(argv=None) -> None:
     spec.add_argument("--n-neighbors", type=int, default=20)
     spec.add_argument("--n-clusters", type=int, default=10)
     spec.add_argument("--check", action="store_true")
-    spec.add_argument("--solvers", nargs="+", choices=["arpack", "lanczos", "lobpcg"], default=["lanczos", "lobpcg", "arpack"], help="run in this order")
+    spec.add_argument(
+        "--solvers",
+        nargs="+",
+        choices=["arpack", "lanczos", "lobpcg"],
+        default=["lanczos", "lobpcg", "arpack"],
+        help="run in this order",
+    )
     spec.add_argument("--graph-dir", default=None, help="keep each k-NN graph here and reuse it in a later run")
     once = sub.add_parser("agglomerative-once")  # internal: one method, one size, in its own process
     for name in ("embeddings", "n", "linkage", "metric", "which", "out"):

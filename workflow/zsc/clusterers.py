@@ -8,27 +8,30 @@ split, given to the methods that need it), `n_samples` and `seed`, and returns a
 from __future__ import annotations
 
 import logging
+import math
 import os
 
 import numpy as np
 
+from .metric_names import METRICS, sklearn_metric
 from .registry import Registry
 
 log = logging.getLogger(__name__)
 
-CLUSTERERS = Registry("clusterers")
+# Every entry declares: whether it is given the number of clusters; its memory(n, d, spec), the bytes
+# its method holds on n points of d dimensions beyond the float32 input (an upper bound: the memory
+# guard and zsc.resources use it); seconds(n, d, k, spec), its predicted time beyond a job's
+# start-up on one core of this project's machine (k: clusters asked for; `python -m zsc plan` sums
+# them); and label, its display name in tables and figures (the study's, e.g. "AC w/ C"), shown for
+# a config entry named after the type or after `study_name`, the name the study's params files give it.
+CLUSTERERS = Registry("clusterers", required=("uses_n_clusters", "memory", "seconds", "label"))
 
 _METRIC = {
     "type": "string",
-    "enum": ["euclidean", "l1", "chebyshev", "cosine", "arccos"],
+    "enum": list(METRICS),
     "default": "euclidean",
     "description": "Distance between points; arccos is the angle between them in radians (a true metric, unlike cosine).",
 }
-
-
-def _sklearn_metric(metric: str) -> str:
-    """scikit-learn's neighbour searches call L1 'manhattan'; arccos is given to them as a precomputed matrix."""
-    return {"l1": "manhattan", "arccos": "precomputed"}.get(metric, metric)
 
 
 def arccos_distances(X) -> np.ndarray:
@@ -59,6 +62,20 @@ def _matrix_bytes(n: int, spec: dict) -> int:
     return 16 * n * n if spec.get("metric") == "arccos" else 0
 
 
+# BLAS throughput of one job (distance products, eigen-solvers) on this project's machine, for the
+# seconds estimates. Measured (Fashion-MNIST, UMAP-50 unless said): K-Means 0.3 s at 10k; ward 3.3 s
+# at 10k; Affinity Propagation 20.6 s at 10k; HDBSCAN brute force 5.0 s at 10k, KD-tree 125 s at 70k;
+# Spectral on 10,000 x 2,352 raw pixels 11.9 s. Spectral on the random ResNet-50's 2,048-d embedding:
+# the exact k-NN graph 10.7 / 96.7 / 1,077 CPU s at 10k / 30k / 100k (2 n^2 d flops), ARPACK's
+# shift-invert 3.6 / 71.8 / 1,381 s (its LU: N^2.5), Lanczos 0.2 / 1.3 / 5.2 s (docs/measurements.md).
+BLAS_FLOPS = 4e10
+
+
+def _per_10k_points(n, d, k, spec) -> float:
+    """A method without measurements: a second per 10,000 points."""
+    return 1e-4 * n
+
+
 _LINKAGE = {
     "type": "string",
     "enum": ["ward", "complete", "average", "single"],
@@ -80,6 +97,8 @@ _WARD_NEEDS_EUCLIDEAN = {
     },
     uses_n_clusters=True,
     memory=lambda n, d, spec: 16 * n * d,  # a float64 copy of the data and its distances to the centres
+    seconds=lambda n, d, k, spec: 2 * n * d * k * 100 / BLAS_FLOPS,
+    label="K-Means",
 )
 def kmeans(n_init: int, max_iter: int, n_clusters: int, n_samples: int, seed: int):
     from sklearn.cluster import KMeans
@@ -95,6 +114,10 @@ def _agglomerative_memory(n: int, d: int, spec: dict) -> int:
     return memory_bytes(n, d, spec["linkage"], spec["metric"])
 
 
+def _agglomerative_seconds(n, d, k, spec) -> float:
+    return 3e-8 * n * n + (0 if spec.get("linkage") == "ward" else n * n * d / BLAS_FLOPS)
+
+
 @CLUSTERERS.add(
     "agglomerative",
     "Agglomerative clustering given the true number of clusters (the study's AC w/ C); scikit-learn's labels "
@@ -107,6 +130,9 @@ def _agglomerative_memory(n: int, d: int, spec: dict) -> int:
     },
     uses_n_clusters=True,
     memory=_agglomerative_memory,
+    seconds=_agglomerative_seconds,
+    label="AC w/ C",
+    study_name="ac_with_c",
     schema=_WARD_NEEDS_EUCLIDEAN,
 )
 def agglomerative(linkage: str, metric: str, n_clusters: int, n_samples: int, seed: int):
@@ -157,9 +183,14 @@ class _AverageZScored:
     },
     uses_n_clusters=False,
     memory=_agglomerative_memory,
+    seconds=_agglomerative_seconds,
+    label="AC w/o C",
+    study_name="ac_without_c",
     schema=_WARD_NEEDS_EUCLIDEAN,
 )
-def agglomerative_threshold(distance_threshold, linkage, metric, average_zscore, dimension_correction, n_clusters, n_samples, seed):
+def agglomerative_threshold(
+    distance_threshold, linkage, metric, average_zscore, dimension_correction, n_clusters, n_samples, seed
+):
     from .linkage import Agglomerative
 
     model = Agglomerative(linkage, metric, distance_threshold=distance_threshold)
@@ -177,7 +208,12 @@ ARPACK_LU_BYTES_PER_PAIR = 1.5
     "Spectral clustering on a nearest-neighbour graph, cluster_qr labels, given the true number of clusters "
     "(scikit-learn's: an exact k-NN graph by blocked BLAS, then its eigensolver; docs/measurements.md says where the time goes)",
     options={
-        "n_neighbors": {"type": "integer", "minimum": 2, "default": 10, "description": "Neighbours of the affinity graph (the study: 10 to 50)."},
+        "n_neighbors": {
+            "type": "integer",
+            "minimum": 2,
+            "default": 10,
+            "description": "Neighbours of the affinity graph (the study: 10 to 50).",
+        },
         "eigen_solver": {
             "type": "string",
             "enum": ["arpack", "lanczos", "lobpcg"],
@@ -189,7 +225,12 @@ ARPACK_LU_BYTES_PER_PAIR = 1.5
         },
     },
     uses_n_clusters=True,
-    memory=lambda n, d, spec: n * (48 * spec["n_neighbors"] + 8 * d) + (int(ARPACK_LU_BYTES_PER_PAIR * n * n) if spec["eigen_solver"] == "arpack" else 0),
+    memory=lambda n, d, spec: n * (48 * spec["n_neighbors"] + 8 * d)
+    + (int(ARPACK_LU_BYTES_PER_PAIR * n * n) if spec["eigen_solver"] == "arpack" else 0),
+    seconds=lambda n, d, k, spec: 2 * n * n * d / BLAS_FLOPS
+    + 1e-4 * n
+    + (4.4e-10 * n**2.5 if spec["eigen_solver"] == "arpack" else 0),
+    label="Spectral",
     threads=4,  # the k-NN search, most of the time at 100,000 points, runs on the job's threads
 )
 def spectral(n_neighbors, eigen_solver, n_clusters, n_samples, seed):
@@ -240,14 +281,23 @@ class _OneBlasThread:
             "default": 0.9,
             "description": "Damping (the study tuned it per encoder: 0.6 to 0.95).",
         },
-        "convergence_iter": {"type": "integer", "minimum": 1, "default": 15, "description": "Stable iterations to stop (the study: 15)."},
+        "convergence_iter": {
+            "type": "integer",
+            "minimum": 1,
+            "default": 15,
+            "description": "Stable iterations to stop (the study: 15).",
+        },
         "max_iter": {"type": "integer", "minimum": 1, "default": 1000, "description": "Iteration limit (the study: 1000)."},
     },
     uses_n_clusters=False,
-    memory=lambda n, d, spec: 24 * n * n,  # similarity, availability, responsibility: N x N float64 each (zsc.affinity)
+    memory=lambda n, d, spec: 24
+    * n
+    * n,  # similarity, availability, responsibility: N x N float64 each (zsc.affinity_propagation)
+    seconds=lambda n, d, k, spec: 2e-7 * n * n,
+    label="Affinity Prop.",
 )
 def affinity_propagation(damping, convergence_iter, max_iter, n_clusters, n_samples, seed):
-    from .affinity import AffinityPropagation  # scikit-learn's labels, bit for bit, in less time and memory
+    from .affinity_propagation import AffinityPropagation  # scikit-learn's labels, bit for bit, in less time and memory
 
     return AffinityPropagation(damping=damping, convergence_iter=convergence_iter, max_iter=max_iter, random_state=seed)
 
@@ -258,16 +308,29 @@ def affinity_propagation(damping, convergence_iter, max_iter, n_clusters, n_samp
     options={
         "min_samples": {"type": "integer", "minimum": 2, "default": 5, "description": "Neighbours of a core point."},
         "metric": _METRIC,
-        "cluster_method": {"type": "string", "enum": ["xi", "dbscan"], "default": "xi", "description": "How clusters are extracted."},
-        "xi": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1, "default": 0.05, "description": "Steepness for the xi method."},
+        "cluster_method": {
+            "type": "string",
+            "enum": ["xi", "dbscan"],
+            "default": "xi",
+            "description": "How clusters are extracted.",
+        },
+        "xi": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "exclusiveMaximum": 1,
+            "default": 0.05,
+            "description": "Steepness for the xi method.",
+        },
     },
     uses_n_clusters=False,
     memory=lambda n, d, spec: 32 * n * d + _matrix_bytes(n, spec),  # neighbour searches, no N x N matrix but arccos's
+    seconds=lambda n, d, k, spec: 2e-3 * n,
+    label="OPTICS",
 )
 def optics(min_samples, metric, cluster_method, xi, n_clusters, n_samples, seed):
     from sklearn.cluster import OPTICS
 
-    model = OPTICS(min_samples=min_samples, metric=_sklearn_metric(metric), cluster_method=cluster_method, xi=xi)
+    model = OPTICS(min_samples=min_samples, metric=sklearn_metric(metric), cluster_method=cluster_method, xi=xi)
     return _arccos_aware(model, metric)
 
 
@@ -288,7 +351,9 @@ def _leiden(graph, resolution: float, seed: int) -> np.ndarray:
     rows, cols = graph.nonzero()
     upper = rows < cols  # the graph is symmetric: each undirected edge once
     network = igraph.Graph(n=graph.shape[0], edges=list(zip(rows[upper].tolist(), cols[upper].tolist())))
-    partition = leidenalg.find_partition(network, leidenalg.RBConfigurationVertexPartition, resolution_parameter=resolution, seed=seed)
+    partition = leidenalg.find_partition(
+        network, leidenalg.RBConfigurationVertexPartition, resolution_parameter=resolution, seed=seed
+    )
     return np.asarray(partition.membership, dtype=np.int64)
 
 
@@ -298,7 +363,7 @@ class _Communities:
 
     def __init__(self, find, n_neighbors, metric, resolution, seed):
         self.find, self.n_neighbors, self.resolution, self.seed = find, n_neighbors, resolution, seed
-        self.metric = _sklearn_metric("cosine" if metric == "arccos" else metric)
+        self.metric = sklearn_metric("cosine" if metric == "arccos" else metric)
 
     def fit_predict(self, X):
         from sklearn.neighbors import kneighbors_graph
@@ -325,6 +390,8 @@ _COMMUNITY_OPTIONS = {
     options=_COMMUNITY_OPTIONS,
     uses_n_clusters=False,
     memory=lambda n, d, spec: n * (200 * spec["n_neighbors"] + 8 * d),  # networkx holds the k-NN graph as Python objects
+    seconds=_per_10k_points,
+    label="Louvain",
 )
 def louvain(n_neighbors, metric, resolution, n_clusters, n_samples, seed):
     return _Communities(_louvain, n_neighbors, metric, resolution, seed)
@@ -336,6 +403,8 @@ def louvain(n_neighbors, metric, resolution, n_clusters, n_samples, seed):
     options=_COMMUNITY_OPTIONS,
     uses_n_clusters=False,
     memory=lambda n, d, spec: n * (64 * spec["n_neighbors"] + 8 * d),  # igraph's compact edge list
+    seconds=_per_10k_points,
+    label="Leiden",
 )
 def leiden(n_neighbors, metric, resolution, n_clusters, n_samples, seed):
     return _Communities(_leiden, n_neighbors, metric, resolution, seed)
@@ -417,11 +486,25 @@ class _HDBSCAN:
     memory=lambda n, d, spec: (
         16 * n * n if spec["metric"] == "arccos" or _HDBSCAN.search(spec["algorithm"], n, d) == "brute" else 32 * n * d
     ),
+    seconds=lambda n, d, k, spec: (
+        5e-8 * n * n + n * n * d / BLAS_FLOPS
+        if spec.get("metric") == "arccos" or _HDBSCAN.search(spec.get("algorithm", "auto"), n, d) == "brute"
+        else 1.1e-4 * n * math.log2(max(n, 2)) * max(1.0, d / 50)
+    ),
+    label="HDBSCAN",
 )
 def hdbscan(
-    min_cluster_size, min_samples, max_cluster_size_fraction, metric, cluster_selection_method, algorithm, n_clusters, n_samples, seed
+    min_cluster_size,
+    min_samples,
+    max_cluster_size_fraction,
+    metric,
+    cluster_selection_method,
+    algorithm,
+    n_clusters,
+    n_samples,
+    seed,
 ):
-    metric = _sklearn_metric(metric)
+    metric = sklearn_metric(metric)
     return _HDBSCAN(
         min_cluster_size=min_cluster_size,
         min_samples=min_samples,
@@ -430,6 +513,27 @@ def hdbscan(
         cluster_selection_method=cluster_selection_method,
         algorithm=algorithm,
     )
+
+
+def n_clusters_asked(labels: np.ndarray, n_clusters: int | None, where: str) -> int:
+    """The number of clusters asked of a method given one (K-Means, ...): the dataset's `n_clusters`,
+    else the number of classes present in `labels`, as in the study (noise, -1, is no class). Every
+    stage that asks for clusters counts them here (cluster, labelfree, search) and so does the plan.
+    ValueError naming `where` when there is no class to count."""
+    if n_clusters is not None:
+        return int(n_clusters)
+    present = len(np.unique(labels[labels >= 0]))
+    if present == 0:
+        raise ValueError(f"{where}: no labels to count clusters from; set the dataset's n_clusters")
+    return present
+
+
+def n_clusters_problem(dataset: str, n_clusters: int, n_samples: int) -> str | None:
+    """Why `n_clusters` clusters cannot be asked of dataset's `n_samples` samples (None: they can).
+    For the cluster job, once the samples are known (an image folder's, a split's size)."""
+    if n_clusters > n_samples:
+        return f"datasets.{dataset}.n_clusters: {n_clusters} clusters of only {n_samples} samples"
+    return None
 
 
 def memory_limit(limit_gb: float | None) -> int:
@@ -447,12 +551,20 @@ def too_big(clusterer: dict, n: int, d: int, limit: int) -> str | None:
         return None
     return (
         f"{clusterer['name']} ({clusterer['type']}) on N={n} needs about {need / 2**30:.1f} GiB, over the limit of "
-        f"{limit / 2**30:.1f} GiB (limits.memory_gb): subsample with the dataset's max_samples or use another reducer or clusterer"
+        f"{limit / 2**30:.1f} GiB (limits.memory_gb): subsample with the dataset's max_samples or use "
+        f"another reducer or clusterer"
     )
 
 
 def cluster(
-    reduced_path, embeddings_path, out_path, clusterer: dict, seed: int, n_clusters: int | None = None, memory_gb=None, dataset=None
+    reduced_path,
+    embeddings_path,
+    out_path,
+    clusterer: dict,
+    seed: int,
+    n_clusters: int | None = None,
+    memory_gb=None,
+    dataset=None,
 ) -> None:
     """Cluster one reduction; `n_clusters` (the config's datasets.<dataset>.n_clusters) defaults to
     the number of classes present (the study). The output is written whatever happens to the
@@ -460,7 +572,6 @@ def cluster(
     (status skipped); one whose reduction failed, that is asked for more clusters than there are
     samples, or that raises a known data-dependent error records status failed and the reason."""
     from . import failures, tables
-    from .config import n_clusters_problem
 
     meta = {"clusterer": clusterer, "seed": seed}
     columns, _ = tables.read(embeddings_path, columns=["index", "label"])
@@ -476,14 +587,11 @@ def cluster(
     reason = too_big(clusterer, X.shape[0], X.shape[1], memory_limit(memory_gb))
     if reason:
         return not_run(failures.SKIPPED, reason)
-    uses_n_clusters = CLUSTERERS[clusterer["type"]].info["uses_n_clusters"]
-    labels = columns["label"]
-    if n_clusters is None:
-        n_clusters = len(np.unique(labels[labels >= 0]))
-        if n_clusters == 0 and uses_n_clusters:
-            raise ValueError(f"{embeddings_path}: no labels to count clusters from; set the dataset's n_clusters for {clusterer['name']}")
-    elif uses_n_clusters and (reason := n_clusters_problem(dataset or "<dataset>", n_clusters, len(X))):
-        return not_run(failures.FAILED, f"{reason}, so {clusterer['name']} ({clusterer['type']}) cannot run")
+    if CLUSTERERS[clusterer["type"]].info["uses_n_clusters"]:
+        given = n_clusters is not None
+        n_clusters = n_clusters_asked(columns["label"], n_clusters, f"{embeddings_path}: {clusterer['name']}")
+        if given and (reason := n_clusters_problem(dataset or "<dataset>", n_clusters, len(X))):
+            return not_run(failures.FAILED, f"{reason}, so {clusterer['name']} ({clusterer['type']}) cannot run")
     model = CLUSTERERS.build(clusterer, n_clusters=n_clusters, n_samples=len(X), seed=seed)
     try:
         labels = np.asarray(model.fit_predict(X), dtype=np.int64)
@@ -491,5 +599,7 @@ def cluster(
         why = failures.cell_failure(error)
         if why is None:
             raise
-        return not_run(failures.FAILED, f"clusterers.{clusterer['name']} ({clusterer['type']}) on N={len(X)}, d={X.shape[1]}: {why}")
+        return not_run(
+            failures.FAILED, f"clusterers.{clusterer['name']} ({clusterer['type']}) on N={len(X)}, d={X.shape[1]}: {why}"
+        )
     tables.write(out_path, {"index": columns["index"], "label_pred": labels}, meta)

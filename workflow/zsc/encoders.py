@@ -16,8 +16,10 @@ from __future__ import annotations
 import logging
 import os
 import time
+from pathlib import Path
 
 import numpy as np
+import yaml
 
 from . import weights as weights_mod
 from .datasets.images import to_rgb_or_grey
@@ -25,7 +27,10 @@ from .registry import Registry
 
 log = logging.getLogger(__name__)
 
-ENCODERS = Registry("encoders")
+# Every entry declares whether it is a network (neural: it runs on a GPU where there is one), where a
+# config entry's weights are downloaded from (weights(spec) -> a zsc.weights source, or None) and its
+# display label in tables and figures (None: the config's name for it; outputs.encoders may set one).
+ENCODERS = Registry("encoders", required=("neural", "weights", "label"))
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -139,7 +144,9 @@ def build_network(arch, init_seed, arch_kwargs=None, weights_path=None, load=Non
             # Read once safely (weights_only) first: a corrupt or unsafe file fails here with a clear
             # message rather than inside timm's own loader.
             weights_mod.read_checkpoint(weights_path)
-            return timm.create_model(name, pretrained=True, pretrained_cfg_overlay={"file": str(weights_path)}, num_classes=0, **arch_kwargs)
+            return timm.create_model(
+                name, pretrained=True, pretrained_cfg_overlay={"file": str(weights_path)}, num_classes=0, **arch_kwargs
+            )
         with weights_mod.refusing_pickles(f"timm:{name} (pretrained weights in {cache_dir})"):
             module = timm.create_model(name, pretrained=hub_pretrained, cache_dir=cache_dir, num_classes=0, **arch_kwargs)
     elif library == "torchvision":
@@ -211,7 +218,8 @@ CHECKPOINT_OPTIONS = {
     "weights_file": {
         "type": ["string", "null"],
         "default": None,
-        "description": "A local checkpoint file (.pth, .pth.tar, .safetensors) for this architecture, read with weights_only=True.",
+        "description": "A local checkpoint file (.pth, .pth.tar, .safetensors) for this architecture, read with "
+        "weights_only=True.",
     },
     "weights_url": {
         "type": ["string", "null"],
@@ -233,7 +241,8 @@ CHECKPOINT_OPTIONS = {
         "type": "object",
         "additionalProperties": {"type": "string"},
         "default": {},
-        "description": "Rename checkpoint keys by prefix, e.g. {'module.base_encoder.': ''}; keys matching no prefix are dropped.",
+        "description": "Rename checkpoint keys by prefix, e.g. {'module.base_encoder.': ''}; keys matching no prefix "
+        "are dropped.",
     },
     "ignore_keys": {
         "type": "array",
@@ -290,13 +299,15 @@ _LOAD_KEYS = ("checkpoint_key", "key_prefixes", "ignore_keys", "allow_missing")
             "type": "integer",
             "minimum": 1,
             "default": 32,
-            "description": "Pixels per side of every image: shorter side resized to this, then centre-cropped square (the study: 32). "
+            "description": "Pixels per side of every image: shorter side resized to this, then centre-cropped square (the "
+            "study: 32). "
             "Datasets whose images all have one smaller size keep it, never upsampled (digits 8, MNIST and Fashion-MNIST 28); "
             "the size of an image file never sets it (docs/images.md).",
         }
     },
     neural=False,
     weights=lambda spec: None,
+    label=None,
 )
 def raw(image_size: int, native_size: int | None, device: str, **_):
     return RawPixels(image_size, native_size)
@@ -304,7 +315,9 @@ def raw(image_size: int, native_size: int | None, device: str, **_):
 
 def _url_source(spec):
     """A weights_url as a weight source (None without one)."""
-    return {"kind": "url", "url": spec["weights_url"], "sha256_prefix": spec["weights_sha256"]} if spec.get("weights_url") else None
+    return (
+        {"kind": "url", "url": spec["weights_url"], "sha256_prefix": spec["weights_sha256"]} if spec.get("weights_url") else None
+    )
 
 
 def _timm_source(spec):
@@ -317,7 +330,10 @@ def _timm_source(spec):
     "timm",
     "Any timm model by name: random init, timm's pretrained weights, or a local checkpoint",
     options={
-        "model": {"type": "string", "description": "timm model name with optional tag, e.g. resnet50.a1_in1k or vit_base_patch16_224.mae."},
+        "model": {
+            "type": "string",
+            "description": "timm model name with optional tag, e.g. resnet50.a1_in1k or vit_base_patch16_224.mae.",
+        },
         "pretrained": {
             "type": "boolean",
             "default": False,
@@ -336,8 +352,20 @@ def _timm_source(spec):
     neural=True,
     model_library="timm",  # `model` is checked against timm's models at parse time (zsc.config.checks)
     weights=_timm_source,
+    label=None,
 )
-def timm_model(model, pretrained, global_pool, image_size, init_seed, preprocessing, weights_path=None, cache_dir=None, device="cpu", **options):
+def timm_model(
+    model,
+    pretrained,
+    global_pool,
+    image_size,
+    init_seed,
+    preprocessing,
+    weights_path=None,
+    cache_dir=None,
+    device="cpu",
+    **options,
+):
     load = {k: options[k] for k in _LOAD_KEYS}
     # A plain checkpoint goes through timm's own pretrained path (which knows many original
     # formats); a declared mapping goes through weights.load_into.
@@ -362,7 +390,8 @@ def timm_model(model, pretrained, global_pool, image_size, init_seed, preprocess
         "weights": {
             "type": ["string", "null"],
             "default": None,
-            "description": "torchvision weights, e.g. ResNet50_Weights.IMAGENET1K_V2, fetched by a local rule (null: random init).",
+            "description": "torchvision weights, e.g. ResNet50_Weights.IMAGENET1K_V2, fetched by a local rule (null: "
+            "random init).",
         },
         **_image_size_option(224),
         "init_seed": {"type": "integer", "default": 0, "description": "torch seed set before building the model (the study: 0)."},
@@ -371,11 +400,16 @@ def timm_model(model, pretrained, global_pool, image_size, init_seed, preprocess
     },
     neural=True,
     model_library="torchvision",  # `model` is checked against torchvision's models at parse time
-    weights=lambda spec: None
-    if spec.get("weights_file")
-    else _url_source(spec) or ({"kind": "torchvision", "weights": spec["weights"]} if spec["weights"] else None),
+    weights=lambda spec: (
+        None
+        if spec.get("weights_file")
+        else _url_source(spec) or ({"kind": "torchvision", "weights": spec["weights"]} if spec["weights"] else None)
+    ),
+    label=None,
 )
-def torchvision_model(model, weights, image_size, init_seed, preprocessing, weights_path=None, cache_dir=None, device="cpu", **options):
+def torchvision_model(
+    model, weights, image_size, init_seed, preprocessing, weights_path=None, cache_dir=None, device="cpu", **options
+):
     module = build_network(f"torchvision:{model}", init_seed, weights_path=weights_path, load={k: options[k] for k in _LOAD_KEYS})
     transform = model_transform(module, f"torchvision:{model}", image_size, preprocessing, weights)
     return Network(module, *transform, device, **_run_options(options))
@@ -385,153 +419,24 @@ def _run_options(options):
     return {"precision": options.get("precision", "float32"), "channels_last": options.get("channels_last", False)}
 
 
-# The study's encoders (docs/study.md#1-encoders). `load` is how the checkpoint maps onto the
-# architecture: "timm" = timm's own pretrained path, a dict = weights.load_into's mapping.
-_FB = "https://dl.fbaipublicfiles.com"
-STUDY_ENCODERS = {
-    "random_resnet50": dict(
-        label="Rand.", training="random", arch="torchvision:resnet50", method="random init", output="average pool", dim=2048
-    ),
-    "resnet50": dict(
-        label="X-Ent.",
-        training="supervised",
-        arch="torchvision:resnet50",
-        method="supervised cross-entropy (torchvision IMAGENET1K_V2)",
-        output="average pool",
-        dim=2048,
-        source={"kind": "torchvision", "weights": "ResNet50_Weights.IMAGENET1K_V2"},
-        load={"ignore_keys": [r"^fc\."]},
-    ),
-    "mocov3_resnet50": dict(
-        label="MoCo-v3",
-        training="self-supervised",
-        arch="torchvision:resnet50",
-        method="MoCo-v3 (1000 epochs)",
-        output="average pool",
-        dim=2048,
-        source={"kind": "url", "url": f"{_FB}/moco-v3/r-50-1000ep/r-50-1000ep.pth.tar"},
-        load={"checkpoint_key": "state_dict", "key_prefixes": {"module.base_encoder.": ""}, "ignore_keys": [r"^fc\."]},
-    ),
-    "dino_resnet50": dict(
-        label="DINO",
-        training="self-supervised",
-        arch="torchvision:resnet50",
-        method="DINO",
-        output="average pool",
-        dim=2048,
-        source={"kind": "url", "url": f"{_FB}/dino/dino_resnet50_pretrain/dino_resnet50_pretrain.pth"},
-        load={},
-    ),
-    "vicreg_resnet50": dict(
-        label="VICReg",
-        training="self-supervised",
-        arch="torchvision:resnet50",
-        method="VICReg",
-        output="average pool",
-        dim=2048,
-        source={"kind": "url", "url": f"{_FB}/vicreg/resnet50.pth"},
-        load={},
-    ),
-    "random_vitb16": dict(
-        label="Rand.",
-        training="random",
-        arch="torchvision:vit_b_16",
-        method="random init",
-        output="CLS token after the final LayerNorm",
-        dim=768,
-    ),
-    "vitb16": dict(
-        label="X-Ent.",
-        training="supervised",
-        arch="torchvision:vit_b_16",
-        method="supervised cross-entropy (torchvision IMAGENET1K_V1)",
-        output="CLS token after the final LayerNorm",
-        dim=768,
-        source={"kind": "torchvision", "weights": "ViT_B_16_Weights.IMAGENET1K_V1"},
-        load={"ignore_keys": [r"^heads\."]},
-    ),
-    "mocov3_vit_base": dict(
-        label="MoCo-v3",
-        training="self-supervised",
-        arch="timm:vit_base_patch16_224",
-        method="MoCo-v3 (300 epochs; fixed 2-D sin-cos position embedding, stored in the checkpoint)",
-        output="CLS token after the final norm",
-        dim=768,
-        source={"kind": "url", "url": f"{_FB}/moco-v3/vit-b-300ep/vit-b-300ep.pth.tar"},
-        load={"checkpoint_key": "state_dict", "key_prefixes": {"module.base_encoder.": ""}, "ignore_keys": [r"^head\."]},
-    ),
-    "dino_vitb16": dict(
-        label="DINO",
-        training="self-supervised",
-        arch="timm:vit_base_patch16_224.dino",
-        method="DINO",
-        output="CLS token after the final norm",
-        dim=768,
-        source={"kind": "url", "url": f"{_FB}/dino/dino_vitbase16_pretrain/dino_vitbase16_pretrain.pth"},
-        load="timm",
-    ),
-    "mae_vit_base_cls": dict(
-        label="MAE (CLS)",
-        training="self-supervised",
-        arch="timm:vit_base_patch16_224.mae",
-        method="MAE (the study's timm_vit_base_patch16_224.mae)",
-        output="CLS token after the final norm",
-        dim=768,
-        source={"kind": "url", "url": f"{_FB}/mae/pretrain/mae_pretrain_vit_base.pth"},
-        load="timm",
-    ),
-    "mae_pretrain_vit_base_global": dict(
-        label="MAE (avg)",
-        training="self-supervised",
-        arch="timm:vit_base_patch16_224.mae",
-        arch_kwargs={"global_pool": "avg"},
-        method="MAE (average pooling)",
-        # As in the study: fc_norm is not in the pretraining checkpoint and keeps its initial
-        # value (weight 1, bias 0), and the final norm is unused in average-pool mode.
-        output="mean of patch tokens, then fc_norm at its initial value",
-        dim=768,
-        source={"kind": "url", "url": f"{_FB}/mae/pretrain/mae_pretrain_vit_base.pth"},
-        load={"checkpoint_key": "model", "ignore_keys": [r"^norm\."], "allow_missing": [r"^fc_norm\."]},
-    ),
-    "mae_finetuned_vit_base_global": dict(
-        label="MAE (avg) [FT]",
-        training="fine-tuned",
-        arch="timm:vit_base_patch16_224",
-        arch_kwargs={"global_pool": "avg"},
-        method="MAE, official supervised fine-tune",
-        output="mean of patch tokens, then fc_norm",
-        dim=768,
-        source={"kind": "url", "url": f"{_FB}/mae/finetune/mae_finetuned_vit_base.pth"},
-        load={"checkpoint_key": "model", "ignore_keys": [r"^head\."]},
-    ),
-}
-# The authors' fine-tuned checkpoints were never published: these take the user's file.
-for _name, _arch, _method in [
-    ("ft_mocov3_resnet50", "torchvision:resnet50", "MoCo-v3"),
-    ("ft_dino_resnet50", "torchvision:resnet50", "DINO"),
-    ("ft_vicreg_resnet50", "torchvision:resnet50", "VICReg"),
-    ("ft_mocov3_vit_base", "timm:vit_base_patch16_224", "MoCo-v3"),
-    ("ft_dino_vitb16", "timm:vit_base_patch16_224", "DINO"),
-]:
-    resnet = _arch.startswith("torchvision")
-    STUDY_ENCODERS[_name] = dict(
-        label=f"{_method} [FT]",
-        training="fine-tuned",
-        arch=_arch,
-        method=f"{_method}, then supervised fine-tune",
-        output="average pool" if resnet else "CLS token after the final norm",
-        dim=2048 if resnet else 768,
-        load={"ignore_keys": [r"^fc\." if resnet else r"^head\."]},
-        needs_file=True,
-    )
+# The study's encoders (docs/study.md#1-encoders), one entry of the registry each: a data file, whose
+# header says what an entry gives (`load` is how the checkpoint maps onto the architecture: "timm" =
+# timm's own pretrained path, a dict = weights.load_into's mapping).
+STUDY_ENCODERS_FILE = Path(__file__).with_name("study_encoders.yaml")
+STUDY_ENCODERS = yaml.safe_load(STUDY_ENCODERS_FILE.read_text(encoding="utf-8"))
 
 
 def _study_options(study):
     options = {**_image_size_option(224), **PREPROCESSING}
     if study.get("needs_file"):
-        options["weights_file"] = {"type": "string", "description": "The fine-tuned checkpoint file (the authors never published theirs)."}
+        options["weights_file"] = {
+            "type": "string",
+            "description": "The fine-tuned checkpoint file (the authors never published theirs).",
+        }
         # The file's layout is unknown: the mapping is the user's to set, from the study's defaults.
-        options.update({k: {**CHECKPOINT_OPTIONS[k], "default": study["load"].get(k, CHECKPOINT_OPTIONS[k]["default"])} for k in _LOAD_KEYS})
+        options.update(
+            {k: {**CHECKPOINT_OPTIONS[k], "default": study["load"].get(k, CHECKPOINT_OPTIONS[k]["default"])} for k in _LOAD_KEYS}
+        )
         options["checkpoints"] = CHECKPOINT_OPTIONS["checkpoints"]
     else:
         description = "A local copy of the weights (same format as the source) instead of downloading them."
@@ -553,17 +458,21 @@ def _register_study_encoder(name, study):
         load = study.get("load")
         if isinstance(load, dict) and study.get("needs_file"):
             load = {k: options[k] for k in _LOAD_KEYS}
-        module = build_network(study["arch"], 0, study.get("arch_kwargs"), weights_path=weights_path, load=load, cache_dir=cache_dir)
+        module = build_network(
+            study["arch"], 0, study.get("arch_kwargs"), weights_path=weights_path, load=load, cache_dir=cache_dir
+        )
         tv_weights = (study.get("source") or {}).get("weights")
         transform = model_transform(module, study["arch"], image_size, preprocessing, tv_weights)
         return Network(module, *transform, device, **_run_options(options))
 
     ENCODERS.add(
         name,
-        f"Study: {study['arch']} {study['method']}; embedding = {study['output']} ({study['dim']}-d); weights: {study_weights_label(study)}",
+        f"Study: {study['arch']} {study['method']}; embedding = {study['output']} ({study['dim']}-d); "
+        f"weights: {study_weights_label(study)}",
         options=_study_options(study),
         neural=True,
         weights=source,
+        label=study["label"],
         study=study,
     )(factory)
 
@@ -660,7 +569,15 @@ def embed(manifest_path, out_path, dataset: dict, encoder: dict, root, embedding
     start = time.perf_counter()
     vectors = embed_images(model, images, indices, embedding, desc=f"{dataset['name']}/{encoder['name']}")
     seconds = time.perf_counter() - start
-    log.info("%s/%s %s: %d images in %.1f s, %.1f images/s", dataset["name"], dataset["split"], encoder["name"], len(indices), seconds, len(indices) / seconds)
+    log.info(
+        "%s/%s %s: %d images in %.1f s, %.1f images/s",
+        dataset["name"],
+        dataset["split"],
+        encoder["name"],
+        len(indices),
+        seconds,
+        len(indices) / seconds,
+    )
     columns = dict(manifest)
     columns[tables.VECTOR] = vectors
     meta = {

@@ -178,8 +178,10 @@ def take_over(state_dir: Path = STATE_DIR, lock_dir: Path = LOCK_DIR, log=None) 
             kill_tree(job["job"])
             stopped.append(job)
     if stopped and (left := _wait_gone([job["job"] for job in stopped])):
-        sys.exit(f"zsc: could not stop the job(s) with pid {', '.join(str(j['pid']) for j in left)} "
-                 "left running by a killed snakemake; stop them, then run the command again")
+        sys.exit(
+            f"zsc: could not stop the job(s) with pid {', '.join(str(j['pid']) for j in left)} "
+            "left running by a killed snakemake; stop them, then run the command again"
+        )
     for path in sorted((state_dir / "jobs").glob("*.json")):
         job = _read(path)
         if job and alive(job["owner"]) is False and not alive(job["job"]):
@@ -188,8 +190,7 @@ def take_over(state_dir: Path = STATE_DIR, lock_dir: Path = LOCK_DIR, log=None) 
     for tmp in leftovers:
         tmp.unlink(missing_ok=True)
     if stopped:
-        names = ", ".join(f"pid {job['job']['pid']} ({job['outputs'][0] if job['outputs'] else 'no output'})"
-                          for job in stopped)
+        names = ", ".join(f"pid {job['job']['pid']} ({job['outputs'][0] if job['outputs'] else 'no output'})" for job in stopped)
         say(f"zsc: stopped {len(stopped)} job(s) of a killed snakemake that were still running: {names}")
 
     locks = sorted(lock_dir.glob("*.lock"))
@@ -201,8 +202,10 @@ def take_over(state_dir: Path = STATE_DIR, lock_dir: Path = LOCK_DIR, log=None) 
     elif locks:
         for who in running:
             where = "" if alive(who) else f" on host {who['host']} (cannot check from here)"
-            say(f"zsc: another snakemake (pid {who['pid']}{where}, started {who.get('started', '?')}) "
-                "is running in this directory")
+            say(
+                f"zsc: another snakemake (pid {who['pid']}{where}, started {who.get('started', '?')}) "
+                "is running in this directory"
+            )
     for path in dead:
         path.unlink(missing_ok=True)
 
@@ -243,8 +246,14 @@ def guard(outputs: list[str] = ()):
         previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
     package_root = str(Path(__file__).resolve().parents[1])
     watchdog = subprocess.Popen(
-        [sys.executable, "-S", "-c", "import sys; from zsc.jobs import _watch_main; _watch_main(sys.argv[1:])",
-         json.dumps(me), json.dumps(owner)],
+        [
+            sys.executable,
+            "-S",
+            "-c",
+            "import sys; from zsc.jobs import _watch_main; _watch_main(sys.argv[1:])",
+            json.dumps(me),
+            json.dumps(owner),
+        ],
         env={**os.environ, "PYTHONPATH": package_root},
         stdin=subprocess.DEVNULL,
     )

@@ -1,6 +1,6 @@
-"""Label-free scores of an embedding, and the labelled reference accuracies they are compared with.
+"""Label-free scores of an embedding: their estimators, their registry (SCORES) and the labelfree job.
 
-Label-free (they never see a label, so they can be computed on an unseen, unlabelled dataset):
+They never see a label, so they can be computed on an unseen, unlabelled dataset:
 
 - `kmeans_agreement`: how much K-Means partitions from different seeds agree (AMI / ARI over all
   pairs of seeds); `pairwise_agreement` does the same between different clusterers.
@@ -8,9 +8,7 @@ Label-free (they never see a label, so they can be computed on an unseen, unlabe
   and the effective rank of their correlation spectrum.
 - `knn_entropy`: the Kozachenko-Leonenko k-nearest-neighbour entropy estimate.
 
-Labelled references: `weighted_knn_accuracy` (DINO's weighted kNN classifier) and
-`linear_probe_accuracy` (a logistic-regression probe); `probe_split` carves a probe-train part
-out of a dataset that has no train split.
+The labelled references they are compared with (kNN and linear probes) are zsc.probes.
 
 Which entropy compares across encoders of different widths. Every embedding is first standardised
 (each dimension z-scored, constant dimensions dropped), so no score depends on the scale of a
@@ -37,6 +35,9 @@ import logging
 
 import numpy as np
 
+from .clusterers import n_clusters_asked
+from .registry import Registry
+
 # Gaussian entropy: eigenvalues of the (unit-diagonal, so mean-1) correlation matrix are floored at
 # this fraction of their mean, so a rank-deficient matrix gives a finite log-determinant.
 EIGENVALUE_FLOOR = 1e-6
@@ -60,24 +61,6 @@ def _subsample(n: int, max_samples: int | None, seed: int) -> np.ndarray:
     if max_samples is None or max_samples >= n:
         return np.arange(n)
     return np.sort(np.random.default_rng(seed).choice(n, size=max_samples, replace=False))
-
-
-def _split(labels: np.ndarray, train_size: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted (first part, rest) indices of a seeded split with `train_size` (a fraction) in the
-    first part, stratified by `labels`; unstratified when stratifying is impossible (a class with
-    fewer than 2 points, or a part too small to hold every class)."""
-    from sklearn.model_selection import train_test_split
-
-    indices = np.arange(len(labels))
-    _, counts = np.unique(labels, return_counts=True)
-    if counts.min() >= 2:
-        try:
-            first, rest = train_test_split(indices, train_size=train_size, stratify=labels, random_state=seed)
-            return np.sort(first), np.sort(rest)
-        except ValueError:  # a part smaller than the number of classes cannot be stratified
-            pass
-    first, rest = train_test_split(indices, train_size=train_size, random_state=seed)
-    return np.sort(first), np.sort(rest)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -241,251 +224,241 @@ def knn_entropy(X: np.ndarray, k: int = 5, max_samples: int | None = 5000, seed:
 
 
 # ----------------------------------------------------------------------------------------------
-# Labelled references
+# The scores: a registry. Each entry is one score the `labelfree` table holds and declares:
+# - direction: "higher" (a higher value is taken as the better encoder) or "lower";
+# - family: what kind of score it is (agreement, entropy, silhouette);
+# - across_widths: whether it compares embeddings of different widths (see the module docstring);
+# - stage: "labelfree" (the labelfree job computes it: the factory takes the job's `Embedding` and
+#   returns the value, or None where the score does not apply, e.g. without the UMAP space) or
+#   "evaluate" (the evaluate stage computes it per run, as the runs table's column of the entry's
+#   name; zsc.aggregate adds it per clusterer: the factory takes the runs that ran and returns the
+#   column, or None without it) or "run" (a column of the runs table as for "evaluate", that only
+#   ranks a dataset's pipelines, zsc.selection.PIPELINE_SCORES: not gathered into labelfree.parquet).
+# zsc.selection reads the direction; docs/labelfree.md describes every score.
+SCORES = Registry("label-free scores", required=("direction", "family", "across_widths", "stage"))
 
 
-def _unit_rows(X: np.ndarray) -> np.ndarray:
-    """Rows of X scaled to unit L2 norm (float64); an all-zero row stays zero (similarity 0 to all)."""
-    X = np.asarray(X, dtype=np.float64)
-    norms = np.linalg.norm(X, axis=1, keepdims=True)
-    return X / np.where(norms > 0, norms, 1.0)
+class Embedding:
+    """One (embeddings, seed) as the labelfree job sees it: the vectors, the number of clusters
+    asked (its count is all that is taken from the labels), the settings and the files of the
+    shared UMAP space and the runs' clusters. What several scores share (a space's K-Means
+    agreement, the entropy estimates) is computed once, on first use."""
+
+    def __init__(self, X, n_clusters: int, seed: int, settings: dict, umap_path=None, runs=()):
+        self.X, self.n_clusters, self.seed, self.settings = X, n_clusters, seed, settings
+        self.umap_path, self.runs = umap_path, list(runs)
+        self._done = {}
+
+    def _once(self, key, compute):
+        if key not in self._done:
+            self._done[key] = compute()
+        return self._done[key]
+
+    def agreement(self, space: str) -> dict | None:
+        """kmeans_agreement's scores in `space` ("og": the embeddings, "umap": the shared UMAP-50
+        space; None without it), over settings' agreement_seeds seeds (seed, seed+1, ...); NaN
+        where they cannot be computed on this data (zsc.failures), with a warning saying why."""
+        return self._once(("agreement", space), lambda: self._agreement(space))
+
+    def _agreement(self, space: str) -> dict | None:
+        from . import tables
+
+        if space == "umap" and not self.umap_path:
+            return None
+        failed = tables.not_run(self.umap_path) if space == "umap" else None  # the UMAP space could not be made
+        points = None if failed else self.X if space == "og" else tables.read_vectors(self.umap_path)
+        k = self.n_clusters
+        if points is None or k > len(points):
+            why = failed[1] if failed else f"{k} clusters asked of only {len(points)} samples (datasets' n_clusters)"
+            logging.getLogger(__name__).warning("no K-Means agreement in the %s space: %s", space, why)
+            return dict.fromkeys(
+                ["agreement_ami_mean", "agreement_ami_min", "agreement_ari_mean", "agreement_ari_min"], float("nan")
+            )
+        seeds = [self.seed + i for i in range(self.settings["agreement_seeds"])]
+        return kmeans_agreement(points, k, seeds)
+
+    def clusterer_agreement(self):
+        """pairwise_agreement between the labels of the runs' clusterers that ran (None with fewer than two)."""
+        return self._once("clusterers", self._clusterer_agreement)
+
+    def _clusterer_agreement(self):
+        from . import tables
+
+        predicted = {}
+        for job in self.runs:
+            pred, meta = tables.read(job["clusters"])
+            if not meta.get("skipped"):
+                predicted[job["run"]["clusterer"] + "/" + job["run"]["reducer"]] = pred["label_pred"]
+        return pairwise_agreement(predicted) if len(predicted) > 1 else None
+
+    def entropies(self) -> dict:
+        """gaussian_entropy and knn_entropy of the embeddings (settings' entropy_knn_k and entropy_max_samples)."""
+        return self._once(
+            "entropies",
+            lambda: {
+                **gaussian_entropy(self.X),
+                **knn_entropy(
+                    self.X, k=self.settings["entropy_knn_k"], max_samples=self.settings["entropy_max_samples"], seed=self.seed
+                ),
+            },
+        )
 
 
-def _top_k(similarity: np.ndarray, k: int) -> np.ndarray:
-    """Column indices of the k largest entries of each row, largest first; equal similarities are
-    ordered by lower column index, so the result does not depend on the partition algorithm."""
-    if k >= similarity.shape[1]:
-        return np.argsort(-similarity, axis=1, kind="stable")[:, :k]
-    top = np.argpartition(-similarity, k - 1, axis=1)[:, :k]
-    # The top-k set is ambiguous only where the k-th value is tied with one left out: sort those rows fully.
-    kth = np.take_along_axis(similarity, top, axis=1).min(axis=1)
-    tied = np.sum(similarity >= kth[:, None], axis=1) > k
-    top[tied] = np.argsort(-similarity[tied], axis=1, kind="stable")[:, :k]
-    top = np.sort(top, axis=1)  # index order, so the stable sort below keeps lower indices first among equals
-    order = np.argsort(-np.take_along_axis(similarity, top, axis=1), axis=1, kind="stable")
-    return np.take_along_axis(top, order, axis=1)
+def _runs_column(column: str):
+    def values(ran):
+        return ran[column] if column in ran else None
+
+    return values
 
 
-def weighted_knn_accuracy(
-    train_X: np.ndarray,
-    train_y: np.ndarray,
-    test_X: np.ndarray,
-    test_y: np.ndarray,
-    ks=(1, 10, 20, 100, 200),
-    temperature: float = 0.07,
-    batch_size: int = 1024,
-) -> dict:
-    """Top-1 accuracy of DINO's weighted k-nearest-neighbour classifier, for each k in `ks`.
-
-    Both sets are L2-normalised; s_ij = x_i . t_j is the cosine similarity of query i to train
-    point j. Query i's k most similar train points N_k(i) vote with weight exp(s_ij / temperature):
-
-        predicted(i) = argmax_c sum_{j in N_k(i), y_j = c} exp(s_ij / temperature)
-
-    Equal similarities are ranked by lower train index; equal votes go to the class that sorts
-    first (np.unique order of train_y). k is clipped to the number of train points, but the key
-    keeps the requested k: {"knn_top1_k1": accuracy, ...}. Queries go in batches of `batch_size`,
-    so memory is O(batch_size * N_train) (8 bytes each: the similarities are float64). NaN without
-    train or test points.
-    """
-    train, test = _unit_rows(train_X), _unit_rows(test_X)
-    test_y = np.asarray(test_y)
-    classes, train_codes = np.unique(np.asarray(train_y), return_inverse=True)
-    train_codes = train_codes.reshape(-1)
-    if len(train) == 0 or len(test) == 0:
-        return {f"knn_top1_k{k}": float("nan") for k in ks}
-    clipped = {k: min(k, len(train)) for k in ks}
-    correct = dict.fromkeys(ks, 0)
-    for start in range(0, len(test), batch_size):
-        similarity = test[start : start + batch_size] @ train.T
-        neighbours = _top_k(similarity, max(clipped.values()))
-        weights = np.exp(np.take_along_axis(similarity, neighbours, axis=1) / temperature)
-        rows = np.arange(len(similarity))[:, None] * len(classes)  # offset of each query's vote counts
-        for k, used in clipped.items():
-            cells = (rows + train_codes[neighbours[:, :used]]).ravel()
-            votes = np.bincount(cells, weights[:, :used].ravel(), minlength=len(similarity) * len(classes))
-            predicted = classes[votes.reshape(len(similarity), len(classes)).argmax(axis=1)]
-            correct[k] += int(np.sum(predicted == test_y[start : start + batch_size]))
-    return {f"knn_top1_k{k}": correct[k] / len(test) for k in ks}
-
-
-def _probe(C: float, max_iter: int):
-    """Standardisation (fitted on what the probe is fitted on) and an L2 logistic regression."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    return make_pipeline(StandardScaler(), LogisticRegression(C=C, solver="lbfgs", max_iter=max_iter))
+SCORES.add(
+    "silhouette_og",
+    "Euclidean silhouette of a clusterer's predicted labels in its encoder's own embedding space (the evaluate stage's "
+    "silhouette_og), one score per clusterer: silhouette_og_<clusterer> (_<reducer> in a grid). Not across widths: "
+    "distances concentrate as the width grows.",
+    direction="higher",
+    family="silhouette",
+    across_widths=False,
+    stage="evaluate",
+)(_runs_column("silhouette_og"))
+SCORES.add(
+    "silhouette_umap",
+    "Euclidean silhouette of a clusterer's predicted labels in the shared UMAP-50 space of the embeddings (the evaluate "
+    "stage's silhouette_umap), one score per clusterer: silhouette_umap_<clusterer> (_<reducer> in a grid).",
+    direction="higher",
+    family="silhouette",
+    across_widths=True,
+    stage="evaluate",
+)(_runs_column("silhouette_umap"))
+# Scores of a run in the space its clusterer saw (the evaluate stage's): they rank one dataset's
+# pipelines, and are not encoder-level scores (not in labelfree.parquet).
+SCORES.add(
+    "silhouette_reduced",
+    "Euclidean silhouette of a run's predicted labels in the space its clusterer saw (the evaluate stage's "
+    "silhouette_reduced); ranks a dataset's pipelines only.",
+    direction="higher",
+    family="silhouette",
+    across_widths=False,
+    stage="run",
+)(_runs_column("silhouette_reduced"))
+SCORES.add(
+    "calinski_harabasz",
+    "Calinski-Harabasz index (between- over within-cluster dispersion) of a run's predicted labels in the space its "
+    "clusterer saw (the evaluate stage's calinski_harabasz); ranks a dataset's pipelines only.",
+    direction="higher",
+    family="validity index",
+    across_widths=False,
+    stage="run",
+)(_runs_column("calinski_harabasz"))
+SCORES.add(
+    "davies_bouldin",
+    "Davies-Bouldin index (each cluster's mean similarity to its most similar cluster) of a run's predicted labels in "
+    "the space its clusterer saw (the evaluate stage's davies_bouldin); ranks a dataset's pipelines only.",
+    direction="lower",
+    family="validity index",
+    across_widths=False,
+    stage="run",
+)(_runs_column("davies_bouldin"))
 
 
-def linear_probe_accuracy(
-    train_X: np.ndarray,
-    train_y: np.ndarray,
-    test_X: np.ndarray,
-    test_y: np.ndarray,
-    Cs=(0.01, 0.1, 1, 10, 100),
-    val_fraction: float = 0.2,
-    seed: int = 0,
-    max_iter: int = 1000,
-) -> dict:
-    """Top-1 test accuracy of a linear probe: standardised features, multinomial logistic regression
-    (lbfgs, L2 penalty with inverse strength C).
+def _agreement_score(space: str, statistic: str):
+    def value(embedding: Embedding):
+        scores = embedding.agreement(space)
+        return None if scores is None else scores[f"agreement_{statistic}"]
 
-    C is chosen on a seeded held-out `val_fraction` of train (stratified by class; unstratified
-    when a class has fewer than 2 points or the part is too small to hold every class): the probe
-    with the best validation accuracy, the smaller C among equals. That probe is refitted on all of
-    train (the standardisation too) and scored on test. Returns {"linear_probe_top1",
-    "linear_probe_C", "linear_probe_val_top1"}; all NaN when train has fewer than 2 classes.
-    """
-    train_X, train_y = np.asarray(train_X), np.asarray(train_y)
-    if len(np.unique(train_y)) < 2:
-        return dict.fromkeys(["linear_probe_top1", "linear_probe_C", "linear_probe_val_top1"], float("nan"))
-    fit, val = _split(train_y, 1 - val_fraction, seed)
-    best_C, best_val = None, -1.0
-    for C in sorted(Cs):  # ascending, and only a strictly better score replaces: equals keep the smaller C
-        accuracy = _probe(C, max_iter).fit(train_X[fit], train_y[fit]).score(train_X[val], train_y[val])
-        if accuracy > best_val:
-            best_C, best_val = C, accuracy
-    test_accuracy = _probe(best_C, max_iter).fit(train_X, train_y).score(np.asarray(test_X), np.asarray(test_y))
-    return {"linear_probe_top1": float(test_accuracy), "linear_probe_C": float(best_C), "linear_probe_val_top1": float(best_val)}
+    return value
 
 
-def probe_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(probe-train indices, the other indices), each sorted: a seeded carve of `fraction` of the
-    points, stratified by `labels` (unstratified when a class has fewer than 2 points, or a part is
-    too small to hold every class), for a dataset without a train split. Same labels, fraction and
-    seed, same split."""
-    return _split(np.asarray(labels), fraction, seed)
+for _space, _where in (("og", "the embeddings"), ("umap", "the shared UMAP-50 space")):
+    for _statistic, _what in (
+        ("ami_mean", "mean AMI"),
+        ("ami_min", "minimum AMI"),
+        ("ari_mean", "mean ARI"),
+        ("ari_min", "minimum ARI"),
+    ):
+        SCORES.add(
+            f"agreement_{_space}_{_statistic}",
+            f"The {_what} over all pairs of K-Means partitions of {_where} from labelfree.agreement_seeds seeds.",
+            direction="higher",
+            family="agreement",
+            across_widths=True,
+            stage="labelfree",
+        )(_agreement_score(_space, _statistic))
 
 
-# ----------------------------------------------------------------------------------------------
-# The workflow's stages: the labelfree job (per embeddings and seed) and the probes job (per
-# embeddings). Their rows are gathered by the aggregate rule into results/tables/labelfree.parquet
-# and probes.parquet.
+def _clusterer_agreement(column: str):
+    def value(embedding: Embedding):
+        pairs = embedding.clusterer_agreement()
+        return float(pairs[column].mean()) if pairs is not None else float("nan")
+
+    return value
 
 
-def n_clusters_of(labels: np.ndarray, n_clusters: int | None) -> int:
-    """The number of clusters asked of K-Means: the dataset's `n_clusters`, else the number of
-    classes present, as the K-Means runs of the study use (only the count is taken from labels)."""
-    if n_clusters is not None:
-        return int(n_clusters)
-    present = len(np.unique(labels[labels >= 0]))
-    if present < 2:
-        raise ValueError("no labels to count clusters from: set the dataset's n_clusters")
-    return present
+for _column in ("AMI", "ARI"):
+    SCORES.add(
+        f"clusterer_agreement_{_column.lower()}",
+        f"The mean {_column} over all pairs of the configured clusterers' partitions of the embeddings "
+        "(noise kept as one label).",
+        direction="higher",
+        family="agreement",
+        across_widths=True,
+        stage="labelfree",
+    )(_clusterer_agreement(_column))
+
+
+def _entropy(name: str):
+    def value(embedding: Embedding):
+        return embedding.entropies()[name]
+
+    return value
 
 
 # The entropy estimates kept as scores (gaussian_entropy and knn_entropy also return diagnostics:
-# dimensions kept, shrinkage, samples used).
-ENTROPY_SCORES = ("entropy_gaussian", "entropy_gaussian_per_dim", "effective_rank", "entropy_knn", "entropy_knn_per_dim")
+# dimensions kept, shrinkage, samples used); only the per-dimension Gaussian entropy and the
+# effective rank compare across widths (the module docstring).
+for _name, _what, _across in (
+    ("entropy_gaussian", "Differential entropy (nats) of a Gaussian fitted to the standardised embeddings", False),
+    ("entropy_gaussian_per_dim", "entropy_gaussian per dimension kept (at most 1.419 nats: uncorrelated dimensions)", True),
+    ("effective_rank", "Effective rank (RankMe) of the standardised embeddings' correlation spectrum", True),
+    ("entropy_knn", "Kozachenko-Leonenko k-nearest-neighbour entropy (nats) of the standardised embeddings", False),
+    ("entropy_knn_per_dim", "entropy_knn per dimension kept", False),
+):
+    SCORES.add(_name, _what + ".", direction="higher", family="entropy", across_widths=_across, stage="labelfree")(
+        _entropy(_name)
+    )
+
+
+def direction(score: str) -> str:
+    """Which value of `score` is the better encoder, "higher" or "lower", as its entry declares (a
+    per-clusterer score such as silhouette_og_kmeans: its evaluate entry's); "higher" for a score no
+    entry knows."""
+    if score in SCORES:
+        return SCORES[score].info["direction"]
+    for entry in SCORES:
+        if entry.info["stage"] == "evaluate" and score.startswith(f"{entry.name}_"):
+            return entry.info["direction"]
+    return "higher"
+
+
+# ----------------------------------------------------------------------------------------------
+# The labelfree job (per embeddings and seed). Its rows are gathered by the aggregate rule into
+# results/tables/labelfree.parquet, with the evaluate stage's silhouettes.
 
 
 def score_embeddings(embeddings_path, runs: list[dict], out_path, settings: dict, n_clusters, seed: int, umap_path=None) -> None:
     """The label-free scores of one (embeddings, seed), one tidy row each (dataset, split, encoder,
-    seed, score, value): K-Means agreement across `settings["agreement_seeds"]` seeds (seed, seed+1,
-    ...) in the original space (agreement_og_*) and the shared UMAP-50 space (agreement_umap_*);
-    the mean agreement between the configured clusterers' labels (clusterer_agreement_ami/_ari);
-    the Gaussian and k-NN entropies of the embeddings. No label is read but their count, when
-    the dataset gives no n_clusters (n_clusters_of)."""
+    seed, score, value): every score of the registry this job computes, in registry order (K-Means
+    agreement in the original and the shared UMAP-50 space, agreement between the configured
+    clusterers, the entropies). No label is read but their count, when the dataset gives no
+    n_clusters (zsc.clusterers.n_clusters_asked)."""
     import pandas as pd
 
     from . import tables
 
     columns, _ = tables.read(embeddings_path, columns=["label", tables.VECTOR])
-    X, k = columns[tables.VECTOR], n_clusters_of(columns["label"], n_clusters)
-    seeds = [seed + i for i in range(settings["agreement_seeds"])]
-    scores = {}
-    for space, path in {"og": embeddings_path, "umap": umap_path}.items():
-        if path:
-            failed = tables.not_run(path) if space == "umap" else None  # the UMAP space could not be made
-            points = None if failed else X if space == "og" else tables.read_vectors(path)
-            if points is None or k > len(points):  # cannot be computed on this data (zsc.failures): NaN
-                why = failed[1] if failed else f"{k} clusters asked of only {len(points)} samples (datasets' n_clusters)"
-                logging.getLogger(__name__).warning("no K-Means agreement in the %s space: %s", space, why)
-                agreement = dict.fromkeys(["agreement_ami_mean", "agreement_ami_min", "agreement_ari_mean", "agreement_ari_min"], float("nan"))
-            else:
-                agreement = kmeans_agreement(points, k, seeds)
-            scores.update(
-                {
-                    f"agreement_{space}_{name.removeprefix('agreement_')}": agreement[name]
-                    for name in agreement
-                    if name != "labels"
-                }
-            )
-    predicted = {}
-    for job in runs:
-        pred, meta = tables.read(job["clusters"])
-        if not meta.get("skipped"):
-            predicted[job["run"]["clusterer"] + "/" + job["run"]["reducer"]] = pred["label_pred"]
-    pairs = pairwise_agreement(predicted) if len(predicted) > 1 else None
-    scores["clusterer_agreement_ami"] = float(pairs["AMI"].mean()) if pairs is not None else float("nan")
-    scores["clusterer_agreement_ari"] = float(pairs["ARI"].mean()) if pairs is not None else float("nan")
-    entropies = {
-        **gaussian_entropy(X),
-        **knn_entropy(X, k=settings["entropy_knn_k"], max_samples=settings["entropy_max_samples"], seed=seed),
-    }
-    scores.update({name: entropies[name] for name in ENTROPY_SCORES})  # the rest are the estimators' diagnostics
+    k = n_clusters_asked(columns["label"], n_clusters, f"{embeddings_path}: K-Means agreement")
+    embedding = Embedding(columns[tables.VECTOR], k, seed, settings, umap_path, runs)
+    scores = {entry.name: entry.factory(embedding) for entry in SCORES if entry.info["stage"] == "labelfree"}
     keys = {key: runs[0]["run"][key] for key in ("dataset", "split", "encoder")} if runs else {}
-    rows = [{**keys, "seed": seed, "score": name, "value": float(value)} for name, value in scores.items()]
+    rows = [{**keys, "seed": seed, "score": name, "value": float(value)} for name, value in scores.items() if value is not None]
     tables.write_frame(out_path, pd.DataFrame(rows))
-
-
-def probe_plan(spec: dict, splits: list[str]) -> dict:
-    """Where one dataset's probes train: {"mode": "split", "split": name} (that split is prepared
-    and embedded too), {"mode": "carve"} or {"mode": "skip", "reason": ...}. `spec` is the resolved
-    dataset entry, `splits` the splits its type offers. Raises ConfigError for an unknown split."""
-    from .config import ConfigError
-
-    wanted = spec["probe_split"]
-    if wanted is None:
-        if "train" in splits and spec["split"] != "train":
-            wanted = "train"
-        elif spec["type"] in ("digits", "imagefolder"):
-            wanted = "carve"
-        else:
-            return {
-                "mode": "skip",
-                "reason": f"{spec['type']} has no train split here (the study skips ImageNet-R/-Sketch/-O and -v2); set probe_split",
-            }
-    if wanted == "none":
-        return {"mode": "skip", "reason": "probe_split: none"}
-    if wanted == "carve":
-        return {"mode": "carve"}
-    if wanted not in splits or wanted == spec["split"]:
-        others = [s for s in splits if s != spec["split"]]
-        raise ConfigError(
-            f"datasets.{spec['name']}.probe_split: {wanted!r} is not another split of {spec['type']} ({', '.join(others + ['carve', 'none'])})"
-        )
-    return {"mode": "split", "split": wanted}
-
-
-def probe_embeddings(queries_path, train_path, out_path, keys: dict, plan: dict, settings: dict) -> None:
-    """The labelled references of one (dataset, encoder): DINO's weighted kNN top-1 accuracy for
-    each k and a linear probe, trained on the probe split (`plan["mode"]` "split": its own
-    embeddings; "carve": a stratified seeded part of the clustered split, the rest being the
-    queries) and scored on the clustered split; "skip": a row saying why."""
-    import pandas as pd
-
-    from . import tables
-
-    row = {**keys, "probe_mode": plan["mode"], "probe_split": plan.get("split") or "", "skipped": plan.get("reason", "")}
-    queries, _ = tables.read(queries_path, columns=["label", tables.VECTOR])
-    if plan["mode"] != "skip" and not np.any(queries["label"] >= 0):
-        row.update(probe_mode="skip", skipped="the dataset has no labels")
-    elif plan["mode"] != "skip":
-        test_X, test_y = queries[tables.VECTOR], queries["label"]
-        if plan["mode"] == "carve":
-            train, rest = probe_split(test_y, settings["carve_fraction"], settings["seed"])
-            train_X, train_y, test_X, test_y = test_X[train], test_y[train], test_X[rest], test_y[rest]
-        else:
-            trained, _ = tables.read(train_path, columns=["label", tables.VECTOR])
-            train_X, train_y = trained[tables.VECTOR], trained["label"]
-        row.update(n_train=len(train_y), n_test=len(test_y))
-        row.update(
-            weighted_knn_accuracy(train_X, train_y, test_X, test_y, ks=settings["knn_k"], temperature=settings["temperature"])
-        )
-        probe = linear_probe_accuracy(
-            train_X, train_y, test_X, test_y, Cs=settings["Cs"], val_fraction=settings["val_fraction"], seed=settings["seed"]
-        )
-        row.update(probe)
-    tables.write_frame(out_path, pd.DataFrame([row]))

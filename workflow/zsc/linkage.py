@@ -26,7 +26,8 @@ from heapq import heappush, heappushpop
 
 import numpy as np
 
-SCIPY_METRIC = {"euclidean": "euclidean", "l1": "cityblock", "chebyshev": "chebyshev", "cosine": "cosine"}
+from .metric_names import SCIPY_METRIC, sklearn_metric
+
 VECTOR_SINGLE_METRICS = {"euclidean", "l1", "chebyshev"}  # scikit-learn's MST on the vectors covers these
 
 
@@ -131,10 +132,11 @@ class Agglomerative:
         if route(self.linkage, self.metric) == "sklearn_mst":
             from sklearn.cluster import AgglomerativeClustering
 
-            from .clusterers import _sklearn_metric
-
             model = AgglomerativeClustering(
-                n_clusters=self.n_clusters, distance_threshold=self.distance_threshold, linkage="single", metric=_sklearn_metric(self.metric)
+                n_clusters=self.n_clusters,
+                distance_threshold=self.distance_threshold,
+                linkage="single",
+                metric=sklearn_metric(self.metric),
             )
             return model.fit_predict(X)
         n = len(X)

@@ -54,7 +54,7 @@ def _run_logged(log_path, stage, **kwargs):
 # not imported: importing them would pull the config's, weights' and tables' libraries into every
 # stage's environment (tests/test_envs.py).
 USER_ERRORS = {
-    "zsc.config.errors.ConfigError",
+    "zsc.errors.ConfigError",
     "zsc.datasets.base.DatasetError",
     "zsc.tables.UnreadableTable",
     "zsc.weights.WeightsError",

@@ -191,7 +191,12 @@ def evaluate(embeddings_path, runs: list[dict], out_path, metrics: dict, umap_pa
                 placed.append((i, space, str(path)))
     seed = runs[0]["run"]["seed"] if runs else 0
     scored = {
-        path: silhouettes(points(path), {**label_sets, "true": y_true} if _labelled(y_true) else label_sets, metrics["silhouette_max_samples"], seed)
+        path: silhouettes(
+            points(path),
+            {**label_sets, "true": y_true} if _labelled(y_true) else label_sets,
+            metrics["silhouette_max_samples"],
+            seed,
+        )
         for path, label_sets in in_space.items()
     }
     for i, space, path in placed:

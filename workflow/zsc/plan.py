@@ -1,16 +1,16 @@
 """What a config will cost before it runs (`python -m zsc plan`), and afterwards how that compared.
 
-For every job the workflow's DAG holds (the same enumeration as workflow/rules/common.smk; the tests
-compare the counts with `snakemake -n`), the plan gives the data's shape, the predicted peak memory
-and seconds (zsc.resources), whether it embeds on a GPU, and for a cluster job whether the memory
-guard (zsc.clusterers.too_big) will skip it, with the guard's own reason.
+For every job the workflow's DAG holds (zsc.dag, the description workflow/rules/common.smk builds
+the rules from; the tests compare the counts with `snakemake -n`), the plan gives the data's shape,
+the predicted peak memory and seconds (zsc.resources), whether it embeds on a GPU, and for a cluster
+job whether the memory guard (zsc.clusterers.too_big) will skip it, with the guard's own reason.
 
 Shapes come from the files already written when there are any (a prepared manifest, embeddings,
-reductions), else from the catalogue: N is the dataset's size for its split (CATALOGUE_SIZES) capped
-by max_samples; d is what the encoder outputs (a study encoder states it; any other network is
-built on torch's meta device, which allocates nothing, and run once to read its output width and
-count its FLOPs; raw pixels are 3 x size^2 at the smaller of image_size and the dataset's native
-size) and what the reducer keeps (n_components; a PCA by fraction of variance keeps at most
+reductions), else from the registries: N is the dataset's size for its split (the dataset entry's
+`sizes`) capped by max_samples; d is what the encoder outputs (a study encoder states it; any other
+network is built on torch's meta device, which allocates nothing, and run once to read its output
+width and count its FLOPs; raw pixels are 3 x size^2 at the smaller of image_size and the dataset's
+native size) and what the reducer keeps (n_components; a PCA by fraction of variance keeps at most
 min(N, d)). The predictions are for this project's machine (2 cores, one job per core) and, for
 networks on a GPU, an assumed rate (zsc.resources.GPU_NET_FLOPS).
 """
@@ -20,61 +20,16 @@ from __future__ import annotations
 import functools
 import json
 import math
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from . import failures, resources
+from . import dag, failures, resources
+from .stages import KEY, STAGES, TIMED
 
 REPO = Path(__file__).resolve().parents[2]
 
-# The study's clustered split sizes (docs/study.md#2-datasets) and the official sizes of the other splits
-# (torchvision's and each dataset's documentation): images per split before max_samples.
-CATALOGUE_SIZES = {
-    "digits": {"all": 1797},
-    "cifar10": {"test": 10000, "train": 50000},
-    "cifar100": {"test": 10000, "train": 50000},
-    "mnist": {"test": 10000, "train": 60000},
-    "fashionmnist": {"test": 10000, "train": 60000, "all": 70000},
-    "svhn": {"test": 26032, "train": 73257},
-    "flowers102": {"test": 6149, "val": 1020, "train": 1020},
-    "dtd": {"test": 1880, "val": 1880, "train": 1880},
-    "aircraft": {"test": 3333, "val": 3333, "train": 3334, "trainval": 6667},
-    "places365": {"val": 36500},
-    "lsun": {"val": 3000},
-    "celeba": {"test": 19962, "valid": 19867, "train": 162770},
-    "inaturalist": {"val": 100000},
-    "eurosat": {"test": 4050, "train": 22950},
-    "imagenetv2": {"all": 10000},
-    "imagenet-sketch": {"all": 50889},
-    "imagenet-o": {"all": 2000},
-    "stanfordcars": {"test": 8041},
-    **{f"in9{v}": {"test": 4050, "val": 4050, "train": 45405} for v in ("original", "onlyfg", "mixedrand", "nofg", "onlybgt", "mixedsame")},
-    "imagenet": {"test": 50000, "val": 50000},
-    "imagenette": {"test": 3925, "val": 3925},
-    "imagewoof": {"test": 3929, "val": 3929},
-    "imagenet-r": {"all": 30000},
-    "utkface": {"test": 5926, "train": 17776},
-    "breakhis": {"test": 3164, "train": 4745},
-    "nabirds": {"test": 24633, "train": 23929},
-    "bioscan1m": {"test": 24600},
-}
-# Side of a dataset's images in pixels where all have one size (raw pixels are never upsampled);
-# a dataset not listed is taken at the encoder's image_size (an upper bound).
-NATIVE_SIZE = {"digits": 8, "mnist": 28, "fashionmnist": 28, "cifar10": 32, "cifar100": 32, "svhn": 32}
 # A network whose facts cannot be read on the meta device: about a ViT-B/16's FLOPs at 224 px.
 UNKNOWN_FLOPS = 3.5e10
-
-# Benchmarked stages: their jobs' rows in results/tables/stage_times.csv (KEY of common.smk).
-KEY = {
-    "embed": "{dataset}/{split}/{encoder}",
-    "reduce": "{dataset}/{split}/{encoder}/seed{seed}/{reducer}",
-    "cluster": "{dataset}/{split}/{encoder}/seed{seed}/{reducer}/{clusterer}",
-    "evaluate": "{dataset}/{split}/{encoder}/seed{seed}",
-    "labelfree": "{dataset}/{split}/{encoder}/seed{seed}",
-    "probes": "{dataset}/{split}/{encoder}",
-}
-STAGES = ["prepare_dataset", "fetch_weights", "embed", "reduce", "cluster", "evaluate", "labelfree", "probes", "search", "search_params", "aggregate", "render", "all"]
 
 
 class PlanError(ValueError):
@@ -84,7 +39,7 @@ class PlanError(ValueError):
 @dataclass
 class Job:
     stage: str
-    key: str  # the job's keys as in its benchmark file name (KEY); a local rule's name otherwise
+    key: str  # the job's keys as in its benchmark file name (zsc.stages.KEY); a single job's rule name otherwise
     n: int = 0
     d: int = 0
     mem_mb: int = 0  # predicted peak
@@ -92,7 +47,7 @@ class Job:
     gpu: bool = False
     skipped: str | None = None  # the memory guard's reason, for a cluster job it will skip
     failed: str | None = None  # why a reduce or cluster job will record a failed cell (docs/failures.md)
-    estimated: bool = True  # False: a local rule that does no computing of its own
+    estimated: bool = True  # False: a stage without a time and memory model (a download, the search, a local rule)
 
 
 @dataclass
@@ -107,7 +62,7 @@ class Plan:
     left_out: list[str] = field(default_factory=list)  # encoders left out of the runs (if_missing: skip), with the reason
 
     def by_stage(self) -> dict[str, list[Job]]:
-        out = {stage: [] for stage in STAGES}
+        out = {stage.name: [] for stage in STAGES}
         for job in self.jobs:
             out[job.stage].append(job)
         return {stage: jobs for stage, jobs in out.items() if jobs}
@@ -178,14 +133,16 @@ def encoder_arch(encoder: dict, info: dict) -> tuple[str, dict] | None:
     if study:
         return study["arch"], dict(study.get("arch_kwargs") or {})
     if encoder["type"] == "timm":
-        return f"timm:{encoder['model']}", ({"global_pool": encoder["global_pool"]} if encoder.get("global_pool") is not None else {})
+        return f"timm:{encoder['model']}", (
+            {"global_pool": encoder["global_pool"]} if encoder.get("global_pool") is not None else {}
+        )
     if encoder["type"] == "torchvision":
         return f"torchvision:{encoder['model']}", {}
     return None
 
 
 class Shapes:
-    """N, d and model facts of a config's data: from the files written so far, else the catalogue."""
+    """N, d and model facts of a config's data: from the files written so far, else the registries."""
 
     def __init__(self, config, workdir: Path, notes: list[str]):
         self.config, self.workdir, self.notes = config, workdir, notes
@@ -194,14 +151,22 @@ class Shapes:
         path = self.workdir / pattern.format(**keys)
         return path if path.exists() else None
 
+    def pixels(self, dataset: str, encoder: str) -> int:
+        """The side of the images raw pixels are taken at: image_size, never above the dataset's native size."""
+        from .datasets import native_size
+
+        size = self.config.entry("encoders", encoder)["image_size"]
+        native = native_size(self.config.entry("datasets", dataset)["type"])
+        return size if native is None else min(size, native)
+
     @functools.lru_cache(maxsize=None)
     def n(self, dataset: str, split: str) -> int:
-        manifest = self._file("resources/datasets/{dataset}/manifest-{split}.parquet", dataset=dataset, split=split)
+        manifest = self._file(dag.MANIFEST, dataset=dataset, split=split)
         if manifest:
             return resources.table_shape(manifest)[0]
         spec = self.config.entry("datasets", dataset)
         cap = spec["max_samples"] if split == spec["split"] else spec["probe_max_samples"]
-        size = CATALOGUE_SIZES.get(spec["type"], {}).get(split)
+        size = self.config.info("datasets", dataset)["sizes"].get(split)
         if size is None:
             if cap is None:
                 raise PlanError(
@@ -220,16 +185,17 @@ class Shapes:
         arch = encoder_arch(spec, info) if info["neural"] else None
         facts = network_facts(arch[0], json.dumps(arch[1], sort_keys=True), spec["image_size"]) if arch else None
         flops, weights = (facts[1], facts[2]) if facts else (UNKNOWN_FLOPS if info["neural"] else 0.0, resources.WEIGHTS_MB)
-        embeddings = self._file("results/embeddings/" + KEY["embed"] + ".parquet", dataset=dataset, split=split, encoder=encoder)
+        embeddings = self._file(dag.EMBEDDINGS, dataset=dataset, split=split, encoder=encoder)
         if embeddings:
             return resources.table_shape(embeddings)[1], flops, weights
         if not info["neural"]:
-            native = NATIVE_SIZE.get(self.config.entry("datasets", dataset)["type"], spec["image_size"])
-            return 3 * min(spec["image_size"], native) ** 2, flops, weights
+            return 3 * self.pixels(dataset, encoder) ** 2, flops, weights
         if facts:
             return facts[0], flops, weights
         dim = resources.embedding_dim(spec, info)
-        self.notes.append(f"encoder {encoder}: not built on the meta device; its dimension taken as {dim}, its FLOPs as {UNKNOWN_FLOPS:.0e}")
+        self.notes.append(
+            f"encoder {encoder}: not built on the meta device; its dimension taken as {dim}, its FLOPs as {UNKNOWN_FLOPS:.0e}"
+        )
         return dim, flops, weights
 
     def reduced(self, run: dict) -> int:
@@ -238,7 +204,7 @@ class Shapes:
         reducer = self.config.entry("reducers", run["reducer"])
         if self.config.info("reducers", run["reducer"])["identity"]:
             return d
-        written = self._file("results/reduced/" + KEY["reduce"] + ".parquet", **run)
+        written = self._file(dag.REDUCED, **run)
         if written:
             return resources.table_shape(written)[1]
         n = self.n(run["dataset"], run["split"])
@@ -249,33 +215,39 @@ class Shapes:
             return min(n, d)  # a fraction of the variance: at most every dimension
         return min(int(components), n, d) if reducer["type"] == "pca" else int(components)
 
-    def n_clusters(self, dataset: str) -> int:
+    @functools.lru_cache(maxsize=None)
+    def n_clusters(self, dataset: str, split: str) -> int:
+        """The clusters the cluster jobs will ask for (zsc.clusterers.n_clusters_asked): the dataset's
+        n_clusters, else the classes present in its prepared manifest; before it is prepared, the
+        dataset entry's class count (10 where it has none)."""
+        from . import tables
+        from .clusterers import n_clusters_asked
+
         spec = self.config.entry("datasets", dataset)
-        return spec.get("n_clusters") or self.config.info("datasets", dataset)["n_classes"] or 10
+        manifest = self._file(dag.MANIFEST, dataset=dataset, split=split)
+        if manifest or spec["n_clusters"] is not None:
+            labels = tables.read(manifest, columns=["label"])[0]["label"] if manifest else None
+            try:
+                return n_clusters_asked(labels, spec["n_clusters"], f"datasets.{dataset}")
+            except ValueError as error:
+                raise PlanError(str(error)) from None
+        return self.config.info("datasets", dataset)["n_classes"] or 10
 
 
 # ---------------------------------------------------------------------------------------------
 # The jobs
 
 
-def _probe_plans(config, runs) -> dict:
-    from .datasets import DATASETS
-    from .labelfree import probe_plan
-
-    if not config["probes"]["enabled"]:
-        return {}
-    names = dict.fromkeys(run["dataset"] for run in runs)
-    return {name: probe_plan(config.entry("datasets", name), DATASETS[config.entry("datasets", name)["type"]].options["split"]["enum"]) for name in names}
-
-
-def make_plan(config, workdir: Path, config_name: str = "", memory_gb: float | None = None, cores: int = 2, gpu: bool = True) -> Plan:
-    """The plan of a loaded config (zsc.config.Config) run in `workdir`. `memory_gb`: the machine's
-    memory; the guard's limit is the config's limits.memory_gb, else 90% of it (what the jobs see).
-    `gpu`: whether the machine has one, so that `embedding.device: auto` embeds there (a neural
-    encoder's job asks for one, see resources.smk)."""
-    from .clusterers import CLUSTERERS, memory_limit, too_big
-    from .config import reducer_problem
-    from .weights import source_id
+def make_plan(
+    config, workdir: Path, config_name: str = "", memory_gb: float | None = None, cores: int = 2, gpu: bool = True
+) -> Plan:
+    """The plan of a loaded config (zsc.config.Config) run in `workdir`: every job of zsc.dag's
+    description, estimated. `memory_gb`: the machine's memory; the guard's limit is the config's
+    limits.memory_gb, else 90% of it (what the jobs see). `gpu`: whether the machine has one, so that
+    `embedding.device: auto` embeds there (a neural encoder's job asks for one, see resources.smk)."""
+    from .clusterers import memory_limit
+    from .config import left_out_lines
+    from .outputs import facts, produced
 
     configured = config["limits"]["memory_gb"]
     if configured is not None:
@@ -285,131 +257,117 @@ def make_plan(config, workdir: Path, config_name: str = "", memory_gb: float | N
     else:
         guard, source = memory_limit(None), "90% of this machine's memory"
     plan = Plan(config_name, guard, source, None if memory_gb is None else int(memory_gb * 1024), cores)
-    from .config import left_out_lines
-
     plan.left_out = left_out_lines(config)
-    shapes = Shapes(config, workdir, plan.notes)
-    runs = list(config.runs())
-    probe_plans = _probe_plans(config, runs)
-    search = config["search"] or {}
-    embedding = config["embedding"]
-    gpu_embedding = embedding["device"].startswith("cuda") or (embedding["device"] == "auto" and gpu)
-    workers = embedding["num_workers"]
-    workers = min(8, max(1, cores - 1)) if workers == "auto" else max(1, workers)
+    estimate = _Estimates(config, Shapes(config, workdir, plan.notes), guard, gpu, cores)
+    jobs = dag.DAG(config, produced(facts(config)))
+    for stage in STAGES:
+        for wildcards in jobs.jobs(stage.name):
+            key = stage.key.format(**wildcards) if stage.key else stage.name
+            if stage.timed:
+                plan.jobs.append(getattr(estimate, stage.name)(key, wildcards, jobs))
+            else:
+                n = estimate.shapes.n(wildcards["dataset"], wildcards["split"]) if stage.name == "prepare_dataset" else 0
+                plan.jobs.append(Job(stage.name, key, n=n, estimated=False))
+    if jobs.jobs("search"):
+        plan.notes.append("search jobs are counted, not estimated")
+    return plan
 
-    # embed: every (dataset, split, encoder) of the runs, the probe splits, the search datasets
-    embeds = [(r["dataset"], r["split"], r["encoder"]) for r in runs]
-    embeds += [(r["dataset"], probe_plans[r["dataset"]]["split"], r["encoder"]) for r in runs if probe_plans.get(r["dataset"], {}).get("mode") == "split"]
-    embeds += [(name, config.entry("datasets", name)["split"], enc) for enc in config["encoders"] for name in search.get("datasets", {})]
-    embeds = list(dict.fromkeys(embeds))
-    for dataset, split in dict.fromkeys((d, s) for d, s, _ in embeds):
-        plan.jobs.append(Job("prepare_dataset", f"{dataset}/{split}", n=shapes.n(dataset, split), estimated=False))
-    sources = {}
-    for _, _, encoder in embeds:
-        source = config.info("encoders", encoder)["weights"](config.entry("encoders", encoder))
-        if source:
-            sources[source_id(source)] = source
-    plan.jobs += [Job("fetch_weights", name, estimated=False) for name in sources]
-    for dataset, split, encoder in embeds:
-        n = shapes.n(dataset, split)
-        dim, flops, weights = shapes.encoder(dataset, split, encoder)
-        spec = config.entry("encoders", encoder)
-        neural = config.info("encoders", encoder)["neural"]
-        on_gpu = neural and gpu_embedding
-        size = spec["image_size"] if neural else min(spec["image_size"], NATIVE_SIZE.get(config.entry("datasets", dataset)["type"], spec["image_size"]))
-        mem = resources.embed_mem_mb(n, dim, neural, size, embedding["batch_size"], gpu=on_gpu, weights_mb=weights)
-        seconds = resources.embed_seconds(n, flops, gpu=on_gpu, workers=workers)
-        plan.jobs.append(Job("embed", KEY["embed"].format(dataset=dataset, split=split, encoder=encoder), n, dim, mem, seconds, on_gpu))
 
-    # reduce: every run's non-identity reducer, the 2-D maps (first seed) and the silhouettes' UMAP space
-    reductions = [r for r in runs if not config.info("reducers", r["reducer"])["identity"]]
-    from .outputs import MAP_REDUCER
+class _Estimates:
+    """Per timed stage: one job's Job, its data's shape and predicted memory and time."""
 
-    if MAP_REDUCER in (config.metric_reducers or {}):
-        reductions += [{**r, "reducer": MAP_REDUCER} for r in runs if r["seed"] == config["seeds"][0]]
-    if config.umap_reducer:
-        reductions += [{**r, "reducer": config.umap_reducer} for r in runs]
-    seen, reduce_failures = {}, {}
-    for run in reductions:
-        seen.setdefault(KEY["reduce"].format(**run), run)
-    for key, run in seen.items():
-        n = shapes.n(run["dataset"], run["split"])
-        d = shapes.encoder(run["dataset"], run["split"], run["encoder"])[0]
-        reducer = config.entry("reducers", run["reducer"])
-        failed = reducer_problem(run["reducer"], reducer, n, d)  # as the reduce job will check it
+    def __init__(self, config, shapes: Shapes, guard: int, gpu: bool, cores: int):
+        self.config, self.shapes, self.guard = config, shapes, guard
+        embedding = config["embedding"]
+        self.gpu_embedding = embedding["device"].startswith("cuda") or (embedding["device"] == "auto" and gpu)
+        workers = embedding["num_workers"]
+        self.workers = min(8, max(1, cores - 1)) if workers == "auto" else max(1, workers)
+        self.reduce_failures = {}  # reduce job key -> why it will record a failure (its clusterers' reason)
+
+    def embed(self, key, job, jobs) -> Job:
+        config, shapes = self.config, self.shapes
+        n = shapes.n(job["dataset"], job["split"])
+        dim, flops, weights = shapes.encoder(job["dataset"], job["split"], job["encoder"])
+        spec = config.entry("encoders", job["encoder"])
+        neural = config.info("encoders", job["encoder"])["neural"]
+        on_gpu = neural and self.gpu_embedding
+        size = spec["image_size"] if neural else shapes.pixels(job["dataset"], job["encoder"])
+        mem = resources.embed_mem_mb(n, dim, neural, size, config["embedding"]["batch_size"], gpu=on_gpu, weights_mb=weights)
+        seconds = resources.embed_seconds(n, flops, gpu=on_gpu, workers=self.workers)
+        return Job("embed", key, n, dim, mem, seconds, on_gpu)
+
+    def reduce(self, key, job, jobs) -> Job:
+        from .reducers import reducer_problem
+
+        n = self.shapes.n(job["dataset"], job["split"])
+        d = self.shapes.encoder(job["dataset"], job["split"], job["encoder"])[0]
+        reducer = self.config.entry("reducers", job["reducer"])
+        failed = reducer_problem(job["reducer"], reducer, n, d)  # as the reduce job will check it
         if failed:
-            failed += f" of {failures.embeddings_name(run['dataset'], run['split'], run['encoder'])}"
-            reduce_failures[key] = failed
-        plan.jobs.append(
-            Job("reduce", key, n, d, resources.reduce_mem_mb(n, d, reducer), resources.reduce_seconds(n, d, reducer), failed=failed)
+            failed += f" of {failures.embeddings_name(job['dataset'], job['split'], job['encoder'])}"
+            self.reduce_failures[key] = failed
+        return Job(
+            "reduce", key, n, d, resources.reduce_mem_mb(n, d, reducer), resources.reduce_seconds(n, d, reducer), failed=failed
         )
 
-    # cluster: one job per run; the guard decides on the space clustered
-    for run in runs:
-        n, d = shapes.n(run["dataset"], run["split"]), shapes.reduced(run)
-        spec = config.clusterer(run)
-        failed = reduce_failures.get(KEY["reduce"].format(**run))
+    def cluster(self, key, run, jobs) -> Job:
+        from .clusterers import CLUSTERERS, too_big
+
+        n, d = self.shapes.n(run["dataset"], run["split"]), self.shapes.reduced(run)
+        spec = self.config.clusterer(run)
+        failed = self.reduce_failures.get(KEY["reduce"].format(**run))
         if failed:  # the job only records its reduction's failure
             cell = failures.reduction_not_run(failures.FAILED, failed)
-            plan.jobs.append(Job("cluster", KEY["cluster"].format(**run), n, d, resources.cluster_mem_mb(0, n, d), resources.START_S, failed=cell))
-            continue
-        need = CLUSTERERS[spec["type"]].info["memory"](n, d, spec)
-        reason = too_big(spec, n, d, guard)
+            return Job("cluster", key, n, d, resources.cluster_mem_mb(0, n, d), resources.START_S, failed=cell)
+        entry = CLUSTERERS[spec["type"]]
+        need = entry.info["memory"](n, d, spec)
+        reason = too_big(spec, n, d, self.guard)
         mem = resources.cluster_mem_mb(0 if reason else need, n, d)  # a skipped job only reads its data
-        seconds = resources.START_S if reason else resources.cluster_seconds(n, d, shapes.n_clusters(run["dataset"]), spec)
-        plan.jobs.append(Job("cluster", KEY["cluster"].format(**run), n, d, mem, seconds, skipped=reason))
+        k = self.shapes.n_clusters(run["dataset"], run["split"]) if entry.info["uses_n_clusters"] else 0
+        seconds = resources.START_S if reason else resources.cluster_seconds(n, d, k, spec)
+        return Job("cluster", key, n, d, mem, seconds, skipped=reason)
 
-    # evaluate and labelfree: one job per (embeddings, seed); probes one per embeddings
-    by_embeddings: dict[tuple, list[dict]] = {}
-    for run in runs:
-        by_embeddings.setdefault((run["dataset"], run["split"], run["encoder"], run["seed"]), []).append(run)
-    silhouette_n = config["metrics"]["silhouette_max_samples"]
-    for (dataset, split, encoder, seed), group in by_embeddings.items():
-        n = shapes.n(dataset, split)
-        d = shapes.encoder(dataset, split, encoder)[0]
-        spaces = {run["reducer"]: shapes.reduced(run) for run in group if not config.info("reducers", run["reducer"])["identity"]}
-        if config.umap_reducer:
-            spaces[config.umap_reducer] = shapes.reduced({**group[0], "reducer": config.umap_reducer})
-        dims = [d, *spaces.values()]
-        key = KEY["evaluate"].format(dataset=dataset, split=split, encoder=encoder, seed=seed)
-        plan.jobs.append(
-            Job("evaluate", key, n, d, resources.evaluate_mem_mb(n, dims, silhouette_n), resources.evaluate_seconds(n, dims, len(group), silhouette_n))
+    def evaluate(self, key, job, jobs) -> Job:
+        n, d, dims, runs = self._spaces(job, jobs)
+        silhouette_n = self.config["metrics"]["silhouette_max_samples"]
+        return Job(
+            "evaluate",
+            key,
+            n,
+            d,
+            resources.evaluate_mem_mb(n, dims, silhouette_n),
+            resources.evaluate_seconds(n, dims, len(runs), silhouette_n),
         )
-        if config["labelfree"]["enabled"]:
-            seeds = config["labelfree"]["agreement_seeds"]
-            plan.jobs.append(Job("labelfree", key, n, d, resources.labelfree_mem_mb(n, d), resources.labelfree_seconds(n, d, seeds)))
-    if config["probes"]["enabled"]:
-        n_cs = len(config["probes"]["Cs"])
-        for dataset, split, encoder in dict.fromkeys((r["dataset"], r["split"], r["encoder"]) for r in runs):
-            n, d = shapes.n(dataset, split), shapes.encoder(dataset, split, encoder)[0]
-            probe = probe_plans[dataset]
-            if probe["mode"] == "split":
-                n_train = shapes.n(dataset, probe["split"])
-            elif probe["mode"] == "carve":
-                carve = config.entry("datasets", dataset)["probe_max_samples"]
-                n_train = min(carve, n // 2) if carve else n // 2
-            else:
-                n_train = 0
-            key = KEY["probes"].format(dataset=dataset, split=split, encoder=encoder)
-            plan.jobs.append(Job("probes", key, n, d, resources.probes_mem_mb(n_train, n, d), resources.probes_seconds(n_train, n, d, n_cs)))
 
-    if search:
-        plan.jobs += [Job("search", encoder, estimated=False) for encoder in config["encoders"]]
-        plan.jobs.append(Job("search_params", "search_params", estimated=False))
-        plan.notes.append("search jobs are counted, not estimated")
-    if runs:
-        from .outputs import OUTPUTS, facts
+    def _spaces(self, job, jobs):
+        """(N, d, the dimensions of every space evaluate scores in: the embeddings first, the runs) of one (embeddings, seed)."""
+        runs = jobs.runs_of(job["dataset"], job["split"], job["encoder"], job["seed"])
+        n = self.shapes.n(job["dataset"], job["split"])
+        d = self.shapes.encoder(job["dataset"], job["split"], job["encoder"])[0]
+        spaces = {run["reducer"]: self.shapes.reduced(run) for run in runs if not jobs.is_identity(run["reducer"])}
+        if self.config.umap_reducer:
+            spaces[self.config.umap_reducer] = self.shapes.reduced({**runs[0], "reducer": self.config.umap_reducer})
+        return n, d, [d, *spaces.values()], runs
 
-        patterns = {
-            "embeddings": "results/embeddings/" + KEY["embed"] + ".parquet",
-            "reduced": "results/reduced/" + KEY["reduce"] + ".parquet",
-            "clusters": "results/clusters/" + KEY["cluster"] + ".parquet",
-        }
-        not_produced = facts(config, patterns)["not_produced"]
-        plan.jobs.append(Job("aggregate", "aggregate", estimated=False))
-        plan.jobs += [Job("render", entry.name, estimated=False) for entry in OUTPUTS if entry.name not in not_produced]
-    plan.jobs.append(Job("all", "all", estimated=False))
-    return plan
+    def labelfree(self, key, job, jobs) -> Job:
+        n = self.shapes.n(job["dataset"], job["split"])
+        d = self.shapes.encoder(job["dataset"], job["split"], job["encoder"])[0]
+        seeds = self.config["labelfree"]["agreement_seeds"]
+        return Job("labelfree", key, n, d, resources.labelfree_mem_mb(n, d), resources.labelfree_seconds(n, d, seeds))
+
+    def probes(self, key, job, jobs) -> Job:
+        n = self.shapes.n(job["dataset"], job["split"])
+        d = self.shapes.encoder(job["dataset"], job["split"], job["encoder"])[0]
+        plan = jobs.probe_plans[job["dataset"]]
+        if plan["mode"] == "split":
+            n_train = self.shapes.n(job["dataset"], plan["split"])
+        elif plan["mode"] == "carve":
+            carve = self.config.entry("datasets", job["dataset"])["probe_max_samples"]
+            n_train = min(carve, n // 2) if carve else n // 2
+        else:
+            n_train = 0
+        n_cs = len(self.config["probes"]["Cs"])
+        return Job("probes", key, n, d, resources.probes_mem_mb(n_train, n, d), resources.probes_seconds(n_train, n, d, n_cs))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -444,7 +402,8 @@ def text(plan: Plan) -> str:
     rows = summary(plan)
     lines = [
         f"Plan of {plan.config}: {sum(1 for j in plan.jobs if j.stage == 'cluster')} runs, {len(plan.jobs)} jobs",
-        f"memory guard: {plan.guard_bytes / 2**30:.1f} GiB ({plan.guard_source}); times for this project's machine, one job per core",
+        f"memory guard: {plan.guard_bytes / 2**30:.1f} GiB ({plan.guard_source}); times for this "
+        f"project's machine, one job per core",
         "",
         f"{'stage':<16}{'jobs':>7}{'CPU h':>10}{'GPU h':>9}{'peak MB/job':>13}{'skipped':>9}  largest job",
     ]
@@ -504,7 +463,7 @@ def compare(plan: Plan, stage_times: Path) -> list[dict]:
     if not stage_times.is_file():
         raise PlanError(f"--compare: {stage_times} not found; run the workflow first")
     measured = pd.read_csv(stage_times)
-    predicted = {f"results/benchmarks/{job.stage}/{job.key}": job for job in plan.jobs if job.stage in KEY}
+    predicted = {f"results/benchmarks/{job.stage}/{job.key}": job for job in plan.jobs if job.stage in TIMED}
     rows = []
     for stage, group in measured.groupby("stage", sort=False):
         jobs = [predicted.get(path) for path in group["job"]]
@@ -534,14 +493,18 @@ def compare(plan: Plan, stage_times: Path) -> list[dict]:
 
 def compare_text(rows: list[dict]) -> str:
     lines = [
-        f"{'stage':<11}{'jobs':>6}{'pred. s':>10}{'meas. s':>10}{'ratio':>7}{'pred. MB':>10}{'meas. MB':>10}{'ratio':>7}{'over':>6}",
+        f"{'stage':<11}{'jobs':>6}{'pred. s':>10}{'meas. s':>10}{'ratio':>7}"
+        f"{'pred. MB':>10}{'meas. MB':>10}{'ratio':>7}{'over':>6}",
     ]
     for r in rows:
         lines.append(
             f"{r['stage']:<11}{r['jobs']:>6}{r['predicted_s']:>10.1f}{r['measured_s']:>10.1f}{r['time_ratio']:>7.2f}"
             f"{r['predicted_peak_mb']:>10,}{r['measured_peak_mb']:>10,.0f}{r['peak_ratio']:>7.2f}{r['over']:>6}"
         )
-    lines.append("(seconds: sums over the stage's jobs; MB: the largest job; ratio: measured / predicted; over: jobs above their prediction)")
+    lines.append(
+        "(seconds: sums over the stage's jobs; MB: the largest job; ratio: measured / predicted; over: "
+        "jobs above their prediction)"
+    )
     return "\n".join(lines) + "\n"
 
 

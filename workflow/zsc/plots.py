@@ -3,9 +3,9 @@
 Every `plot_*`-style function takes the frames the analysis computes (zsc.study) and returns a
 Figure on the Agg canvas (no pyplot state: nothing to close, nothing shown). `save_figure` writes
 stem.png (200 dpi) and stem.pdf with fixed metadata, so the same data gives the same bytes.
-`overlapping_text` draws a figure and lists the pairs of visible texts that overlap; the tests use
-it to check that the figures stay readable at the study's size (26 datasets, 18 encoders, 6
-clusterers), so figure sizes grow with the number of panels, rows and labels.
+Figure sizes grow with the number of panels, rows and labels, so the figures stay readable at the
+study's size (26 datasets, 18 encoders, 6 clusterers): the tests draw them and check that no two
+texts overlap (tests/figure_text.py).
 
 Style: paper column widths (3.5 in single column, 7.2 in full width), 7-8 pt text (5 pt numbers in heat-map cells), the Okabe-Ito
 colour-blind-safe palette, cividis for heat maps, and a purple-orange diverging map where a sign
@@ -34,7 +34,6 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
-from matplotlib.text import Text
 
 # Okabe & Ito (2008), ordered for lines and markers on white: the yellow (hard to see) last.
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#000000", "#F0E442"]
@@ -93,15 +92,6 @@ TRAINING_COLOURS = {
     "fine-tuned": OKABE_ITO[2],
     "random": NEUTRAL,
     "none": OKABE_ITO[6],  # raw pixels
-}
-# The study's clusterers as the paper names them (a `labels` entry wins).
-CLUSTERER_LABELS = {
-    "kmeans": "K-Means",
-    "spectral": "Spectral",
-    "ac_with_c": "AC w/ C",
-    "ac_without_c": "AC w/o C",
-    "affinity_propagation": "Affinity Prop.",
-    "hdbscan": "HDBSCAN",
 }
 
 
@@ -176,10 +166,8 @@ def encoder_info(encoder: str, labels: dict | None = None) -> dict:
     given = (labels or {}).get(encoder, {})
     given = dict(given) if isinstance(given, dict) else {"label": str(given)}
     label = str(given.get("label") or encoder)
-    try:
-        from .encoders import STUDY_ENCODERS
-    except Exception:  # pragma: no cover - the registry is optional here
-        STUDY_ENCODERS = {}
+    from .encoders import STUDY_ENCODERS
+
     study = STUDY_ENCODERS.get(encoder, {})
     lower = f"{encoder} {label}".lower()
     training = given.get("training") or study.get("training")
@@ -239,11 +227,11 @@ def _merged_order(sequences: Sequence[Sequence[str]]) -> list[str]:
 
 
 def _name(key, labels: dict | None) -> str:
-    """Display name: labels[key] (a string, or a dict's "label"), else the study's clusterer name, else key."""
+    """Display name: labels[key] (a string, or a dict's "label"), else key."""
     given = (labels or {}).get(key)
     if isinstance(given, dict):
         given = given.get("label")
-    return str(given) if given else CLUSTERER_LABELS.get(key, str(key))
+    return str(given) if given else str(key)
 
 
 def _method_colours(methods: Sequence[str], info: dict | None = None) -> dict[str, str]:
@@ -449,8 +437,11 @@ def _encoder_styles(frame: pd.DataFrame, labels: dict) -> pd.DataFrame:
 
 
 @_styled
-def silhouette_vs_ami(points: pd.DataFrame, clusterers: Sequence[str], labels: dict) -> Figure:
-    """Silhouette of the predicted clusters (x) vs AMI (y): original space (top), UMAP-50 (bottom)."""
+def silhouette_vs_ami(
+    points: pd.DataFrame, clusterers: Sequence[str], labels: dict, clusterer_labels: dict | None = None
+) -> Figure:
+    """Silhouette of the predicted clusters (x) vs AMI (y): original space (top), UMAP-50 (bottom);
+    `labels`: the encoders' (as in encoder_info), `clusterer_labels`: the clusterers' display names."""
     clusterers = [c for c in clusterers if c in set(points["clusterer"])] or _ordered(points["clusterer"])
     spaces = [("silhouette_og", "original space"), ("silhouette_umap", "UMAP-50 space")]
     styles = _encoder_styles(points, labels)
@@ -490,7 +481,7 @@ def silhouette_vs_ami(points: pd.DataFrame, clusterers: Sequence[str], labels: d
             _ticks(ax)
             ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(3))
             if r == 0:
-                ax.set_title(_name(clusterer, labels), fontsize=TITLE_SIZE)
+                ax.set_title(_name(clusterer, clusterer_labels), fontsize=TITLE_SIZE)
             ax.set_xlabel("silhouette", fontsize=LABEL_SIZE)
             if c == 0:
                 ax.set_ylabel("AMI (%)")
@@ -910,7 +901,8 @@ def checkpoint_curves(table: pd.DataFrame, measures: Sequence[str]) -> Figure:
     for c in range(n_cols):
         last = max(r for r in range(n_rows) if r * n_cols + c < max(len(measures), 1))
         axes[last, c].tick_params(axis="x", labelbottom=True)
-        axes[last, c].set_xlabel("training step (from the checkpoint label)")
+        # short: four columns share the full width (the caption says the step is the checkpoint label's number)
+        axes[last, c].set_xlabel("training step")
     fig.supylabel("score or accuracy (own units)", fontsize=LABEL_SIZE)
     handles = [Line2D([], [], color=colours[line], marker="o", markersize=3, label=f"{line[1]} on {line[0]}") for line in lines]
     _legend_below(fig, handles)
@@ -979,93 +971,3 @@ def save_figure(fig: Figure, stem: str | os.PathLike, *, dpi: int = 200, pdf: bo
                 tmp.unlink(missing_ok=True)
             paths.append(path)
     return paths
-
-
-def _axis_texts(axis) -> list[Text]:
-    if not axis.get_visible():
-        return []
-    try:
-        ticks = axis._update_ticks()  # the ticks that are drawn (inside the view limits)
-    except Exception:  # pragma: no cover - private API moved: all ticks
-        ticks = axis.get_major_ticks() + axis.get_minor_ticks()
-    texts = []
-    for tick in ticks:
-        if not tick.get_visible():
-            continue
-        texts += [label for label in (tick.label1, tick.label2) if label.get_visible()]
-    texts.append(axis.label)
-    texts.append(axis.get_offset_text())
-    return texts
-
-
-def _legend_texts(legend) -> list[Text]:
-    if legend is None or not legend.get_visible():
-        return []
-    return [*legend.get_texts(), legend.get_title()]
-
-
-def _axes_texts(ax) -> list[Text]:
-    if not ax.get_visible():
-        return []
-    texts = [ax.title, getattr(ax, "_left_title", None), getattr(ax, "_right_title", None)]
-    if ax.axison:
-        texts += _axis_texts(ax.xaxis) + _axis_texts(ax.yaxis)
-    texts += list(ax.texts)
-    texts += _legend_texts(ax.get_legend())
-    for child in getattr(ax, "child_axes", []):
-        texts += _axes_texts(child)
-    return [t for t in texts if t is not None]
-
-
-def _figure_texts(fig) -> list[Text]:
-    texts = list(fig.texts)
-    for name in ("_suptitle", "_supxlabel", "_supylabel"):
-        if getattr(fig, name, None) is not None and getattr(fig, name) not in texts:
-            texts.append(getattr(fig, name))
-    for legend in fig.legends:
-        texts += _legend_texts(legend)
-    for ax in fig.axes:
-        texts += _axes_texts(ax)
-    for sub in getattr(fig, "subfigs", []):
-        texts += _figure_texts(sub)
-    return texts
-
-
-OUTSIDE = "<outside the figure>"
-
-
-def overlapping_text(fig: Figure, *, tolerance: float = 0.5) -> list[tuple[str, str]]:
-    """Draw `fig` and return the pairs of visible, non-empty texts whose boxes overlap on the canvas.
-
-    Tick labels (drawn ones), axis labels, titles, annotations and texts, legend entries and titles,
-    the figure's own texts: any two of these whose window extents overlap by more than `tolerance`
-    pixels in both directions, as (text, text). A text reaching past the figure's edge (cut off in
-    the saved file) is reported as (text, OUTSIDE). An empty list means every text is readable.
-    """
-    if not isinstance(fig.canvas, FigureCanvasAgg):
-        FigureCanvasAgg(fig)
-    with matplotlib.rc_context(STYLE), _layout_restored(fig):
-        fig.canvas.draw()
-        renderer = fig.canvas.get_renderer()
-        texts, boxes, seen = [], [], set()
-        for text in _figure_texts(fig):
-            if id(text) in seen or not text.get_visible() or not text.get_text().strip():
-                continue
-            seen.add(id(text))
-            box = text.get_window_extent(renderer)
-            if box.width <= 0 or box.height <= 0 or not np.all(np.isfinite(box.extents)):
-                continue
-            texts.append(text)
-            boxes.append(box.extents)
-        width, height = fig.bbox.width, fig.bbox.height
-    if not boxes:
-        return []
-    b = np.asarray(boxes)
-    x0, y0, x1, y1 = (b[:, k] for k in range(4))
-    dx = np.minimum(x1[:, None], x1[None, :]) - np.maximum(x0[:, None], x0[None, :])
-    dy = np.minimum(y1[:, None], y1[None, :]) - np.maximum(y0[:, None], y0[None, :])
-    hits = np.argwhere(np.triu((dx > tolerance) & (dy > tolerance), k=1))
-    pairs = [(texts[i].get_text(), texts[j].get_text()) for i, j in hits]
-    outside = (x0 < -tolerance) | (y0 < -tolerance) | (x1 > width + tolerance) | (y1 > height + tolerance)
-    pairs += [(texts[i].get_text(), OUTSIDE) for i in np.flatnonzero(outside)]
-    return pairs

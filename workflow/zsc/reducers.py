@@ -14,7 +14,9 @@ from .registry import Registry
 
 log = logging.getLogger(__name__)
 
-REDUCERS = Registry("reducers")
+# Every entry declares whether it is the identity (no file: clusterers read the embeddings) and its
+# memory(n, d, spec) and seconds(n, d, spec) estimates (see below).
+REDUCERS = Registry("reducers", required=("identity", "memory", "seconds"))
 # umap-learn's named distances (umap.distances.named_distances; a test keeps them in step), listed here
 # so that a misspelt metric stops at parse time without importing umap (seconds, numba).
 UMAP_METRICS = tuple(
@@ -161,7 +163,9 @@ class SeededUMAP:
     seconds=lambda n, d, spec: 3.0 + 1.5 * n * (2e-4 + 1e-6 * d),
 )
 def pacmap(n_components: int, n_neighbors: int, mn_ratio: float, fp_ratio: float, seed: int):
-    return SeededPaCMAP(n_components=n_components, n_neighbors=n_neighbors, MN_ratio=mn_ratio, FP_ratio=fp_ratio, random_state=seed)
+    return SeededPaCMAP(
+        n_components=n_components, n_neighbors=n_neighbors, MN_ratio=mn_ratio, FP_ratio=fp_ratio, random_state=seed
+    )
 
 
 class SeededPaCMAP:
@@ -199,7 +203,12 @@ def l2norm(seed: int):
     "t-SNE (scikit-learn, seeded; Barnes-Hut below 4 dimensions, else exact)",
     options={
         "n_components": {"type": "integer", "minimum": 1, "default": 2, "description": "Output dimensions."},
-        "perplexity": {"type": "number", "exclusiveMinimum": 0, "default": 30.0, "description": "Effective number of neighbours."},
+        "perplexity": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "default": 30.0,
+            "description": "Effective number of neighbours.",
+        },
     },
     identity=False,
     # Barnes-Hut keeps 3 x perplexity neighbours a point; the exact method (4+ dimensions) N x N matrices
@@ -213,12 +222,25 @@ def tsne(n_components: int, perplexity: float, seed: int):
     return TSNE(n_components=n_components, perplexity=perplexity, init="pca", method=method, random_state=seed)
 
 
+def reducer_problem(name: str, reducer: dict, n_samples: int | None, dim: int | None) -> str | None:
+    """Why reducer `name` (its config entry) cannot reduce n_samples x dim embeddings (None: it can;
+    either size may be None, unknown). For the reduce job: a cell failure, recorded with this reason;
+    the config and the plan ask it too, with the sizes they know before any job."""
+    n_components = reducer.get("n_components")
+    if reducer["type"] != "pca" or not isinstance(n_components, int):  # a fraction of the variance always fits
+        return None
+    limits = [(size, what) for size, what in ((dim, "dimensions"), (n_samples, "samples")) if size is not None]
+    for size, what in limits:
+        if n_components > size:
+            return f"reducers.{name}.n_components: {n_components} components exceed the {size} {what}"
+    return None
+
+
 def reduce(embeddings_path, out_path, reducer: dict, seed: int, embeddings: str = "the embeddings") -> None:
     """Reduce one embeddings file (`embeddings` names it in messages: dataset, split, encoder). A
     reducer that cannot reduce this data (zsc.failures) writes the file without vectors, its
     status and reason in the metadata: its clusterers record the reason instead of running."""
     from . import failures, tables
-    from .config import reducer_problem
 
     X = tables.read_vectors(embeddings_path)
     index = tables.read(embeddings_path, columns=["index"])[0]["index"]

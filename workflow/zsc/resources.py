@@ -193,10 +193,9 @@ GPU_NET_FLOPS = 2e13
 # under 4 s), and images/s of one DataLoader worker feeding a GPU (an ImageNet-sized JPEG).
 DECODE_S = 4e-4
 DECODE_PER_WORKER = 150
-# BLAS throughput of one job (distance products, eigen-solvers) and of evaluate's threads on this
-# machine's 2 cores (the silhouettes' distances and per-cluster sums: 880 s for 2 x 100,000^2 x
-# 2,914 flops, the raw row at 100,000).
-BLAS_FLOPS = 4e10
+# BLAS throughput of evaluate's threads on this machine's 2 cores (the silhouettes' distances and
+# per-cluster sums: 880 s for 2 x 100,000^2 x 2,914 flops, the raw row at 100,000); one job's is
+# zsc.clusterers.BLAS_FLOPS.
 EVALUATE_FLOPS = 6.5e10
 
 
@@ -214,31 +213,12 @@ def reduce_seconds(n: int, d: int, reducer: dict) -> float:
     return START_S + entry.info["seconds"](n, d, {**entry.defaults(), **reducer})
 
 
-# Per clusterer type: seconds beyond the start-up on n x d (k: clusters asked for). Measured
-# (Fashion-MNIST, UMAP-50 unless said): K-Means 0.3 s at 10k; ward 3.3 s at 10k; Affinity
-# Propagation 20.6 s at 10k; HDBSCAN brute force 5.0 s at 10k, KD-tree 125 s at 70k; Spectral on
-# 10,000 x 2,352 raw pixels 11.9 s. Spectral on the random ResNet-50's 2,048-d embedding: the exact
-# k-NN graph 10.7 / 96.7 / 1,077 CPU s at 10k / 30k / 100k (2 n^2 d flops), ARPACK's shift-invert
-# 3.6 / 71.8 / 1,381 s (its LU: N^2.5), Lanczos 0.2 / 1.3 / 5.2 s. A type not listed: a second per 10,000.
-CLUSTER_SECONDS = {
-    "kmeans": lambda n, d, k, spec: 2 * n * d * k * 100 / BLAS_FLOPS,
-    "agglomerative": lambda n, d, k, spec: 3e-8 * n * n + (0 if spec.get("linkage") == "ward" else n * n * d / BLAS_FLOPS),
-    "spectral": lambda n, d, k, spec: 2 * n * n * d / BLAS_FLOPS + 1e-4 * n + (4.4e-10 * n**2.5 if spec["eigen_solver"] == "arpack" else 0),
-    "affinity_propagation": lambda n, d, k, spec: 2e-7 * n * n,
-    "optics": lambda n, d, k, spec: 2e-3 * n,
-}
-CLUSTER_SECONDS["agglomerative_threshold"] = CLUSTER_SECONDS["agglomerative"]
-
-
 def cluster_seconds(n: int, d: int, k: int, clusterer: dict) -> float:
-    from .clusterers import _HDBSCAN
+    """The clusterer's own estimate (its registry entry's `seconds`) beyond a job's start-up."""
+    from .clusterers import CLUSTERERS
 
-    kind = clusterer["type"]
-    if kind == "hdbscan":
-        if clusterer.get("metric") == "arccos" or _HDBSCAN.search(clusterer.get("algorithm", "auto"), n, d) == "brute":
-            return START_S + 5e-8 * n * n + n * n * d / BLAS_FLOPS
-        return START_S + 1.1e-4 * n * math.log2(max(n, 2)) * max(1.0, d / 50)
-    return START_S + CLUSTER_SECONDS.get(kind, lambda n, d, k, spec: 1e-4 * n)(n, d, k, clusterer)
+    entry = CLUSTERERS[clusterer["type"]]
+    return START_S + entry.info["seconds"](n, d, k, {**entry.defaults(), **clusterer})
 
 
 def evaluate_seconds(n: int, dims: list[int], runs: int, silhouette_n: int | None = None) -> float:

@@ -19,7 +19,7 @@ import math
 
 import numpy as np
 
-from .clusterers import CLUSTERERS, memory_limit, too_big
+from .clusterers import CLUSTERERS, memory_limit, n_clusters_asked, too_big
 from .reducers import REDUCERS
 
 log = logging.getLogger(__name__)
@@ -39,10 +39,11 @@ def _steps(plan: dict) -> list[dict]:
 
 def _valid(entry: dict) -> str | None:
     """Why a combination of settings is not allowed (a cross-option rule such as ward needing euclidean)."""
-    from .config import ConfigError, entry_schema, validate
+    from .errors import ConfigError
+    from .json_schema import validate
 
     try:
-        validate({k: v for k, v in entry.items() if k != "name"}, entry_schema("clusterers"))
+        validate({k: v for k, v in entry.items() if k != "name"}, CLUSTERERS.schema())
     except ConfigError as err:
         return str(err)
     return None
@@ -78,7 +79,7 @@ class Search:
             if why:  # this dataset does not count (as with skip_datasets); the reason goes to the trace
                 too_large.append(f"{dataset}: {why}")
                 continue
-            n_clusters = self.n_clusters.get(dataset) or len(np.unique(y[y >= 0]))
+            n_clusters = n_clusters_asked(y, self.n_clusters.get(dataset), f"search.datasets.{dataset}")
             labels = CLUSTERERS.build(entry, n_clusters=n_clusters, n_samples=len(X), seed=self.seed).fit_predict(X)
             amis[dataset] = float(adjusted_mutual_info_score(y, labels))  # noise (-1) kept as one label
         return (weighted_score(amis, self.weights) if amis else -math.inf), amis, "; ".join(too_large) or None
@@ -110,7 +111,9 @@ class Search:
                         "skipped": why or "",
                     }
                 )
-                log.info("%s step %d: %s %s -> %.4f%s", name, step, candidate_reducer, candidate, score, f" ({why})" if why else "")
+                log.info(
+                    "%s step %d: %s %s -> %.4f%s", name, step, candidate_reducer, candidate, score, f" ({why})" if why else ""
+                )
                 if best is None or score > best[0]:
                     best = (score, candidate_reducer, candidate)
             if best[0] == -math.inf:
@@ -125,7 +128,16 @@ class Search:
         return chosen
 
 
-def search_encoder(embeddings: dict[str, str], out_choices, out_trace, search: dict, reducers: dict, clusterers: dict, n_clusters: dict, memory_gb):
+def search_encoder(
+    embeddings: dict[str, str],
+    out_choices,
+    out_trace,
+    search: dict,
+    reducers: dict,
+    clusterers: dict,
+    n_clusters: dict,
+    memory_gb,
+):
     """Rule search: one encoder's choices (YAML) and every candidate's scores (CSV)."""
     import pandas as pd
     import yaml
@@ -157,7 +169,9 @@ def write_params(choice_files: dict[str, str], out_path, search: dict, reducers:
     params = {
         "version": search["version"],
         "paper_clusterers": list(search["clusterers"]),
-        "reducers": {name: entry(reducers[name]) for name in sorted({r for p in search["clusterers"].values() for r in p["reducers"]})},
+        "reducers": {
+            name: entry(reducers[name]) for name in sorted({r for p in search["clusterers"].values() for r in p["reducers"]})
+        },
         "clusterers": {name: entry(clusterers[name]) for name in search["clusterers"]},
         "datasets": {},
         "encoders": {},

@@ -17,11 +17,12 @@ that are checkpoints of one training run (names such as "run@ep010").
 
 Conventions
 -----------
-* Orientation. A higher score is taken to mean a better encoder, except for the scores named in
-  `LOWER_IS_BETTER`. Wherever scores are ranked or correlated, a score in that set is negated first, so
-  rank 1 is always the recommended encoder and a positive correlation always means "the score orders the
-  encoders as the reference does". The `value` columns themselves always hold the score as computed
-  (never negated). The set is read at call time, so it can be changed (or monkeypatched) at run time.
+* Orientation. Each score's entry in the label-free registry (zsc.labelfree.SCORES) declares whether a
+  higher or a lower value is the better encoder (`labelfree.direction`; higher for a name it does not
+  know). Wherever scores are ranked or correlated, a lower-is-better score is negated first, so rank 1 is
+  always the recommended encoder and a positive correlation always means "the score orders the encoders
+  as the reference does". The `value` columns themselves always hold the score as computed (never
+  negated). The direction is read at call time.
 * Correlations are scipy.stats.spearmanr and scipy.stats.kendalltau (tau-b, two-sided p-values) on the
   pairs where both the (oriented) score and the reference are finite. They are NaN when fewer than
   `min_n` such pairs remain or when either side is constant (the correlation is undefined then).
@@ -38,12 +39,8 @@ import numpy as np
 import pandas as pd
 import scipy.stats
 
-from .config.checkpoint_series import natural_key as _natural_key  # the order a checkpoint folder is listed in
-
-# Label-free scores for which a LOWER value means a better encoder (all others: higher is better).
-# Empty by default: every score in zsc.labelfree (silhouettes, agreement AMI/ARI, entropies, effective
-# rank) is oriented so that higher is better. Scores named here are negated before ranking/correlating.
-LOWER_IS_BETTER: set[str] = set()
+from .labelfree import SCORES, direction
+from .weights import natural_key as _natural_key  # the order a checkpoint folder is listed in
 
 SCORE_KEYS = ["dataset", "encoder", "score"]
 STATISTICS = ["n", "spearman_rho", "spearman_p", "kendall_tau", "kendall_p"]
@@ -55,8 +52,8 @@ POOLED = "all"  # the `dataset` of the pooled correlations
 
 
 def _sign(score: str) -> float:
-    """-1.0 for a score in LOWER_IS_BETTER (it is negated before ranking/correlating), else +1.0."""
-    return -1.0 if score in LOWER_IS_BETTER else 1.0
+    """-1.0 for a score whose lower values are better (it is negated before ranking/correlating), else +1.0."""
+    return -1.0 if direction(score) == "lower" else 1.0
 
 
 def _unique(values) -> list:
@@ -113,7 +110,7 @@ def holm(p_values: pd.Series) -> pd.Series:
 
 def _paired(scores: pd.DataFrame, references: pd.DataFrame) -> pd.DataFrame:
     """Inner join of scores and references on (dataset, encoder): dataset, encoder, score, reference,
-    score_value (oriented: negated for LOWER_IS_BETTER), reference_value; input order kept."""
+    score_value (oriented: negated where lower is better), reference_value; input order kept."""
     scores = scores[SCORE_KEYS + ["value"]].astype({"value": float})
     _check_unique(scores, SCORE_KEYS, "scores")
     references = _tidy_references(references).astype({"value": float})
@@ -153,7 +150,7 @@ def correlations(scores: pd.DataFrame, references: pd.DataFrame, min_n: int = 3)
     * scope "pooled", dataset "all": across every (dataset, encoder) pair with both values finite
       (n = number of such pairs), i.e. one correlation over all datasets together.
 
-    Scores in `LOWER_IS_BETTER` are negated before correlating, so a positive rho/tau always means that
+    Lower-is-better scores are negated before correlating, so a positive rho/tau always means that
     the score's preferred encoders have the higher reference. Statistics as scipy.stats.spearmanr and
     scipy.stats.kendalltau (tau-b) return them, NaN when n < `min_n` or either side is constant. Only
     (dataset, score, reference) combinations with at least one encoder holding both are listed; no
@@ -186,8 +183,8 @@ def encoder_choice(scores: pd.DataFrame, references: pd.DataFrame, reference: st
     a NaN score are not candidates and are left out), sorted by dataset and score (order of first
     appearance) then rank:
 
-    * `rank`: 1, 2, ... by the score, best first (descending value; ascending for scores in
-      `LOWER_IS_BETTER`); equal values are ordered by encoder name. Rank 1 is the recommended encoder.
+    * `rank`: 1, 2, ... by the score, best first (descending value; ascending for lower-is-better
+      scores); equal values are ordered by encoder name. Rank 1 is the recommended encoder.
     * `value`: the score (as computed, never negated).
     * `picked`: True on rank 1 (with or without references: it is the recommendation).
     * `reference_value`: the encoder's `reference` (e.g. "AMI") on the dataset, NaN where unknown.
@@ -289,18 +286,20 @@ def recommendation(choice: pd.DataFrame) -> pd.DataFrame:
 # evidence and `score_validation` measures it against every other score on the run's labelled datasets.
 PRIMARY = "silhouette_umap"
 FALLBACK = "silhouette_og"  # without the UMAP space (metrics.umap_silhouette: false)
-# The label-free scores of each run (runs.parquet, the evaluate stage) that can rank pipelines, with their
-# orientation (+1: higher is better) and the family they stand for.
+# The label-free scores of each run (runs.parquet, the evaluate stage) that can rank pipelines, and the family
+# they stand for: entries of zsc.labelfree.SCORES of stage "evaluate" or "run", whose declared direction
+# orients them (Davies-Bouldin: lower is better).
 PIPELINE_SCORES = {
-    "silhouette_umap": (1.0, "silhouette, UMAP-50 space"),
-    "silhouette_og": (1.0, "silhouette, original space"),
-    "silhouette_reduced": (1.0, "silhouette, space clustered"),
-    "calinski_harabasz": (1.0, "Calinski-Harabasz, space clustered"),
-    "davies_bouldin": (-1.0, "Davies-Bouldin (lower is better), space clustered"),
+    "silhouette_umap": "silhouette, UMAP-50 space",
+    "silhouette_og": "silhouette, original space",
+    "silhouette_reduced": "silhouette, space clustered",
+    "calinski_harabasz": "Calinski-Harabasz, space clustered",
+    "davies_bouldin": "Davies-Bouldin (lower is better), space clustered",
 }
 PIPELINE_KEYS = ["dataset", "encoder", "reducer", "clusterer"]
-# Families of the scores of labelfree.parquet (zsc.labelfree and the per-clusterer silhouettes), by
-# name prefix; the first match wins.
+# Families the scores of labelfree.parquet (zsc.labelfree and the per-clusterer silhouettes) are validated
+# and shown under, by name prefix (the first match wins): the registry's families (zsc.labelfree.SCORES:
+# silhouette, agreement, entropy) told apart by space and estimator.
 SCORE_FAMILIES = [
     ("silhouette_umap_", "silhouette, UMAP-50 space, one pipeline"),
     ("silhouette_og_", "silhouette, original space, one pipeline"),
@@ -316,8 +315,10 @@ VALIDATION_STATISTICS = ["datasets", "choices", "mean_spearman", "n_spearman", "
 
 
 def score_family(score: str) -> str:
-    """The family of a score of labelfree.parquet (its name when it belongs to none)."""
-    return next((family for prefix, family in SCORE_FAMILIES if score.startswith(prefix)), score)
+    """The family of a score of labelfree.parquet: SCORE_FAMILIES' (by name prefix), else its registry
+    entry's (zsc.labelfree.SCORES), else its name."""
+    family = next((family for prefix, family in SCORE_FAMILIES if score.startswith(prefix)), None)
+    return family or (SCORES[score].info["family"] if score in SCORES else score)
 
 
 def pipeline_table(runs: pd.DataFrame) -> pd.DataFrame:
@@ -335,7 +336,7 @@ def pipeline_table(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def _oriented(values: pd.Series, score: str) -> pd.Series:
-    return values.astype(float) * PIPELINE_SCORES.get(score, (_sign(score),))[0]
+    return values.astype(float) * _sign(score)
 
 
 def ranked_pipelines(pipelines: pd.DataFrame, score: str = PRIMARY) -> pd.DataFrame:
@@ -450,7 +451,7 @@ def score_choices(pipelines: pd.DataFrame, scores: pd.DataFrame | None = None, e
         ami = group["AMI"].astype(float)
         if not np.isfinite(ami).any():
             continue
-        for score, (_, family) in PIPELINE_SCORES.items():
+        for score, family in PIPELINE_SCORES.items():
             finite = np.isfinite(eligible[score].astype(float)) & np.isfinite(eligible["AMI"].astype(float))
             candidates = eligible[(eligible["dataset"] == dataset) & finite]
             if len(candidates) >= 2:
@@ -465,7 +466,7 @@ def score_choices(pipelines: pd.DataFrame, scores: pd.DataFrame | None = None, e
             given = scores[SCORE_KEYS + ["value"]].astype({"value": float})
             signs = given["score"].map(_sign).astype(float)
             oriented.append(given.assign(value=given["value"] * signs, family=given["score"].map(score_family)))
-        for score, (_, family) in PIPELINE_SCORES.items():
+        for score, family in PIPELINE_SCORES.items():
             ranked = eligible[np.isfinite(eligible[score].astype(float))]
             top = ranked.assign(value=_oriented(ranked[score], score)).groupby(["dataset", "encoder"], sort=False)["value"].max()
             oriented.append(top.reset_index().assign(score=f"{score} (best pipeline)", family=f"{family}, best pipeline"))
@@ -602,8 +603,8 @@ def checkpoint_correlations(table: pd.DataFrame, scores: list, references: list,
     of first appearance in `table`, then the order of `scores` and `references`); the `dataset` column is
     left out when `table` has none (then one row per (series, score, reference)).
 
-    n is the number of checkpoints with both values finite; statistics as in `correlations` (scores in
-    `LOWER_IS_BETTER` negated first, NaN when n < `min_n` or a side is constant).
+    n is the number of checkpoints with both values finite; statistics as in `correlations` (lower-is-better
+    scores negated first, NaN when n < `min_n` or a side is constant).
     """
     groups = (["dataset"] if "dataset" in table.columns else []) + ["series"]
     columns = groups + ["score", "reference"] + STATISTICS

@@ -42,8 +42,6 @@ import numpy as np
 import pandas as pd
 import scipy.stats
 
-from .outputs import STUDY_GROUPS  # noqa: E402, F401 - the five domain groups, in the study's order
-
 # The ImageNet-9 Backgrounds Challenge table: column -> dataset, in the study's column order.
 IN9_COLUMNS = {
     "OG": "in9original",
@@ -122,11 +120,6 @@ def group_datasets(facts: dict, datasets, groups=None) -> dict[str, list[str]]:
     by_group = {g: [d for d in datasets if _dataset_info(facts, d)["group"] == g] for g in groups}
     by_group = {g: ds for g, ds in by_group.items() if ds}
     return by_group | {ALL: [d for ds in by_group.values() for d in ds]}
-
-
-def table_groups(facts: dict, datasets) -> list[str]:
-    """The groups a table by dataset shows by default (`group_datasets`), without "All"."""
-    return [g for g in group_datasets(facts, datasets) if g != ALL]
 
 
 def _shown_datasets(facts: dict, datasets, groups=None) -> list[str]:

@@ -37,10 +37,7 @@ def _vector_array(matrix: np.ndarray) -> pa.FixedSizeListArray:
 
 def write(path: str | os.PathLike, columns: dict[str, Any], meta: dict[str, Any] | None = None) -> None:
     """Write `columns` (name -> 1-d array, or a 2-d float matrix for `embedding`) to `path`."""
-    arrays = {
-        name: _vector_array(values) if name == VECTOR else pa.array(values)
-        for name, values in columns.items()
-    }
+    arrays = {name: _vector_array(values) if name == VECTOR else pa.array(values) for name, values in columns.items()}
     _write_table(path, pa.table(arrays), meta)
 
 

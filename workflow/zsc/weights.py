@@ -106,6 +106,12 @@ def local_file(receipt: str) -> str | None:
     return str(path)
 
 
+def natural_key(label: str) -> tuple:
+    """Sort key of a checkpoint's label or file name in natural order: digit runs compare as numbers
+    ("ep2" < "ep10"); the order a checkpoint folder is listed in and a series is shown in."""
+    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", str(label)) if part)
+
+
 def read_checkpoint(path: str | os.PathLike) -> dict:
     """A checkpoint file as a dict, read safely (`weights_only=True`; safetensors too)."""
     path = Path(path)
@@ -173,7 +179,11 @@ def load_into(model, path, checkpoint_key=None, key_prefixes=None, ignore_keys=(
             + (f"; it has instead: {_some(unexpected)}" if unexpected else "")
             + " (set checkpoint_key / key_prefixes to map them)"
         )
-    shapes = [f"{k} {tuple(state[k].shape)} vs {tuple(expected[k].shape)}" for k in expected if k in state and state[k].shape != expected[k].shape]
+    shapes = [
+        f"{k} {tuple(state[k].shape)} vs {tuple(expected[k].shape)}"
+        for k in expected
+        if k in state and state[k].shape != expected[k].shape
+    ]
     if shapes:
         raise WeightsError(f"{path}: shapes differ from the model's: {_some(shapes)}")
     if unexpected:
@@ -220,6 +230,6 @@ def _refused(what, err) -> str:
     return (
         f"{what}: refused: the checkpoint holds pickled Python objects, not only weights"
         + (f" ({detail})" if detail else "")
-        + "; checkpoints are read with weights_only=True. Re-save its state dict (torch.save(model.state_dict(), ...)) from a trusted copy, or use .safetensors"
+        + "; checkpoints are read with weights_only=True. Re-save its state dict "
+        "(torch.save(model.state_dict(), ...)) from a trusted copy, or use .safetensors"
     )
-

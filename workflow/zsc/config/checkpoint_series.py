@@ -12,16 +12,12 @@ import os
 import re
 from pathlib import Path
 
+from ..errors import ConfigError
+from ..weights import natural_key
 from .config_schema import NAME_PATTERN
-from .errors import ConfigError
 
 # Suffixes a checkpoint file's label leaves out ("ep010.pth.tar" is labelled "ep010").
 CHECKPOINT_SUFFIXES = (".pth", ".pt", ".tar", ".safetensors", ".ckpt", ".bin")
-
-
-def natural_key(label: str) -> tuple:
-    """Sort key of a label in natural order: digit runs compare as numbers ("ep2" < "ep10")."""
-    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", str(label)) if part)
 
 
 def checkpoint_label(file_name: str) -> str:

@@ -1,8 +1,9 @@
 """Checks of a loaded config against the world, so that what would fail in a job stops before any
 job with one line naming the config key: encoder model names (against timm's and torchvision's
-registries), local weight files, the number of clusters asked of a subsample. Also the checks only
-a job can make (PCA components against the embeddings' dimension, n_clusters against the samples
-present), as functions returning the message, for the jobs to raise or record.
+registries), local weight files, the number of clusters asked of a subsample. The checks only a job
+can make (PCA components against the embeddings' dimension, n_clusters against the samples present)
+live with the reducers and clusterers (zsc.reducers.reducer_problem, zsc.clusterers.n_clusters_problem),
+which the jobs call; here they are applied to what is known before any job.
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ import importlib.util
 import re
 from pathlib import Path
 
+from ..errors import ConfigError
+from ..json_schema import close_matches
 from .checkpoint_series import series_base
-from .errors import ConfigError
-from .validation import close_matches
 
 # `@register_model` (timm) / `@register_model()` or `@register_model(name="...")` (torchvision),
 # maybe more decorators, then the model's function: read from the sources, since importing either
@@ -97,6 +98,7 @@ def left_out_lines(config) -> list[str]:
 def dimension_warnings(config) -> list[str]:
     """Runs whose reducer asks for more components than their encoder's output has, where that
     dimension is known before embedding (raw pixels: at most 3 x image_size^2; the study's encoders)."""
+    from ..reducers import reducer_problem
     from ..resources import UNKNOWN_DIM, embedding_dim
 
     warnings = {}
@@ -107,24 +109,3 @@ def dimension_warnings(config) -> list[str]:
         if problem:
             warnings.setdefault(problem + f" of encoders.{run['encoder']}", None)
     return [f"{line}: its runs will be recorded as failed" for line in warnings]
-
-
-def reducer_problem(name: str, reducer: dict, n_samples: int | None, dim: int | None) -> str | None:
-    """Why reducer `name` (its config entry) cannot reduce n_samples x dim embeddings (None: it can;
-    either size may be None, unknown). For the reduce job: a cell failure, recorded with this reason."""
-    n_components = reducer.get("n_components")
-    if reducer["type"] != "pca" or not isinstance(n_components, int):  # a fraction of the variance always fits
-        return None
-    limits = [(size, what) for size, what in ((dim, "dimensions"), (n_samples, "samples")) if size is not None]
-    for size, what in limits:
-        if n_components > size:
-            return f"reducers.{name}.n_components: {n_components} components exceed the {size} {what}"
-    return None
-
-
-def n_clusters_problem(dataset: str, n_clusters: int, n_samples: int) -> str | None:
-    """Why `n_clusters` clusters cannot be asked of dataset's `n_samples` samples (None: they can).
-    For the cluster job, once the samples are known (an image folder's, a split's size)."""
-    if n_clusters > n_samples:
-        return f"datasets.{dataset}.n_clusters: {n_clusters} clusters of only {n_samples} samples"
-    return None

@@ -10,8 +10,8 @@ from __future__ import annotations
 import copy
 import functools
 
-from ..outputs import TRAINING
 from ..registry import Registry
+from ..vocabulary import TRAINING
 
 NAME_PATTERN = "^[A-Za-z0-9][A-Za-z0-9_.+-]*$"
 KINDS = ("datasets", "encoders", "reducers", "clusterers")
@@ -47,7 +47,8 @@ COMMON_OPTIONS = {
             "type": ["integer", "null"],
             "minimum": 1,
             "default": None,
-            "description": "Clusters asked of the methods given a number (K-Means, ...); null: the classes present in the split. Needed without labels.",
+            "description": "Clusters asked of the methods given a number (K-Means, ...); null: the classes present in the "
+            "split. Needed without labels.",
         },
         "probe_split": {
             "type": ["string", "null"],
@@ -71,8 +72,10 @@ COMMON_OPTIONS = {
 KIND_DESCRIPTIONS = {
     "datasets": "Datasets to cluster, by name. `type` picks the registry entry (default: the name).",
     "encoders": "Encoders that embed every dataset, by name. `type` picks the registry entry (default: the name).",
-    "reducers": "Reductions applied to every embedding, by name (e.g. umap50, zpca95). `type` picks the registry entry (default: the name).",
-    "clusterers": "Clusterers run on every reduction, by name (e.g. kmeans, ac_ward). `type` picks the registry entry (default: the name).",
+    "reducers": "Reductions applied to every embedding, by name (e.g. umap50, zpca95). `type` picks the "
+    "registry entry (default: the name).",
+    "clusterers": "Clusterers run on every reduction, by name (e.g. kmeans, ac_ward). `type` picks the registry "
+    "entry (default: the name).",
 }
 
 TOP_LEVEL = {
@@ -123,13 +126,15 @@ TOP_LEVEL = {
             "num_workers": {
                 "oneOf": [{"type": "integer", "minimum": 0}, {"const": "auto"}],
                 "default": "auto",
-                "description": "Image-decoding worker processes; auto: 0 on the CPU (workers would take its cores), else up to 8.",
+                "description": "Image-decoding worker processes; auto: 0 on the CPU (workers would take its cores), else up to "
+                "8.",
             },
             "precision": {
                 "type": "string",
                 "enum": ["float32", "bfloat16", "float16"],
                 "default": "float32",
-                "description": "Forward-pass precision (autocast); the study: float32. Embeddings are stored as float32 either way.",
+                "description": "Forward-pass precision (autocast); the study: float32. Embeddings are stored as float32 either "
+                "way.",
             },
             "channels_last": {
                 "type": "boolean",
@@ -172,7 +177,8 @@ TOP_LEVEL = {
             "clusterers": {
                 "type": "object",
                 "minProperties": 1,
-                "description": "Clusterers to tune (names in `clusterers`), in this order; their config entries are the starting settings.",
+                "description": "Clusterers to tune (names in `clusterers`), in this order; their config entries are the "
+                "starting settings.",
                 "additionalProperties": {
                     "type": ["object", "null"],
                     "additionalProperties": False,
@@ -368,7 +374,8 @@ TOP_LEVEL = {
             "embedding_maps": {
                 "type": "boolean",
                 "default": True,
-                "description": "Draw a 2-D UMAP map of each (dataset, encoder), coloured by true label (one extra UMAP reduction each).",
+                "description": "Draw a 2-D UMAP map of each (dataset, encoder), coloured by true label (one extra UMAP "
+                "reduction each).",
             },
         },
     },
@@ -395,25 +402,6 @@ TOP_LEVEL = {
 }
 
 
-def _entry_schema(kind: str, registry: Registry) -> dict:
-    branches = []
-    for entry in registry:
-        then = {"properties": entry.options, "required": entry.required()}
-        if "schema" in entry.info:  # cross-option rules, e.g. ward linkage needs euclidean
-            then = {"allOf": [then, entry.info["schema"]]}
-        branches.append({"if": {"properties": {"type": {"const": entry.name}}}, "then": then})
-    return {
-        "type": "object",
-        "properties": {
-            "type": {"enum": registry.names(), "description": f"Registry entry ({'; '.join(registry.names())})."},
-            **COMMON_OPTIONS[kind],
-        },
-        "required": ["type"],
-        "allOf": branches,
-        "unevaluatedProperties": False,
-    }
-
-
 def schema() -> dict:
     props = copy.deepcopy(TOP_LEVEL)
     for kind, registry in registries().items():
@@ -431,7 +419,7 @@ def schema() -> dict:
         "properties": props,
         "required": ["datasets", "encoders"],  # reducers and clusterers: here or from the protocol
         "additionalProperties": False,
-        "$defs": {kind: _entry_schema(kind, reg) for kind, reg in registries().items()},
+        "$defs": {kind: reg.schema(COMMON_OPTIONS[kind]) for kind, reg in registries().items()},
     }
 
 

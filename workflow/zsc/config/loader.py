@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import copy
 
+from ..errors import ConfigError
+from ..json_schema import validate
 from .checkpoint_series import expand_checkpoint_series
 from .config_schema import KINDS, schema
-from .errors import ConfigError
-from .grid import Config, metric_reducers
+from .loaded_config import Config, metric_reducers
 from .protocol import find_protocol, read_protocol, resolve_protocol
 from .search_plan import resolve_search
-from .validation import check_sizes, fill_defaults, validate, with_types
+from .validation import check_sizes, fill_defaults, with_types
 from .weight_files import missing_weights
 
 

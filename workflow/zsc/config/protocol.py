@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..errors import ConfigError
+from ..json_schema import validate
 from .checkpoint_series import series_base
 from .config_schema import entry_schema
-from .errors import ConfigError
-from .validation import validate
 from .yaml_files import read_yaml
 
 

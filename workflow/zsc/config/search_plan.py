@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import copy
 
+from ..errors import ConfigError
+from ..json_schema import validate
 from .config_schema import TOP_LEVEL, registries
-from .errors import ConfigError
-from .validation import validate
 
 
 def resolve_search(config: dict) -> dict | None:

@@ -1,37 +1,12 @@
-"""Validation against the JSON schema (one line naming the key), entry types and defaults."""
+"""Entry types and defaults of a config, and the checks across options (the schema checks each alone;
+zsc.json_schema validates against it)."""
 
 from __future__ import annotations
 
 import copy
-import difflib
 
-from .config_schema import COMMON_OPTIONS, KINDS, TOP_LEVEL, registries, schema
-from .errors import ConfigError
-
-
-def _path(error, prefix: str = "") -> str:
-    return ".".join([prefix] * bool(prefix) + [str(p) for p in error.absolute_path]) or "(top level)"
-
-
-def close_matches(word, choices, n: int = 3) -> str:
-    """' (close: a, b)' for the choices nearest to a misspelt `word`; '' when none is near."""
-    near = difflib.get_close_matches(str(word), [str(c) for c in choices], n=n, cutoff=0.6)
-    return f" (close: {', '.join(near)})" if near else ""
-
-
-def validate(config: dict, schema_: dict | None = None, prefix: str = "") -> None:
-    import jsonschema
-
-    validator = jsonschema.Draft202012Validator(schema_ or schema())
-    errors = list(validator.iter_errors(config))
-    # A bad value inside a type's options also leaves its key "unevaluated"; name the bad value.
-    specific = [e for e in errors if e.validator != "unevaluatedProperties"]
-    error = jsonschema.exceptions.best_match(specific or errors)
-    if error is not None:
-        # Cross-option rules carry their reason as the failing subschema's description.
-        why = error.schema.get("description") if error.validator == "const" and isinstance(error.schema, dict) else None
-        near = close_matches(error.instance, error.validator_value) if error.validator == "enum" else ""
-        raise ConfigError(f"{_path(error, prefix)}: {error.message}" + (f" ({why})" if why else "") + near)
+from ..errors import ConfigError
+from .config_schema import COMMON_OPTIONS, KINDS, TOP_LEVEL, registries
 
 
 def with_types(config: dict) -> dict:
@@ -64,5 +39,6 @@ def check_sizes(settings: dict) -> None:
     for name, entry in settings["datasets"].items():
         if entry["n_clusters"] and entry["max_samples"] and entry["n_clusters"] > entry["max_samples"]:
             raise ConfigError(
-                f"datasets.{name}.n_clusters: {entry['n_clusters']} clusters of at most max_samples {entry['max_samples']} samples"
+                f"datasets.{name}.n_clusters: {entry['n_clusters']} clusters of at most max_samples "
+                f"{entry['max_samples']} samples"
             )

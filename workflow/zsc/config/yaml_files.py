@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 
 class StrictLoader(yaml.SafeLoader):

@@ -15,10 +15,10 @@ attributes, ...), class names and a way to read one image. One module per kind o
   writes the manifest every later stage reads.
 """
 
+from . import torchvision_sets, folders, study_sets, imagefolder  # the entry modules, in the registry's order
 from .base import (
     DATASETS,
     DATASETS_WITHOUT_DOWNLOAD,
-    GROUPS,
     SEED,
     UNLABELLED,
     BadFile,
@@ -29,22 +29,23 @@ from .base import (
     register,
 )
 from .images import ImageRefused, display_name, read_image, to_rgb_or_grey
-from .torchvision_sets import (  # noqa: F401  (registers the entries, in this order)
+from .stage import bad_files_path, default_root, is_available, open_split, prepare, root_of, stratified_subsample
+from .study_sets import BIOSCAN_LEVELS, bioscan_taxonomy
+from .torchvision_sets import (
     CELEBA_ATTRIBUTES_PREFIX,
     DEBIAN_FASHION_MNIST,
     DEBIAN_FASHION_MNIST_MD5,
     digits,
     fashion_mnist_class,
 )
-from . import folders  # noqa: F401,E402
-from .study_sets import BIOSCAN_LEVELS, bioscan_taxonomy  # noqa: F401,E402
-from . import imagefolder  # noqa: F401,E402
-from .stage import bad_files_path, default_root, is_available, open_split, prepare, root_of, stratified_subsample  # noqa: E402
 
 __all__ = [
+    "BIOSCAN_LEVELS",
+    "CELEBA_ATTRIBUTES_PREFIX",
     "DATASETS",
     "DATASETS_WITHOUT_DOWNLOAD",
-    "GROUPS",
+    "DEBIAN_FASHION_MNIST",
+    "DEBIAN_FASHION_MNIST_MD5",
     "SEED",
     "UNLABELLED",
     "BadFile",
@@ -58,6 +59,8 @@ __all__ = [
     "digits",
     "display_name",
     "fashion_mnist_class",
+    "folders",
+    "imagefolder",
     "is_available",
     "native_size",
     "open_split",
@@ -66,5 +69,7 @@ __all__ = [
     "register",
     "root_of",
     "stratified_subsample",
+    "study_sets",
     "to_rgb_or_grey",
+    "torchvision_sets",
 ]

@@ -12,9 +12,15 @@ import numpy as np
 from ..registry import Registry
 from .images import BACKGROUND_OPTION
 
-DATASETS = Registry("datasets")
+# Every entry declares its domain group (zsc.vocabulary.STUDY_GROUPS, "Search" or "Other"), its
+# number of classes (None: known from the data), its short label in tables and figures (the study's,
+# e.g. "C10"; None: the config's name), the file or folder under its root that exists once it is in
+# place (None: always available, or the user's folder), its images per split before any max_samples
+# (the study's clustered split sizes, docs/study.md#2-datasets, and the official sizes of the other
+# splits: `python -m zsc plan` predicts from them before a dataset is prepared) and the one side in
+# pixels of all its images where they have one (None: image files of any size).
+DATASETS = Registry("datasets", required=("group", "n_classes", "label", "available", "sizes", "native_size"))
 
-GROUPS = ["In-domain", "Domain-shift", "Near-OOD", "Fine-grained", "Far-OOD", "Search", "Other"]
 SEED = 0  # the study's seed for its own splits (EuroSAT, BreakHis) and for carving val from train
 UNLABELLED = -1  # the label of every image of a flat image folder
 
@@ -76,24 +82,38 @@ def _options(default_split: str, splits: list[str], files: bool) -> dict:
         "mirror": {
             "type": ["string", "null"],
             "default": None,
-            "description": "Base URL of a mirror holding the dataset's download files under their usual names (null: the official source).",
+            "description": "Base URL of a mirror holding the dataset's download files under their usual names (null: the "
+            "official source).",
         },
     }
     return {**options, **BACKGROUND_OPTION} if files else options
 
 
-def register(name, description, group, n_classes, split, splits, available, files=True, **info):
-    """Decorator: a dataset entry; `available` is the file or folder (under the root) that exists once
-    the dataset is in place, for `python -m zsc list datasets`. `files`: its images are image files
-    (read by images.read_image, with the `background` option); datasets stored as arrays set it False
-    and `native_size`, the side of all their images (raw pixels never upsample it)."""
-    return DATASETS.add(name, description, options=_options(split, splits, files), group=group, n_classes=n_classes, available=available, **info)
+def register(
+    name, description, group, n_classes, split, splits, available, *, label, sizes, files=True, native_size=None, **info
+):
+    """Decorator: a dataset entry (see DATASETS for what it declares); `split` is the default split of
+    `splits`. `files`: its images are image files (read by images.read_image, with the `background`
+    option); datasets stored as arrays set it False and `native_size`, the side of all their images
+    (raw pixels never upsample it)."""
+    return DATASETS.add(
+        name,
+        description,
+        options=_options(split, splits, files),
+        group=group,
+        n_classes=n_classes,
+        label=label,
+        available=available,
+        sizes=sizes,
+        native_size=native_size,
+        **info,
+    )
 
 
 def native_size(dataset_type: str) -> int | None:
     """The one pixel size of all images of a dataset stored at a fixed size (MNIST 28, CIFAR 32, ...);
     None for datasets of image files, whose sizes vary."""
-    return DATASETS[dataset_type].info.get("native_size")
+    return DATASETS[dataset_type].info["native_size"]
 
 
 def carve(labels: np.ndarray, size: int | float, seed: int = SEED, stratify: bool = True) -> tuple[np.ndarray, np.ndarray]:
@@ -101,7 +121,9 @@ def carve(labels: np.ndarray, size: int | float, seed: int = SEED, stratify: boo
     `size` is a count or a fraction."""
     from sklearn.model_selection import train_test_split
 
-    rest, carved = train_test_split(np.arange(len(labels)), test_size=size, stratify=labels if stratify else None, random_state=seed)
+    rest, carved = train_test_split(
+        np.arange(len(labels)), test_size=size, stratify=labels if stratify else None, random_state=seed
+    )
     return np.sort(rest), np.sort(carved)
 
 

@@ -16,13 +16,16 @@ DATASETS_WITHOUT_DOWNLOAD.update(
     {
         "imagenet": "ImageNet needs a licence: place the validation set as resources/datasets/imagenet/val/<wnid>/*.JPEG "
         "(and, for the search split, the training set as .../train/<wnid>/*.JPEG).",
-        "imagenetv2": "Place ImageNetV2 matched-frequency as resources/datasets/imagenetv2/imagenetv2-matched-frequency-format-val/<class 0..999>/*.jpeg.",
-        "imagenet-r": "Place ImageNet-R (imagenet-r.tar, extracted) as resources/datasets/imagenet-r/imagenet-r/<wnid>/<artform>_<n>.jpg.",
+        "imagenetv2": "Place ImageNetV2 matched-frequency as "
+        "resources/datasets/imagenetv2/imagenetv2-matched-frequency-format-val/<class 0..999>/*.jpeg.",
+        "imagenet-r": "Place ImageNet-R (imagenet-r.tar, extracted) as "
+        "resources/datasets/imagenet-r/imagenet-r/<wnid>/<artform>_<n>.jpg.",
         "imagenet-sketch": "Place ImageNet-Sketch as resources/datasets/imagenet-sketch/sketch/<wnid>/*.JPEG.",
         "imagenet-o": "Place ImageNet-O as resources/datasets/imagenet-o/imagenet-o/<wnid>/*.jpg.",
         "in9": "Place the Backgrounds Challenge data (bg_challenge) as resources/datasets/in9/<variant>/<split>/<class>/*.JPEG "
         "with variant in original, only_fg, mixed_rand, no_fg, only_bg_t, mixed_same.",
-        "stanfordcars": "The official Stanford Cars source is offline: place the test set as resources/datasets/stanfordcars/test/<class>/*.jpg.",
+        "stanfordcars": "The official Stanford Cars source is offline: place the test set as "
+        "resources/datasets/stanfordcars/test/<class>/*.jpg.",
         "imagewoof": "Place imagewoof2 as resources/datasets/imagewoof/imagewoof2/{train,val}/<wnid>/*.JPEG.",
     }
 )
@@ -38,7 +41,9 @@ def image_folder(path: Path, what: str, background: str) -> "object":
 
 
 def folder_images(folder) -> SplitImages:
-    return SplitImages(np.asarray(folder.targets, dtype=np.int64), list(folder.classes), lambda i: folder.loader(folder.samples[i][0]))
+    return SplitImages(
+        np.asarray(folder.targets, dtype=np.int64), list(folder.classes), lambda i: folder.loader(folder.samples[i][0])
+    )
 
 
 def _folder_entry(name, description, group, n_classes, subdirs: dict[str, str], split, **info):
@@ -49,26 +54,68 @@ def _folder_entry(name, description, group, n_classes, subdirs: dict[str, str], 
     return open_folder
 
 
-_folder_entry("imagenetv2", "ImageNet-V2 matched frequency (image folder)", "In-domain", 1000, {"all": "imagenetv2-matched-frequency-format-val"}, "all")
-_folder_entry("imagenet-sketch", "ImageNet-Sketch (image folder)", "Domain-shift", 1000, {"all": "sketch"}, "all")
-_folder_entry("imagenet-o", "ImageNet-O (image folder)", "Near-OOD", 200, {"all": "imagenet-o"}, "all")
-_folder_entry("stanfordcars", "Stanford Cars test set (image folder)", "Fine-grained", 196, {"test": "test"}, "test")
+_folder_entry(
+    "imagenetv2",
+    "ImageNet-V2 matched frequency (image folder)",
+    "In-domain",
+    1000,
+    {"all": "imagenetv2-matched-frequency-format-val"},
+    "all",
+    label="INv2",
+    sizes={"all": 10000},
+)
+_folder_entry(
+    "imagenet-sketch",
+    "ImageNet-Sketch (image folder)",
+    "Domain-shift",
+    1000,
+    {"all": "sketch"},
+    "all",
+    label="IN-S",
+    sizes={"all": 50889},
+)
+_folder_entry(
+    "imagenet-o", "ImageNet-O (image folder)", "Near-OOD", 200, {"all": "imagenet-o"}, "all", label="IN-O", sizes={"all": 2000}
+)
+_folder_entry(
+    "stanfordcars",
+    "Stanford Cars test set (image folder)",
+    "Fine-grained",
+    196,
+    {"test": "test"},
+    "test",
+    label="Cars",
+    sizes={"test": 8041},
+)
 
+# name: (variant folder, group, short label)
 IN9_VARIANTS = {
-    "in9original": ("original", "In-domain"),
-    "in9onlyfg": ("only_fg", "Domain-shift"),
-    "in9mixedrand": ("mixed_rand", "Domain-shift"),
-    "in9nofg": ("no_fg", "Other"),
-    "in9onlybgt": ("only_bg_t", "Other"),
-    "in9mixedsame": ("mixed_same", "Other"),
+    "in9original": ("original", "In-domain", "IN9"),
+    "in9onlyfg": ("only_fg", "Domain-shift", "9-FG"),
+    "in9mixedrand": ("mixed_rand", "Domain-shift", "9-MR"),
+    "in9nofg": ("no_fg", "Other", "9-FGc"),
+    "in9onlybgt": ("only_bg_t", "Other", "9-BG"),
+    "in9mixedsame": ("mixed_same", "Other", "9-MS"),
 }
-for _name, (_variant, _group) in IN9_VARIANTS.items():
+IN9_SIZES = {"test": 4050, "val": 4050, "train": 45405}
+for _name, (_variant, _group, _label) in IN9_VARIANTS.items():
 
     def _in9(root, split, download, background, mirror=None, _variant=_variant):
         return folder_images(image_folder(Path(root) / _variant / split, "in9", background))
 
     # All variants share one folder, resources/datasets/in9/.
-    register(_name, f"ImageNet-9 Backgrounds Challenge, variant {_variant} (image folder)", _group, 9, "test", ["test", "val", "train"], f"{_variant}/test", root="in9")(_in9)
+    register(
+        _name,
+        f"ImageNet-9 Backgrounds Challenge, variant {_variant} (image folder)",
+        _group,
+        9,
+        "test",
+        ["test", "val", "train"],
+        f"{_variant}/test",
+        label=_label,
+        sizes=IN9_SIZES,
+        root="in9",
+    )(_in9)
 
 
 def _with_search_val(images: SplitImages, size: int) -> SplitImages:
@@ -88,6 +135,8 @@ def _with_search_val(images: SplitImages, size: int) -> SplitImages:
     ["test", "val"],
     "val",
     search_dataset=True,
+    label="IN1k",
+    sizes={"test": 50000, "val": 50000},
 )
 def imagenet(root, split, download, background, mirror=None):
     official = folder_images(image_folder(Path(root) / "val", "imagenet", background))
@@ -105,6 +154,8 @@ def imagenet(root, split, download, background, mirror=None):
     ["test", "val"],
     "imagenette2-320/val",
     search_dataset=True,
+    label=None,
+    sizes={"test": 3925, "val": 3925},
 )
 def imagenette(root, split, download, background, mirror=None):
     def labelled(ds):
@@ -113,7 +164,9 @@ def imagenette(root, split, download, background, mirror=None):
     official = labelled(torchvision_dataset("Imagenette")(root, download, mirror, background, split="val", size="320px"))
     if split == "test":
         return official
-    return _with_search_val(labelled(torchvision_dataset("Imagenette")(root, False, mirror, background, split="train", size="320px")), len(official))
+    return _with_search_val(
+        labelled(torchvision_dataset("Imagenette")(root, False, mirror, background, split="train", size="320px")), len(official)
+    )
 
 
 @register(
@@ -125,15 +178,21 @@ def imagenette(root, split, download, background, mirror=None):
     ["test", "val"],
     "imagewoof2/val",
     search_dataset=True,
+    label=None,
+    sizes={"test": 3929, "val": 3929},
 )
 def imagewoof(root, split, download, background, mirror=None):
     official = folder_images(image_folder(Path(root) / "imagewoof2" / "val", "imagewoof", background))
     if split == "test":
         return official
-    return _with_search_val(folder_images(image_folder(Path(root) / "imagewoof2" / "train", "imagewoof", background)), len(official))
+    return _with_search_val(
+        folder_images(image_folder(Path(root) / "imagewoof2" / "train", "imagewoof", background)), len(official)
+    )
 
 
-IMAGENET_R_ARTFORMS = "art cartoon deviantart embroidery graffiti graphic misc origami painting sculpture sketch sticker tattoo toy videogame".split()
+IMAGENET_R_ARTFORMS = (
+    "art cartoon deviantart embroidery graffiti graphic misc origami painting sculpture sketch " "sticker tattoo toy videogame"
+).split()
 
 
 @register(
@@ -145,6 +204,8 @@ IMAGENET_R_ARTFORMS = "art cartoon deviantart embroidery graffiti graphic misc o
     ["all"],
     "imagenet-r",
     extra_labels=True,
+    label="IN-R",
+    sizes={"all": 30000},
 )
 def imagenet_r(root, split, download, background, mirror=None):
     folder = image_folder(Path(root) / "imagenet-r", "imagenet-r", background)

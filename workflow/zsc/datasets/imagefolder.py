@@ -54,6 +54,9 @@ def _some(names: list[str]) -> str:
     group="Other",
     n_classes=None,
     available=None,
+    label=None,
+    sizes={},  # the folder's own: unknown before it is prepared
+    native_size=None,
     schema={"properties": {"root": {"type": "string"}}},  # its folder must be named
 )
 def imagefolder(root, split, download, min_image_size, max_image_pixels, bad_images, background, mirror=None):
@@ -70,15 +73,30 @@ def imagefolder(root, split, download, min_image_size, max_image_pixels, bad_ima
         entries = [(p, c) for c, d in enumerate(class_dirs) for p in listed[d]]
         stray = [display_name(p.name) for p in root.iterdir() if p.is_file() and visible(p)]
         if stray and download:
-            log.warning("imagefolder %s: %d files beside the class folders are ignored: %s", display_name(root), len(stray), _some(sorted(stray)))
+            log.warning(
+                "imagefolder %s: %d files beside the class folders are ignored: %s",
+                display_name(root),
+                len(stray),
+                _some(sorted(stray)),
+            )
         if empty and download:
-            log.warning("imagefolder %s: %d class folders hold no files and are not classes: %s", display_name(root), len(empty), _some(empty))
+            log.warning(
+                "imagefolder %s: %d class folders hold no files and are not classes: %s",
+                display_name(root),
+                len(empty),
+                _some(empty),
+            )
     else:
         class_dirs = []
         entries = [(p, UNLABELLED) for p in sorted(root.iterdir()) if visible(p) and (p.is_file() or broken(p))]
     links = [display_name(p.relative_to(root)) for p, _ in entries if broken(p)]
     if links and download:
-        log.warning("imagefolder %s: %d broken symbolic links (their targets are gone) are left out: %s", display_name(root), len(links), _some(links))
+        log.warning(
+            "imagefolder %s: %d broken symbolic links (their targets are gone) are left out: %s",
+            display_name(root),
+            len(links),
+            _some(links),
+        )
     files = [(p, c) for p, c in entries if not broken(p)]
     if not files:
         raise DatasetError(f"imagefolder: no files in {display_name(root)}")
@@ -98,7 +116,8 @@ def imagefolder(root, split, download, min_image_size, max_image_pixels, bad_ima
             raise DatasetError(f"imagefolder: no usable images in {display_name(root)} ({len(paths)} files; first: {bad[0]})")
         if several_frames:
             log.warning(
-                "imagefolder %s: %d files have several frames (animated GIF, multi-page TIFF, ...); only the first frame is used: %s",
+                "imagefolder %s: %d files have several frames (animated GIF, multi-page TIFF, ...); only the "
+                "first frame is used: %s",
                 display_name(root),
                 len(several_frames),
                 _some(several_frames),

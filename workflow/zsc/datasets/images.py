@@ -86,14 +86,17 @@ def to_rgb_or_grey(image, background: str = "white"):
         low, high = (float(pixels.min()), float(pixels.max())) if pixels.size else (0.0, 0.0)
         if not (np.isfinite(low) and np.isfinite(high) and low >= 0 and high <= 1):
             raise ImageRefused(
-                f"float pixels in [{low:g}, {high:g}]: float images are read only with values in [0, 1]; save it with 8 or 16 bits"
+                f"float pixels in [{low:g}, {high:g}]: float images are read only with values in [0, 1]; save it "
+                f"with 8 or 16 bits"
             )
         return Image.fromarray(np.round(pixels * 255).astype(np.uint8), mode="L")
     if image.mode.startswith("I"):  # I;16, I;16B, I;16L, I;16N, and I (32-bit, holding 16-bit data)
         pixels = np.asarray(image, dtype=np.float64)
         low, high = (float(pixels.min()), float(pixels.max())) if pixels.size else (0.0, 0.0)
         if low < 0 or high > SIXTEEN_BIT:
-            raise ImageRefused(f"32-bit integer pixels in [{low:g}, {high:g}]: only 8- and 16-bit images are read; save it with 8 or 16 bits")
+            raise ImageRefused(
+                f"32-bit integer pixels in [{low:g}, {high:g}]: only 8- and 16-bit images are read; save it with 8 or 16 bits"
+            )
         return Image.fromarray(np.round(pixels * (255 / SIXTEEN_BIT)).astype(np.uint8), mode="L")
     return image.convert("L" if image.mode == "1" else "RGB")
 

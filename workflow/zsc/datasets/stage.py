@@ -96,7 +96,15 @@ def prepare(spec: dict, root: Path, manifest_path: Path) -> None:
         write_bad_files(listing, images)
         named = "; ".join(str(bad) for bad in list(images.bad.values())[:NAMED_IN_LOG])
         more = f"; ... ({len(images.bad) - NAMED_IN_LOG} more)" if len(images.bad) > NAMED_IN_LOG else ""
-        log.warning("%s: skipped %d of %d files: %s%s; every one, with its reason, in %s", spec["name"], len(images.bad), len(images), named, more, listing)
+        log.warning(
+            "%s: skipped %d of %d files: %s%s; every one, with its reason, in %s",
+            spec["name"],
+            len(images.bad),
+            len(images),
+            named,
+            more,
+            listing,
+        )
     else:
         listing.unlink(missing_ok=True)  # a previous prepare's list no longer applies
     labelled = images.labels[usable] != UNLABELLED
@@ -106,7 +114,12 @@ def prepare(spec: dict, root: Path, manifest_path: Path) -> None:
         log.warning("%s: %d classes have a single image: %s", spec["name"], len(lonely), ", ".join(lonely[:10]))
     emptied = [images.classes[c] for c in np.flatnonzero(counts == 0)]
     if emptied:
-        log.warning("%s: %d classes have no usable image (every file skipped) and are not counted: %s", spec["name"], len(emptied), ", ".join(emptied[:10]))
+        log.warning(
+            "%s: %d classes have no usable image (every file skipped) and are not counted: %s",
+            spec["name"],
+            len(emptied),
+            ", ".join(emptied[:10]),
+        )
     indices = usable[stratified_subsample(images.labels[usable], spec["max_samples"], spec["subsample_seed"])]
     n_classes = int(np.count_nonzero(counts))
     log.info("%s/%s: %d of %d samples, %d classes", spec["name"], spec["split"], len(indices), len(images), n_classes)

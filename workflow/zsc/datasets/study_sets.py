@@ -22,9 +22,13 @@ def files_images(paths: list[Path], labels, classes, background: str, **extra) -
 
 DATASETS_WITHOUT_DOWNLOAD.update(
     {
-        "utkface": "Place UTKFace's aligned and cropped faces as resources/datasets/utkface/UTKFace/<age>_<gender>_<race>_<date>.jpg.chip.jpg.",
-        "breakhis": "Place BreakHis as resources/datasets/breakhis/BreaKHis_v1/histology_slides/breast/<benign|malignant>/SOB/<type>/<slide>/<40X|100X|200X|400X>/*.png.",
-        "nabirds": "Place NABirds as resources/datasets/nabirds/nabirds/ with images/, images.txt, image_class_labels.txt, train_test_split.txt and classes.txt.",
+        "utkface": "Place UTKFace's aligned and cropped faces as "
+        "resources/datasets/utkface/UTKFace/<age>_<gender>_<race>_<date>.jpg.chip.jpg.",
+        "breakhis": "Place BreakHis as "
+        "resources/datasets/breakhis/BreaKHis_v1/histology_slides/breast/<benign|malignant>/SOB/<type>/<slide>/"
+        "<40X|100X|200X|400X>/*.png.",
+        "nabirds": "Place NABirds as resources/datasets/nabirds/nabirds/ with images/, images.txt, "
+        "image_class_labels.txt, train_test_split.txt and classes.txt.",
     }
 )
 
@@ -41,6 +45,8 @@ UTKFACE_FIELDS = ("age", "gender", "race")
     ["test", "train"],
     "UTKFace",
     extra_labels=True,
+    label="UTKF",
+    sizes={"test": 5926, "train": 17776},
 )
 def utkface(root, split, download, background, mirror=None):
     folder = require(Path(root) / "UTKFace", "utkface")
@@ -58,7 +64,14 @@ def utkface(root, split, download, background, mirror=None):
     chosen = [row for i, row in enumerate(rows) if (i in test) == (split == "test")]
     ages, genders, races, paths = zip(*chosen) if chosen else ((), (), (), ())
     labels, classes = encode(ages)
-    return files_images(list(paths), labels, classes, background, label_gender=np.asarray(genders, dtype=np.int64), label_race=np.asarray(races, dtype=np.int64))
+    return files_images(
+        list(paths),
+        labels,
+        classes,
+        background,
+        label_gender=np.asarray(genders, dtype=np.int64),
+        label_race=np.asarray(races, dtype=np.int64),
+    )
 
 
 @register(
@@ -70,6 +83,8 @@ def utkface(root, split, download, background, mirror=None):
     ["test", "train"],
     "BreaKHis_v1",
     extra_labels=True,
+    label="BHis",
+    sizes={"test": 3164, "train": 4745},
 )
 def breakhis(root, split, download, background, mirror=None):
     slides = require(Path(root) / "BreaKHis_v1" / "histology_slides" / "breast", "breakhis")
@@ -102,6 +117,8 @@ def breakhis(root, split, download, background, mirror=None):
     "test",
     ["test", "train"],
     "nabirds/images.txt",
+    label="Birds",
+    sizes={"test": 24633, "train": 23929},
 )
 def nabirds(root, split, download, background, mirror=None):
     base = require(Path(root) / "nabirds", "nabirds")
@@ -110,7 +127,12 @@ def nabirds(root, split, download, background, mirror=None):
         with open(require(base / name, "nabirds")) as f:
             return dict(line.rstrip("\n").split(" ", 1) for line in f if line.strip())
 
-    paths, class_of, is_train, names = table("images.txt"), table("image_class_labels.txt"), table("train_test_split.txt"), table("classes.txt")
+    paths, class_of, is_train, names = (
+        table("images.txt"),
+        table("image_class_labels.txt"),
+        table("train_test_split.txt"),
+        table("classes.txt"),
+    )
     wanted = "0" if split == "test" else "1"
     ids = sorted((i for i in paths if is_train[i] == wanted), key=lambda i: paths[i])
     labels, class_ids = encode([int(class_of[i]) for i in ids])
@@ -159,16 +181,22 @@ def bioscan_taxonomy(metadata):
     ["test", "val", "train"],
     "BIOSCAN_Insect_Dataset_metadata.tsv",
     levels=tuple(f"label_{level}" for level in BIOSCAN_LEVELS[:-1]),
+    label="Bio",
+    sizes={"test": 24600},
 )
 def bioscan1m(root, split, download, background, mirror=None):
     import pandas as pd
 
     root = Path(root)
     columns = ["sampleid", "uri", *BIOSCAN_LEVELS, "image_file", "chunk_number"]
-    metadata = pd.read_csv(require(root / "BIOSCAN_Insect_Dataset_metadata.tsv", "bioscan1m"), sep="\t", usecols=columns, dtype=str)
+    metadata = pd.read_csv(
+        require(root / "BIOSCAN_Insect_Dataset_metadata.tsv", "bioscan1m"), sep="\t", usecols=columns, dtype=str
+    )
     wanted = set()
     for name in BIOSCAN_SPLIT_FILES[split]:
-        wanted.update(line.strip() for line in require(root / f"{name}.txt", "bioscan1m").read_text().splitlines() if line.strip())
+        wanted.update(
+            line.strip() for line in require(root / f"{name}.txt", "bioscan1m").read_text().splitlines() if line.strip()
+        )
     df = bioscan_taxonomy(metadata[metadata["sampleid"].isin(wanted)]).reset_index(drop=True)
     # Unidentified specimens form one class of their own at each level, as in the study's AMI.
     codes = {level: encode(df[level].fillna("not_classified"))[0] for level in (*BIOSCAN_LEVELS, "uri")}

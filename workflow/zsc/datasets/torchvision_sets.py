@@ -19,7 +19,10 @@ from .images import read_image, to_rgb_or_grey
 
 log = logging.getLogger(__name__)
 
-DATASETS_WITHOUT_DOWNLOAD["lsun"] = "Place the LSUN validation lmdb folders as resources/datasets/lsun/<category>_val_lmdb/ (reading them needs `pip install lmdb`)."
+DATASETS_WITHOUT_DOWNLOAD["lsun"] = (
+    "Place the LSUN validation lmdb folders as resources/datasets/lsun/<category>_val_lmdb/ "
+    "(reading them needs `pip install lmdb`)."
+)
 
 
 def _with_mirror(cls, mirror: str | None, url_attrs: tuple[str, ...]):
@@ -86,7 +89,19 @@ def from_torchvision(ds, labels, classes, convert=None, **extra) -> SplitImages:
 # Always offline
 
 
-@register("digits", "scikit-learn's bundled 8x8 handwritten digits (1,797 images); always offline", "Other", 10, "all", ["all"], None, files=False, native_size=8)
+@register(
+    "digits",
+    "scikit-learn's bundled 8x8 handwritten digits (1,797 images); always offline",
+    "Other",
+    10,
+    "all",
+    ["all"],
+    None,
+    files=False,
+    native_size=8,
+    label="Digits",
+    sizes={"all": 1797},
+)
 def digits(root: Path, split: str, download: bool, mirror=None) -> SplitImages:
     from PIL import Image
     from sklearn.datasets import load_digits
@@ -94,26 +109,64 @@ def digits(root: Path, split: str, download: bool, mirror=None) -> SplitImages:
     bunch = load_digits()
     # Pixel values are 0..16; stretch to 0..255 so the images look like any other greyscale image.
     pixels = np.round(bunch.images * (255 / 16)).astype(np.uint8)
-    return SplitImages(bunch.target.astype(np.int64), [str(c) for c in bunch.target_names], lambda i: Image.fromarray(pixels[i], mode="L"))
+    return SplitImages(
+        bunch.target.astype(np.int64), [str(c) for c in bunch.target_names], lambda i: Image.fromarray(pixels[i], mode="L")
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # torchvision classes with download and checksums
 
 
-@register("cifar10", "CIFAR-10 (torchvision)", "In-domain", 10, "test", ["test", "train"], "cifar-10-batches-py/test_batch", files=False, native_size=32)
+@register(
+    "cifar10",
+    "CIFAR-10 (torchvision)",
+    "In-domain",
+    10,
+    "test",
+    ["test", "train"],
+    "cifar-10-batches-py/test_batch",
+    files=False,
+    native_size=32,
+    label="C10",
+    sizes={"test": 10000, "train": 50000},
+)
 def cifar10(root, split, download, mirror=None):
     ds = torchvision_dataset("CIFAR10", ("url",))(root, download, mirror, train=split == "train")
     return from_torchvision(ds, ds.targets, ds.classes)
 
 
-@register("cifar100", "CIFAR-100 (torchvision)", "In-domain", 100, "test", ["test", "train"], "cifar-100-python/test", files=False, native_size=32)
+@register(
+    "cifar100",
+    "CIFAR-100 (torchvision)",
+    "In-domain",
+    100,
+    "test",
+    ["test", "train"],
+    "cifar-100-python/test",
+    files=False,
+    native_size=32,
+    label="C100",
+    sizes={"test": 10000, "train": 50000},
+)
 def cifar100(root, split, download, mirror=None):
     ds = torchvision_dataset("CIFAR100", ("url",))(root, download, mirror, train=split == "train")
     return from_torchvision(ds, ds.targets, ds.classes)
 
 
-@register("mnist", "MNIST (torchvision)", "Far-OOD", 10, "test", ["test", "train"], "MNIST/raw/t10k-images-idx3-ubyte", files=False, native_size=28)
+@register(
+    "mnist",
+    "MNIST (torchvision)",
+    "Far-OOD",
+    10,
+    "test",
+    ["test", "train"],
+    "MNIST/raw/t10k-images-idx3-ubyte",
+    files=False,
+    native_size=28,
+    label="MNST",
+    sizes={"test": 10000, "train": 60000},
+)
 def mnist(root, split, download, mirror=None):
     ds = torchvision_dataset("MNIST", ("mirrors",))(root, download, mirror, train=split == "train")
     return from_torchvision(ds, ds.targets.numpy(), ds.classes)
@@ -158,6 +211,8 @@ def fashion_mnist_class(md5s: dict[str, str] | None = None, mirrors: list[str] |
     "FashionMNIST/raw/t10k-images-idx3-ubyte",
     files=False,
     native_size=28,
+    label="Fash",
+    sizes={"test": 10000, "train": 60000, "all": 70000},
 )
 def fashionmnist(root: Path, split: str, download: bool, mirror=None) -> SplitImages:
     from PIL import Image
@@ -188,19 +243,51 @@ def _parts(split: str) -> list[str]:
     return ["train", "test"] if split == "all" else [split]
 
 
-@register("svhn", "SVHN cropped digits (torchvision; the extra split is unused)", "Far-OOD", 10, "test", ["test", "train"], "test_32x32.mat", files=False, native_size=32)
+@register(
+    "svhn",
+    "SVHN cropped digits (torchvision; the extra split is unused)",
+    "Far-OOD",
+    10,
+    "test",
+    ["test", "train"],
+    "test_32x32.mat",
+    files=False,
+    native_size=32,
+    label="SVHN",
+    sizes={"test": 26032, "train": 73257},
+)
 def svhn(root, split, download, mirror=None):
     ds = torchvision_dataset("SVHN")(root, download, mirror, split=split)
     return from_torchvision(ds, ds.labels, [str(i) for i in range(10)])
 
 
-@register("flowers102", "Oxford Flowers-102 (torchvision)", "Fine-grained", 102, "test", ["test", "val", "train"], "flowers-102/imagelabels.mat")
+@register(
+    "flowers102",
+    "Oxford Flowers-102 (torchvision)",
+    "Fine-grained",
+    102,
+    "test",
+    ["test", "val", "train"],
+    "flowers-102/imagelabels.mat",
+    label="F102",
+    sizes={"test": 6149, "val": 1020, "train": 1020},
+)
 def flowers102(root, split, download, background, mirror=None):
     ds = torchvision_dataset("Flowers102", ("_download_url_prefix",))(root, download, mirror, background, split=split)
     return from_torchvision(ds, ds._labels, getattr(ds, "classes", [str(i) for i in range(102)]))
 
 
-@register("dtd", "Describable Textures, partition 1 (torchvision)", "Far-OOD", 47, "test", ["test", "val", "train"], "dtd/dtd/labels/test1.txt")
+@register(
+    "dtd",
+    "Describable Textures, partition 1 (torchvision)",
+    "Far-OOD",
+    47,
+    "test",
+    ["test", "val", "train"],
+    "dtd/dtd/labels/test1.txt",
+    label="DTD",
+    sizes={"test": 1880, "val": 1880, "train": 1880},
+)
 def dtd(root, split, download, background, mirror=None):
     ds = torchvision_dataset("DTD", ("_URL",))(root, download, mirror, background, split=split, partition=1)
     return from_torchvision(ds, ds._labels, ds.classes)
@@ -218,24 +305,48 @@ AIRCRAFT_LEVELS = ("variant", "family", "manufacturer")
     ["test", "val", "train", "trainval"],
     "fgvc-aircraft-2013b/data/images_variant_test.txt",
     levels=("label_manufacturer", "label_family"),
+    label="Air",
+    sizes={"test": 3333, "val": 3333, "train": 3334, "trainval": 6667},
 )
 def aircraft(root, split, download, background, mirror=None):
     open_level = torchvision_dataset("FGVCAircraft", ("_URL",))
     levels = {
-        level: open_level(root, download and level == "variant", mirror, background, split=split, annotation_level=level) for level in AIRCRAFT_LEVELS
+        level: open_level(root, download and level == "variant", mirror, background, split=split, annotation_level=level)
+        for level in AIRCRAFT_LEVELS
     }
     ds = levels["variant"]
     extra = {f"label_{level}": np.asarray(levels[level]._labels, dtype=np.int64) for level in AIRCRAFT_LEVELS[1:]}
     return from_torchvision(ds, ds._labels, ds.classes, **extra)
 
 
-@register("places365", "Places365 validation set, small images (torchvision)", "Near-OOD", 365, "val", ["val"], "val_256")
+@register(
+    "places365",
+    "Places365 validation set, small images (torchvision)",
+    "Near-OOD",
+    365,
+    "val",
+    ["val"],
+    "val_256",
+    label="P365",
+    sizes={"val": 36500},
+)
 def places365(root, split, download, background, mirror=None):
     ds = torchvision_dataset("Places365", ("_BASE_URL",))(root, download, mirror, background, split="val", small=True)
     return from_torchvision(ds, ds.targets, ds.classes)
 
 
-@register("lsun", "LSUN scene categories, validation set (torchvision; lmdb files placed by hand)", "Near-OOD", 10, "val", ["val"], ".", files=False)
+@register(
+    "lsun",
+    "LSUN scene categories, validation set (torchvision; lmdb files placed by hand)",
+    "Near-OOD",
+    10,
+    "val",
+    ["val"],
+    ".",
+    files=False,
+    label="LSU",
+    sizes={"val": 3000},
+)
 def lsun(root, split, download, mirror=None):
     from torchvision.datasets import LSUN
 
@@ -270,12 +381,18 @@ def _upright(background):
     ["test", "valid", "train"],
     "celeba/identity_CelebA.txt",
     extra_labels=True,
+    label="CelA",
+    sizes={"test": 19962, "valid": 19867, "train": 162770},
 )
 def celeba(root, split, download, background, mirror=None):
     ds = torchvision_dataset("CelebA")(root, download, mirror, split=split, target_type="identity")  # no loader argument
     identities = ds.identity.numpy().ravel()
     codes, labels = np.unique(identities, return_inverse=True)
-    extra = {f"{CELEBA_ATTRIBUTES_PREFIX}{name}": ds.attr[:, j].numpy().astype(np.int64) for j, name in enumerate(ds.attr_names) if name}
+    extra = {
+        f"{CELEBA_ATTRIBUTES_PREFIX}{name}": ds.attr[:, j].numpy().astype(np.int64)
+        for j, name in enumerate(ds.attr_names)
+        if name
+    }
     return from_torchvision(ds, labels, [str(c) for c in codes], convert=_upright(background), **extra)
 
 
@@ -291,6 +408,8 @@ INATURALIST_LEVELS = ("kingdom", "phylum", "class", "order", "family", "genus")
     ["val"],
     "2021_valid",
     levels=tuple(f"label_{level}" for level in INATURALIST_LEVELS),
+    label="iNat",
+    sizes={"val": 100000},
 )
 def inaturalist(root, split, download, background, mirror=None):
     ds = torchvision_dataset("INaturalist")(root, download, mirror, background, version="2021_valid", target_type="full")
@@ -314,6 +433,8 @@ def inaturalist(root, split, download, background, mirror=None):
     "test",
     ["test", "train"],
     "eurosat/2750",
+    label="ESAT",
+    sizes={"test": 4050, "train": 22950},
 )
 def eurosat(root, split, download, background, mirror=None):
     ds = torchvision_dataset("EuroSAT")(root, download, mirror, background)

@@ -333,6 +333,8 @@ def _latex(frame, text, marks, fills, notes, caption) -> str:
         siunitx=False,
     )
     lines = [
+        # zsc.render was this module's earlier name: kept in the header, so that the same table still
+        # gives the same bytes as before the rename
         "% Written by zsc.render.write_table. Needs \\usepackage{booktabs,multirow,graphicx} and \\usepackage[table]{xcolor}.",
         "\\begin{table}[t]",
         "\\centering",

@@ -72,7 +72,9 @@ def affinity_propagation(X, damping=0.5, convergence_iter=15, max_iter=200, rand
     S.flat[:: n + 1] = S[0, 1] if n > 1 else 0
     if n == 1 or S.min() == S.max():
         # all similarities equal (scikit-learn returns arbitrary centres with a warning): its own code
-        return AffinityPropagation(damping=damping, convergence_iter=convergence_iter, max_iter=max_iter, random_state=random_state).fit_predict(X)
+        return AffinityPropagation(
+            damping=damping, convergence_iter=convergence_iter, max_iter=max_iter, random_state=random_state
+        ).fit_predict(X)
     S.flat[:: n + 1] = preference
     rng = check_random_state(random_state)
     eps, tiny = np.finfo(S.dtype).eps, np.finfo(S.dtype).tiny

@@ -1,4 +1,4 @@
-"""Tables (zsc.render) and figures (zsc.plots): marks, formats, determinism and readable figures.
+"""Tables (zsc.table_formats) and figures (zsc.plots): marks, formats, determinism and readable figures.
 
 The figure tests build inputs of the study's size (18 encoders in 2 architectures, 26 datasets in 5
 groups, 6 clusterers) and check that no two texts of a figure overlap once drawn.
@@ -7,21 +7,20 @@ groups, 6 clusterers) and check that no two texts of a figure overlap once drawn
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import re
 import sys
 from pathlib import Path
 
+import matplotlib
 import numpy as np
 import pandas as pd
 import pytest
+import synthetic
+from figure_text import OUTSIDE, overlapping_text
 
-matplotlib = pytest.importorskip("matplotlib")
+from zsc import plots, study, table_formats
+
 matplotlib.use("Agg")
-
-from zsc import plots, render  # noqa: E402
-
-TESTS = Path(__file__).resolve().parent
 
 # --- study-sized inputs ----------------------------------------------------------------------------
 
@@ -194,7 +193,7 @@ def _cell(tex: str, row: str) -> list[str]:
 
 
 def test_latex_marks_best_bold_and_second_underlined(small, tmp_path):
-    paths = render.write_table(small, tmp_path / "t", caption="Main table", notes=["AMI x 100.", "50% & more"])
+    paths = table_formats.write_table(small, tmp_path / "t", caption="Main table", notes=["AMI x 100.", "50% & more"])
     assert [p.name for p in paths] == ["t.csv", "t.md", "t.tex", "t.html"]
     tex = (tmp_path / "t.tex").read_text()
     assert r"\cellcolor[HTML]{6BAED6} \textbf{62}" in _cell(tex, "MoCo-v3 [FT]")[0]  # column max: bold, full colour
@@ -208,7 +207,7 @@ def test_latex_marks_best_bold_and_second_underlined(small, tmp_path):
 
 
 def test_html_marks_and_shades(small, tmp_path):
-    render.write_table(small, tmp_path / "t", caption="Main table", notes=["AMI x 100.", "a <note>"])
+    table_formats.write_table(small, tmp_path / "t", caption="Main table", notes=["AMI x 100.", "a <note>"])
     page = (tmp_path / "t.html").read_text()
 
     def style(row, col):  # the CSS rule that names this cell
@@ -229,7 +228,7 @@ def test_html_marks_and_shades(small, tmp_path):
 
 
 def test_markdown_and_csv(small, tmp_path):
-    render.write_table(small, tmp_path / "t", notes=["first note", "second note"], digits=1)
+    table_formats.write_table(small, tmp_path / "t", notes=["first note", "second note"], digits=1)
     md = (tmp_path / "t.md").read_text().splitlines()
     assert [c.strip() for c in md[0].split("|")[1:-1]] == [
         "encoder",
@@ -249,10 +248,10 @@ def test_markdown_and_csv(small, tmp_path):
 
 def test_min_best_and_no_best(tmp_path):
     frame = pd.DataFrame({"rank": [3.0, 1.0, 2.0, 4.0]}, index=list("abcd"))
-    render.write_table(frame, tmp_path / "low", best="min")
+    table_formats.write_table(frame, tmp_path / "low", best="min")
     tex = (tmp_path / "low.tex").read_text()
     assert r"\textbf{1}" in _cell(tex, "b")[0] and r"\underline{2}" in _cell(tex, "c")[0]
-    render.write_table(frame, tmp_path / "none", best=None, shade=False)
+    table_formats.write_table(frame, tmp_path / "none", best=None, shade=False)
     tex = (tmp_path / "none.tex").read_text()
     assert r"\textbf" not in tex and r"\underline" not in tex and r"\cellcolor" not in tex
 
@@ -262,7 +261,7 @@ def test_text_table_renders_without_marks(tmp_path):
         {"kmeans": ["umap50", "zpca90"], "ac_with_c": ["umap50; euclidean/ward", None], "threshold": [0.5, np.nan]},
         index=pd.MultiIndex.from_tuples([("ResNet-50", "X-Ent."), ("ViT-B/16", "DINO")], names=["architecture", "encoder"]),
     )
-    paths = render.write_table(frame, tmp_path / "hp", caption="Hyper-parameters")
+    paths = table_formats.write_table(frame, tmp_path / "hp", caption="Hyper-parameters")
     tex, page, md = (tmp_path / "hp.tex").read_text(), (tmp_path / "hp.html").read_text(), (tmp_path / "hp.md").read_text()
     assert "umap50; euclidean/ward" in tex and "zpca90" in page and "umap50; euclidean/ward" in md
     assert r"\textbf" not in tex and r"\cellcolor" not in tex and "background-color: #" not in page
@@ -275,7 +274,7 @@ def test_colour_frame_diverging(tmp_path):
     pred = pd.DataFrame({"C10": [10.0, 100.0, 1.0], "IN1k": [1000.0, 500.0, np.nan]}, index=["a", "b", "c"])
     true = pd.Series({"C10": 10.0, "IN1k": 1000.0})
     ratio = np.log10(pred / true)
-    render.write_table(pred, tmp_path / "k", colour=ratio, best=None)
+    table_formats.write_table(pred, tmp_path / "k", colour=ratio, best=None)
     page = (tmp_path / "k.html").read_text()
     colours = dict(re.findall(r"#T_zsc_(row\d_col\d)[^{]*\{\s*background-color: #([0-9A-F]{6})", page))
     assert "row2_col1" not in colours  # NaN: no colour
@@ -292,8 +291,8 @@ def test_colour_frame_diverging(tmp_path):
 
 
 def test_tables_are_deterministic(small, tmp_path):
-    first = render.write_table(small, tmp_path / "a" / "t", notes=["n"], caption="c")
-    again = render.write_table(small, tmp_path / "b" / "t", notes=["n"], caption="c")
+    first = table_formats.write_table(small, tmp_path / "a" / "t", notes=["n"], caption="c")
+    again = table_formats.write_table(small, tmp_path / "b" / "t", notes=["n"], caption="c")
     for p, q in zip(first, again):
         assert p.read_bytes() == q.read_bytes(), p.name
 
@@ -332,7 +331,7 @@ def figures():
 )
 def test_figure_at_study_size_has_no_overlapping_text(figures, name):
     fig = figures[name]
-    assert plots.overlapping_text(fig) == []
+    assert overlapping_text(fig) == []
     if name != "example_images":  # images have no axes to label, only row titles
         assert _has_axis_labels(fig)
     width, _ = fig.get_size_inches()
@@ -366,7 +365,7 @@ def test_contact_sheet_fits_the_page_and_its_title_is_readable(n_images):
     fig = plots.contact_sheet(thumbnails, title)
     width, height = fig.get_size_inches()
     assert width <= plots.FULL_WIDTH and height <= 8.0  # the figure rules: full width at most, 8 in high at most
-    assert plots.overlapping_text(fig) == []
+    assert overlapping_text(fig) == []
     mosaic = fig.axes[0].get_images()[0].get_array()
     columns = min(8, n_images)
     assert mosaic.shape[1] == columns * 96 + (columns - 1) * 4  # tiles of the largest thumbnail, 4 px apart
@@ -385,26 +384,26 @@ def test_overlapping_text_detects_an_overlap():
     ax.text(0.5, 0.5, "one long piece of text", transform=ax.transAxes)
     ax.text(0.52, 0.51, "another long piece", transform=ax.transAxes)
     ax.text(0.1, 0.1, "")  # empty: ignored
-    pairs = plots.overlapping_text(fig)
+    pairs = overlapping_text(fig)
     assert ("one long piece of text", "another long piece") in pairs
     fig2 = plots._figure(3.5, 2)
     ax2 = fig2.subplots()
     ax2.text(0.1, 0.1, "apart", transform=ax2.transAxes)
     ax2.text(0.7, 0.8, "far apart", transform=ax2.transAxes)
-    assert plots.overlapping_text(fig2) == []
+    assert overlapping_text(fig2) == []
 
 
 def test_overlapping_text_sees_text_cut_off_at_the_edge():
     fig = plots._figure(2.0, 1.0)
     fig.text(0.9, 0.5, "a label running off the figure")
-    assert plots.overlapping_text(fig) == [("a label running off the figure", plots.OUTSIDE)]
+    assert overlapping_text(fig) == [("a label running off the figure", OUTSIDE)]
 
 
 def test_overlapping_text_sees_crowded_tick_labels():
     fig = plots._figure(1.5, 1.0)
     ax = fig.subplots()
     ax.set_xticks(range(30), [f"dataset {k}" for k in range(30)])
-    assert plots.overlapping_text(fig)
+    assert overlapping_text(fig)
 
 
 def test_save_figure_is_deterministic(tmp_path, figures):
@@ -419,82 +418,11 @@ def test_save_figure_is_deterministic(tmp_path, figures):
     assert first[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-# --- the study module's own outputs, through every figure -----------------------------------------------
-
-
-def _study_modules():
-    try:
-        from zsc import study
-    except Exception:  # pragma: no cover - not there yet
-        return None
-    spec = importlib.util.spec_from_file_location("synthetic", TESTS / "synthetic.py")
-    if spec is None or not (TESTS / "synthetic.py").exists():
-        return None
-    synthetic = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("synthetic", synthetic)
-    spec.loader.exec_module(synthetic)
-    return study, synthetic
-
-
-def study_outputs():
-    """name -> Figure, from zsc.study's frames of the synthetic study (tests/synthetic.py)."""
-    modules = _study_modules()
-    if modules is None:
-        return None
-    study, synthetic = modules
-    runs, labels, facts = synthetic.study_runs()
-    encoders = facts["encoders"]
-    order = list(encoders)
-    avg, _ = study.clusterer_average(runs, facts)
-    groups = list(study.table_groups(facts, avg.columns)) + [study.ALL]
-    delta = study.delta_vs_supervised(avg, facts)
-    ranks = study.encoder_ranks(avg, facts)
-    summary, _ = study.clusterer_ranks(runs, facts)
-    selected = study.select_runs(runs, facts)
-    points = study.cell_metric(selected, facts["clusterers"], "AMI")
-    for metric in ("silhouette_og", "silhouette_umap"):
-        points = points.merge(study.cell_metric(selected, facts["clusterers"], metric), on=["encoder", "dataset", "clusterer"])
-    cells = study.cell_ami(selected, facts["clusterers"])
-    levels = study.label_levels(labels, facts)
-    levels = levels[levels["dataset"] == "inaturalist"]
-    table = study.main_table(avg, facts)
-    titles = {d: study.dataset_label(facts, d) for d in facts["datasets"]}
-    rng = np.random.default_rng(0)
-    curves = pd.DataFrame(
-        [
-            dict(dataset=d, encoder=e, n_components=n, cumulative_variance=1 - np.exp(-rng.uniform(0.01, 0.1) * n))
-            for d in list(facts["datasets"])[:26]
-            for e in order
-            for n in (1, 10, 100, 768)
-        ]
-    )
-    return {
-        "study_delta_by_domain": plots.delta_by_domain(delta, groups, order, encoders),
-        "study_rank_by_domain": plots.rank_by_domain(ranks, groups, order, encoders),
-        "study_clusterer_ranking": plots.clusterer_ranking(summary, {}),
-        "study_silhouette_vs_ami": plots.silhouette_vs_ami(points, facts["clusterers"], encoders),
-        "study_clusterer_pairs": plots.clusterer_pairs(cells, facts["clusterers"]),
-        "study_taxonomy_levels": plots.taxonomy_levels(levels, encoders, titles),
-        "study_ami_heatmap": plots.ami_heatmap(table),
-        "study_ami_heatmap_plain": plots.ami_heatmap(avg),
-        "study_pca_variance": plots.pca_variance(curves, encoders, titles),
-    }
-
-
-def test_study_outputs_through_every_figure():
-    outputs = study_outputs()
-    if outputs is None:
-        pytest.skip("zsc.study or tests/synthetic.py not available")
-    for name, fig in outputs.items():
-        assert plots.overlapping_text(fig) == [], name
-        assert _has_axis_labels(fig), name
+# --- the study's tables from zsc.study's frames of the synthetic study (tests/synthetic.py); the outputs'
+# figures at the study's size: tests/test_registries.py
 
 
 def test_study_tables_render(tmp_path):
-    modules = _study_modules()
-    if modules is None:
-        pytest.skip("zsc.study or tests/synthetic.py not available")
-    study, synthetic = modules
     runs, _, facts = synthetic.study_runs()
     avg, _ = study.clusterer_average(runs, facts)
     main = study.main_table(avg, facts)
@@ -506,7 +434,7 @@ def test_study_tables_render(tmp_path):
         "n_clusters": (pred, {"colour": study.log_ratio(pred, true), "best": None}),
     }
     for name, (frame, options) in tables.items():
-        paths = render.write_table(frame, tmp_path / name, notes=["synthetic"], caption=name, **options)
+        paths = table_formats.write_table(frame, tmp_path / name, notes=["synthetic"], caption=name, **options)
         assert all(p.stat().st_size > 0 for p in paths), name
     tex = (tmp_path / "main.tex").read_text()
     assert tex.count(r"\textbf{") >= main.shape[1]  # a best value in every column
@@ -519,7 +447,7 @@ def test_study_tables_render(tmp_path):
 def render_all(folder: str | Path = "/tmp/figs") -> list[Path]:
     """Write every study-sized figure as PNG/PDF to `folder` (to look at them)."""
     paths = []
-    for name, fig in {**study_figures(), **(study_outputs() or {})}.items():
+    for name, fig in study_figures().items():
         paths += plots.save_figure(fig, Path(folder) / name)
     return paths
 

@@ -1,4 +1,4 @@
-"""The run grid: a loaded config (zsc.config.Config) and the runs it asks for."""
+"""The loaded config (zsc.config.Config): the settings, the protocol's table, and the runs it asks for."""
 
 from __future__ import annotations
 
@@ -8,11 +8,8 @@ import json
 from dataclasses import dataclass
 from typing import Iterator
 
+from ..vocabulary import MAP_REDUCER, MAP_SPACE, UMAP_SPACE, UMAP_SPACE_NAME
 from .config_schema import registries
-
-RUN_KEYS = ("dataset", "split", "encoder", "reducer", "clusterer", "seed")
-# The silhouettes' shared UMAP-50 space (the study's U50): a reducer of the config equal to this is used.
-UMAP_SPACE = {"type": "umap", "n_components": 50, "n_neighbors": 30, "min_dist": 0.0, "metric": "euclidean"}
 
 
 @dataclass(frozen=True)
@@ -101,13 +98,12 @@ class Config:
 
 def metric_reducers(settings: dict) -> tuple[dict, str | None]:
     """Reductions of the workflow's own and the name of the silhouettes' UMAP-50 space: a U50
-    reducer of the config if it has one, else `umap_space`; for the embedding maps, a 2-D UMAP."""
-    from ..outputs import MAP_REDUCER, MAP_SPACE
-
+    reducer of the config if it has one, else the workflow's own (UMAP_SPACE_NAME); for the
+    embedding maps, a 2-D UMAP."""
     own = {MAP_REDUCER: {**MAP_SPACE, "name": MAP_REDUCER}} if settings["outputs"]["embedding_maps"] else {}
     if not settings["metrics"]["umap_silhouette"]:
         return own, None
     for name, entry in settings["reducers"].items():
         if {k: v for k, v in entry.items() if k != "name"} == UMAP_SPACE:
             return own, name
-    return {**own, "umap_space": {**UMAP_SPACE, "name": "umap_space"}}, "umap_space"
+    return {**own, UMAP_SPACE_NAME: {**UMAP_SPACE, "name": UMAP_SPACE_NAME}}, UMAP_SPACE_NAME

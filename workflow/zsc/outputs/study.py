@@ -1,12 +1,12 @@
 """The study's tables and figures (Lowe et al. 2024), as entries of the output registry
-(zsc.outputs): each renders from the result tables with zsc.study's numbers, zsc.render's tables and
-zsc.plots' figures. docs/outputs.md explains how every number is computed."""
+(zsc.outputs): each renders from the result tables with zsc.study's numbers, zsc.table_formats'
+tables and zsc.plots' figures. docs/outputs.md explains how every number is computed."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from .outputs import Data, labels_of, needs_runs, output, save, write
+from .registry import Data, labels_of, needs_runs, output, save, write
 
 # ---------------------------------------------------------------------------------------------
 # Availability checks: each says why an output cannot be made from this config (None: it can).
@@ -32,7 +32,10 @@ def _needs_ranked_pairs(facts_):
     if len(facts_["clusterers"]) < 2:
         return "needs at least 2 clusterers"
     if not any(e["training"] in ("supervised", "self-supervised") for e in facts_["encoders"].values()):
-        return "needs a supervised or self-supervised encoder (random-init, raw and fine-tuned encoders are not ranked, as in the study)"
+        return (
+            "needs a supervised or self-supervised encoder (random-init, raw and fine-tuned encoders are "
+            "not ranked, as in the study)"
+        )
     return None
 
 
@@ -60,7 +63,10 @@ def _needs_in9(facts_):
 def _needs_levels(facts_):
     if any(d["extra_labels"] for d in facts_["datasets"].values()):
         return None
-    return "needs a dataset with extra label levels (iNaturalist or BIOSCAN taxonomy, CelebA attributes, UTKFace, ImageNet-R, Aircraft, BreakHis)"
+    return (
+        "needs a dataset with extra label levels (iNaturalist or BIOSCAN taxonomy, CelebA attributes, "
+        "UTKFace, ImageNet-R, Aircraft, BreakHis)"
+    )
 
 
 def _needs_taxonomy(facts_):
@@ -82,14 +88,15 @@ def _needs_labels_and_runs(facts_):
 
 
 def not_run_notes(runs) -> list[str]:
-    from .aggregate import not_run_notes  # here: zsc.aggregate imports zsc.config, which imports the outputs
+    from ..aggregate import not_run_notes  # when rendering: zsc.aggregate imports pandas
 
     return not_run_notes(runs)
 
 
 def _drop_notes(drops) -> list[str]:
     return [
-        f"dropped for every encoder: {r.clusterer} on {r.dataset}{f' ({r.reducer})' if r.reducer else ''} (missing for {r.encoders}: {r.reason})"
+        f"dropped for every encoder: {r.clusterer} on "
+        f"{r.dataset}{f' ({r.reducer})' if r.reducer else ''} (missing for {r.encoders}: {r.reason})"
         for r in drops.itertuples()
     ]
 
@@ -104,7 +111,7 @@ def _drop_notes(drops) -> list[str]:
     "runs",
 )
 def main_ami(data: Data, out: Path):
-    from . import study
+    from .. import study
 
     avg, drops = study.clusterer_average(data.runs, data.facts)
     notes = _drop_notes(drops) + not_run_notes(data.runs)
@@ -119,7 +126,7 @@ def main_ami(data: Data, out: Path):
     "runs",
 )
 def ami_per_clusterer(data: Data, out: Path):
-    from . import study
+    from .. import study
 
     for clusterer in data.facts["all_clusterers"]:
         runs = data.runs[data.runs["clusterer"] == clusterer]
@@ -138,7 +145,7 @@ def ami_per_clusterer(data: Data, out: Path):
 def n_clusters(data: Data, out: Path):
     import pandas as pd
 
-    from . import study
+    from .. import study
 
     for clusterer in data.facts["chooses_k"]:
         pred, true = study.n_clusters_table(data.runs, data.facts, clusterer)
@@ -156,7 +163,7 @@ def n_clusters(data: Data, out: Path):
     _needs_protocol,
 )
 def hyperparameters(data: Data, out: Path):
-    from . import study
+    from .. import study
 
     write(study.hyperparameter_table(data.facts), out, "hyperparameters", best=None, shade=False)
 
@@ -170,7 +177,7 @@ def hyperparameters(data: Data, out: Path):
     _needs_umap_space,
 )
 def silhouettes(data: Data, out: Path):
-    from . import study
+    from .. import study
 
     for space, table in study.silhouette_tables(data.runs, data.facts).items():
         write(table, out, f"silhouette_{space}", caption=f"Silhouette x 100, {space}")
@@ -185,7 +192,7 @@ def silhouettes(data: Data, out: Path):
     _needs_in9,
 )
 def in9_backgrounds(data: Data, out: Path):
-    from . import study
+    from .. import study
 
     avg, drops = study.clusterer_average(data.runs, data.facts)
     write(study.in9_table(avg, data.facts), out, "in9_backgrounds", notes=_drop_notes(drops))
@@ -201,7 +208,7 @@ def in9_backgrounds(data: Data, out: Path):
     reads=("labels",),
 )
 def label_levels(data: Data, out: Path):
-    from . import study
+    from .. import study
 
     levels = study.label_levels(data.labels, data.facts)
     order = list(data.facts["encoders"])
@@ -215,7 +222,7 @@ def label_levels(data: Data, out: Path):
 
 @output("datasets", "table", "The datasets clustered: domain group, classes, samples clustered and source.", "runs")
 def datasets(data: Data, out: Path):
-    from . import study
+    from .. import study
 
     write(study.dataset_table(data.runs, data.facts), out, "datasets", best=None, shade=False)
 
@@ -230,7 +237,7 @@ def datasets(data: Data, out: Path):
     _needs_supervised_pair,
 )
 def delta_vs_supervised(data: Data, out: Path):
-    from . import study
+    from .. import study
 
     avg, drops = study.clusterer_average(data.runs, data.facts)
     table = study.delta_vs_supervised(avg, data.facts)
@@ -246,7 +253,7 @@ def delta_vs_supervised(data: Data, out: Path):
     _needs_supervised_pair,
 )
 def encoder_ranks(data: Data, out: Path):
-    from . import study
+    from .. import study
 
     avg, _ = study.clusterer_average(data.runs, data.facts)
     write(study.encoder_ranks(avg, data.facts), out, "encoder_ranks", best=None, shade=False, digits=3)
@@ -261,7 +268,7 @@ def encoder_ranks(data: Data, out: Path):
     _needs_ranked_pairs,
 )
 def clusterer_ranks(data: Data, out: Path):
-    from . import study
+    from .. import study
 
     summary, pairs = study.clusterer_ranks(data.runs, data.facts)
     write(summary, out, "clusterer_ranks", best=None, shade=False, digits=3, caption="Clusterer ranks")
@@ -286,7 +293,7 @@ def clusterer_ranks(data: Data, out: Path):
     "runs",
 )
 def ami_heatmap(data: Data, out: Path):
-    from . import plots, study
+    from .. import plots, study
 
     avg, _ = study.clusterer_average(data.runs, data.facts)
     save(plots.ami_heatmap(study.main_table(avg, data.facts)), out, "ami_heatmap")
@@ -299,7 +306,7 @@ def ami_heatmap(data: Data, out: Path):
     "runs",
 )
 def ami_heatmap_per_clusterer(data: Data, out: Path):
-    from . import plots, study
+    from .. import plots, study
 
     for clusterer in data.facts["all_clusterers"]:
         table = study.per_clusterer_table(data.runs, data.facts, clusterer)
@@ -307,7 +314,7 @@ def ami_heatmap_per_clusterer(data: Data, out: Path):
 
 
 def _delta_figure(data: Data, out: Path, name: str, keep):
-    from . import plots, study
+    from .. import plots, study
 
     avg, _ = study.clusterer_average(data.runs, data.facts)
     delta = study.delta_vs_supervised(avg, data.facts)
@@ -348,7 +355,7 @@ def delta_by_domain_ft(data: Data, out: Path):
     _needs_supervised_pair,
 )
 def encoder_rank_by_domain(data: Data, out: Path):
-    from . import plots, study
+    from .. import plots, study
 
     avg, _ = study.clusterer_average(data.runs, data.facts)
     ranks = study.encoder_ranks(avg, data.facts)
@@ -366,10 +373,10 @@ def encoder_rank_by_domain(data: Data, out: Path):
     _needs_ranked_pairs,
 )
 def clusterer_ranking(data: Data, out: Path):
-    from . import plots, study
+    from .. import plots, study
 
     summary, _ = study.clusterer_ranks(data.runs, data.facts)
-    save(plots.clusterer_ranking(summary), out, "clusterer_ranking")
+    save(plots.clusterer_ranking(summary, data.facts["clusterer_labels"]), out, "clusterer_ranking")
 
 
 @output(
@@ -382,7 +389,7 @@ def clusterer_ranking(data: Data, out: Path):
     _needs_labels_and_runs,
 )
 def silhouette_vs_ami(data: Data, out: Path):
-    from . import plots
+    from .. import plots
 
     runs = data.runs[data.runs["encoder"].map(lambda e: data.facts["encoders"][e]["training"] != "random")]
     runs = runs.reindex(
@@ -391,7 +398,8 @@ def silhouette_vs_ami(data: Data, out: Path):
     points = runs.groupby(["encoder", "dataset", "clusterer"], sort=False)[["AMI", "silhouette_og", "silhouette_umap"]].median()
     points = points.reset_index()
     points["AMI"] *= 100
-    save(plots.silhouette_vs_ami(points, data.facts["all_clusterers"], data.facts["encoders"]), out, "silhouette_vs_ami")
+    figure = plots.silhouette_vs_ami(points, data.facts["all_clusterers"], data.facts["encoders"], data.facts["clusterer_labels"])
+    save(figure, out, "silhouette_vs_ami")
 
 
 @output(
@@ -402,10 +410,10 @@ def silhouette_vs_ami(data: Data, out: Path):
     _needs_clusterers(2),
 )
 def clusterer_pairs(data: Data, out: Path):
-    from . import plots, study
+    from .. import plots, study
 
     cells = study.cell_ami(data.runs, data.facts["all_clusterers"])
-    save(plots.clusterer_pairs(cells, data.facts["all_clusterers"]), out, "clusterer_pairs")
+    save(plots.clusterer_pairs(cells, data.facts["all_clusterers"], data.facts["clusterer_labels"]), out, "clusterer_pairs")
 
 
 @output(
@@ -418,7 +426,7 @@ def clusterer_pairs(data: Data, out: Path):
     reads=("labels",),
 )
 def taxonomy_levels(data: Data, out: Path):
-    from . import plots, study
+    from .. import plots, study
 
     levels = study.label_levels(data.labels, data.facts)
     hierarchical = [d for d, f in data.facts["datasets"].items() if len(f["levels"]) > 1]
@@ -438,9 +446,9 @@ def taxonomy_levels(data: Data, out: Path):
     files=("clusters",),
 )
 def example_images(data: Data, out: Path):
-    from . import plots
-    from .datasets import open_split
-    from .tables import read
+    from .. import plots
+    from ..datasets import open_split
+    from ..tables import read
 
     for choice, clusters_path in zip(data.facts["examples"], data.files["clusters"]):
         clusters, _ = read(clusters_path)
@@ -480,8 +488,8 @@ def _example_grid(labels, indices, images, n_clusters: int, per_cluster: int):
 def pca_variance(data: Data, out: Path):
     import pandas as pd
 
-    from . import plots
-    from .tables import read_vectors
+    from .. import plots
+    from ..tables import read_vectors
 
     curves = []
     for (dataset, _, encoder), path in zip(data.facts["pairs"], data.files["embeddings"]):
@@ -526,8 +534,8 @@ def explained_variance(X, seed: int, max_samples: int = 10_000):
 def embedding_maps(data: Data, out: Path):
     import pandas as pd
 
-    from . import plots
-    from .tables import read
+    from .. import plots
+    from ..tables import read
 
     for (dataset, _, encoder), path, embeddings in zip(data.facts["pairs"], data.files["maps"], data.files["embeddings"]):
         xy = read(path, columns=["embedding"])[0]["embedding"]

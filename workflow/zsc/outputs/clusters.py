@@ -6,7 +6,7 @@ the images.
   true label where there is one), the cluster of the recommended pipeline and of every run;
 - `cluster_sheets`: a contact sheet per cluster of each dataset's recommended pipeline.
 
-The recommended pipeline is encoder_choice's (zsc.labelfree_outputs.recommendations), at the first
+The recommended pipeline is encoder_choice's (zsc.outputs.labelfree.recommendations), at the first
 seed that ran. docs/outputs.md describes the files.
 """
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from .outputs import Data, output, save, write
+from .registry import Data, output, save, write
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ def run_column(run) -> str:
 def recommended_runs(data: Data) -> dict:
     """Dataset -> the run (keys, with split and seed) of its recommended pipeline: the first seed at which
     that pipeline ran."""
-    from .labelfree_outputs import recommendations
+    from .labelfree import recommendations
 
     _, recommended = recommendations(data)
     runs = data.runs[data.runs["status"] == "ran"] if "status" in data.runs else data.runs
@@ -52,7 +52,7 @@ def _clusters_file(data: Data, run: dict) -> str:
 
 
 def _manifest(data: Data, dataset: str, split: str):
-    from . import tables
+    from .. import tables
 
     return tables.read(data.facts["patterns"]["manifest"].format(dataset=dataset, split=split))
 
@@ -60,7 +60,7 @@ def _manifest(data: Data, dataset: str, split: str):
 def _images(data: Data, dataset: str, manifest: dict):
     """The dataset's images, checked against the manifest: an image folder whose files changed since it
     was prepared would show other images than those clustered."""
-    from .datasets import open_split
+    from ..datasets import open_split
 
     source = data.facts["sources"][dataset]
     images = open_split(source["spec"], Path(source["root"]), download=False)
@@ -82,7 +82,7 @@ def assignment_table(data: Data, dataset: str, recommended: dict | None):
     import numpy as np
     import pandas as pd
 
-    from . import tables
+    from .. import tables
 
     runs = data.runs[data.runs["dataset"] == dataset]
     ran = runs[runs["status"] == "ran"] if "status" in runs else runs
@@ -122,7 +122,7 @@ def assignment_table(data: Data, dataset: str, recommended: dict | None):
     category="Clusters",
 )
 def assignments(data: Data, out: Path):
-    from . import tables
+    from .. import tables
 
     recommended = recommended_runs(data)
     for dataset in data.runs["dataset"].unique():
@@ -176,7 +176,7 @@ def sheet_title(data: Data, dataset: str, run: dict, cluster: int, size: int, n_
     """The sheet's title: dataset, pipeline, cluster and size; for labelled data the majority class and its share."""
     import numpy as np
 
-    from .labelfree_outputs import names
+    from .labelfree import names
 
     shown = names(data.facts)
     encoder = shown["encoder"].get(run["encoder"], run["encoder"])
@@ -205,7 +205,7 @@ def sheet_title(data: Data, dataset: str, run: dict, cluster: int, size: int, n_
 def cluster_sheets(data: Data, out: Path):
     import numpy as np
 
-    from . import plots, tables
+    from .. import plots, tables
 
     limits = data.facts["sheets"]
     for dataset, run in recommended_runs(data).items():

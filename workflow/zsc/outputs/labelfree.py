@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .outputs import Data, labels_of, output, save, write, write_csv
+from .registry import Data, labels_of, output, save, write, write_csv
 
 
 def _needs_labelfree(facts_):
@@ -41,7 +41,7 @@ def references(data: Data):
     table, 0-1), and, where probed, each kNN top-1 and the linear probe's top-1 accuracy."""
     import pandas as pd
 
-    from . import study
+    from .. import study
 
     avg, _ = study.clusterer_average(data.runs, data.facts)
     ami = (
@@ -59,7 +59,7 @@ def references(data: Data):
 
 def primary_score(facts_) -> str:
     """The score the recommendation follows: the UMAP-50 silhouette, else (no UMAP space) the original space's."""
-    from . import selection
+    from .. import selection
 
     return selection.PRIMARY if facts_["umap_silhouette"] else selection.FALLBACK
 
@@ -67,7 +67,7 @@ def primary_score(facts_) -> str:
 def recommendations(data: Data, choice=None):
     """(the pipelines that ran, one recommended pipeline per dataset): zsc.selection.recommend of the
     primary score over runs.parquet; `choice` (encoder_choice's ranks) counts the scores agreeing."""
-    from . import selection
+    from .. import selection
 
     pipelines = selection.pipeline_table(data.runs)
     return pipelines, selection.recommend(pipelines, choice, primary_score(data.facts))
@@ -75,12 +75,10 @@ def recommendations(data: Data, choice=None):
 
 def names(facts_) -> dict[str, dict[str, str]]:
     """Display names of datasets, encoders and clusterers (the study's, else the config's)."""
-    from .plots import CLUSTERER_LABELS
-
     return {
         "dataset": {name: d["label"] for name, d in facts_["datasets"].items()},
         "encoder": labels_of(facts_, "encoders"),
-        "clusterer": {c: CLUSTERER_LABELS.get(c, c) for c in facts_["all_clusterers"]},
+        "clusterer": {c: facts_["clusterer_labels"].get(c, c) for c in facts_["all_clusterers"]},
     }
 
 
@@ -115,9 +113,7 @@ def recommendation_table(recommended, facts_):
             "value": shown["value"],
             "runner-up": runner_up,
             "margin": shown["margin"],
-            "scores agreeing": [
-                "" if pd.isna(a) else f"{a} of {n}" for a, n in zip(shown["agreeing"], shown["scores"])
-            ],
+            "scores agreeing": ["" if pd.isna(a) else f"{a} of {n}" for a, n in zip(shown["agreeing"], shown["scores"])],
             "AMI-best": shown["ami_best"].map(lambda v: "" if pd.isna(v) else ("yes" if v else "no")),
             "regret (AMI x 100)": shown["regret"],
         }
@@ -176,7 +172,7 @@ def _recommendation_notes(facts_, primary: str) -> list[str]:
     reads=("runs", "labelfree", "probes"),
 )
 def encoder_choice(data: Data, out: Path):
-    from . import selection
+    from .. import selection
 
     scores = selection.score_table(data.labelfree)
     choice = selection.encoder_choice(scores, references(data), reference="AMI")
@@ -235,7 +231,7 @@ def encoder_choice(data: Data, out: Path):
     reads=("runs", "labelfree", "probes"),
 )
 def score_validation(data: Data, out: Path):
-    from . import selection
+    from .. import selection
 
     refs = references(data)
     choices = selection.score_choices(
@@ -274,7 +270,7 @@ def score_validation(data: Data, out: Path):
     reads=("runs", "labelfree", "probes"),
 )
 def labelfree_correlations(data: Data, out: Path):
-    from . import selection
+    from .. import selection
 
     table = selection.correlations(selection.score_table(data.labelfree), references(data))
     for test in ("spearman", "kendall"):
@@ -295,7 +291,7 @@ def labelfree_correlations(data: Data, out: Path):
 
 
 def _checkpoints(data: Data):
-    from . import selection
+    from .. import selection
 
     series = {e: f for e, f in data.facts["encoders"].items() if "series" in f}
     series = {
@@ -316,7 +312,7 @@ def _checkpoints(data: Data):
     reads=("runs", "labelfree", "probes"),
 )
 def checkpoints(data: Data, out: Path):
-    from . import selection
+    from .. import selection
 
     table, scores, refs = _checkpoints(data)
     write(table, out, "checkpoints", best="max", digits=3, caption="Scores and references per checkpoint")
@@ -342,7 +338,7 @@ def checkpoints(data: Data, out: Path):
     reads=("runs", "labelfree", "probes"),
 )
 def checkpoint_curves(data: Data, out: Path):
-    from . import plots
+    from .. import plots
 
     table, scores, refs = _checkpoints(data)
     save(plots.checkpoint_curves(table, scores + refs), out, "checkpoint_curves")
