@@ -86,3 +86,30 @@ def open_report(report: Path, screenshots: Path) -> dict:
             driver.quit()
     errors = [e["message"] for e in logs if e["level"] == "SEVERE" and not any(k in e["message"] for k in KNOWN_WARNINGS)]
     return {"categories": sorted(set(categories)), "main_table": main_table, "figure_size": size, "errors": errors}
+
+
+def open_start_page(report: Path, screenshots: Path, link: str) -> dict:
+    """What the report's start page says (its text, e.g. the recommendation table), and what following its
+    link to the file `link` (e.g. a contact sheet: the link opens the file's panel, whose eye button shows
+    it) shows: the largest image decoded then, and any console error; a screenshot of each goes to
+    `screenshots`."""
+    from selenium.webdriver.common.by import By
+
+    screenshots.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as profile:
+        driver = _driver(profile)
+        try:
+            driver.get(report.resolve().as_uri())
+            _wait(lambda: driver.find_elements(By.XPATH, "//*[text()='Tables']"))
+            text = _wait(lambda: driver.find_element(By.TAG_NAME, "body").text)
+            driver.save_screenshot(str(screenshots / "start_page.png"))
+            _wait(lambda: driver.find_elements(By.XPATH, f"//a[normalize-space()='{link}']"))[0].click()  # the file's panel
+            _wait(lambda: driver.find_elements(By.XPATH, "//a[@iconname='eye']"))[0].click()  # then its view
+            images = _wait(lambda: [i for i in driver.find_elements(By.TAG_NAME, "img") if i.get_property("naturalWidth") > 100])
+            size = max((i.get_property("naturalWidth"), i.get_property("naturalHeight")) for i in images)
+            driver.save_screenshot(str(screenshots / "linked.png"))
+            logs = driver.get_log("browser")
+        finally:
+            driver.quit()
+    errors = [e["message"] for e in logs if e["level"] == "SEVERE" and not any(k in e["message"] for k in KNOWN_WARNINGS)]
+    return {"text": text, "linked_image_size": size, "errors": errors}

@@ -374,6 +374,7 @@ def default_run(folder, config_path, n_samples: int = 300, seed: int = 0):
     config = cfg.load(yaml.safe_load(Path(config_path).read_text()))
     facts = outputs.facts(config)
     facts["files"] = {kind: [str(folder / path) for path in paths] for kind, paths in facts["files"].items()}
+    facts["patterns"] = {kind: str(folder / pattern) for kind, pattern in facts["patterns"].items()}
     runs = grid_runs(facts, seed)
     rng = np.random.default_rng(seed)
     keys = ["dataset", "split", "encoder", "reducer", "clusterer", "seed"]
@@ -384,12 +385,16 @@ def default_run(folder, config_path, n_samples: int = 300, seed: int = 0):
     labels = runs.loc[runs["skipped"] == "", keys + ["AMI"]].assign(level="label")[[*keys, "level", "AMI"]]
     labels.to_parquet(tables_["labels"])
     for dataset in facts["datasets"]:
-        root = folder / "datasets" / dataset
         spec = config.entry("datasets", dataset)
-        datasets.prepare(spec, root, root / "manifest.parquet")
+        manifest = Path(facts["patterns"]["manifest"].format(dataset=dataset, split=spec["split"]))
+        root = manifest.parent
+        datasets.prepare(spec, root, manifest)
         facts["sources"][dataset] = {"spec": dict(spec), "root": str(root)}
         images = datasets.open_split(spec, root)
-        index = np.sort(rng.choice(len(images), n_samples, replace=False))
+        rows, meta = tables.read(manifest)  # the samples prepare kept (max_samples); the clustered ones among them
+        index = np.sort(rng.choice(rows["index"], n_samples, replace=False))
+        kept = np.isin(rows["index"], index)  # the manifest lists the samples clustered
+        tables.write(manifest, {name: values[kept] for name, values in rows.items()}, meta)
         truth = images.labels[index]
         for (d, _, _), path in zip(facts["pairs"], facts["files"]["embeddings"]):
             if d != dataset:
@@ -399,8 +404,8 @@ def default_run(folder, config_path, n_samples: int = 300, seed: int = 0):
         for (d, _, _), path in zip(facts["pairs"], facts["files"].get("maps", [])):
             if d == dataset:
                 tables.write(path, {"index": index, "embedding": rng.normal(size=(n_samples, 2)) + truth[:, None] % 5})
-        for run, path in zip(facts["examples"], facts["files"]["clusters"]):
-            if run["dataset"] == dataset:
+        for path in facts["files"]["all_clusters"]:  # every run's clusters (the example images read some)
+            if f"/results/clusters/{dataset}/" in path:
                 predicted = np.where(rng.random(n_samples) < 0.8, truth, rng.integers(0, 10, n_samples))
                 tables.write(path, {"index": index, "label_pred": predicted})
     return tables_, facts, facts["files"]
@@ -478,7 +483,7 @@ def write_study(folder: Path, complete: bool = False, grid: bool = False) -> tup
         dataset.update(extra_labels=name in set(labels["dataset"]), labelled=True)
     facts.update(
         all_clusterers=facts["clusterers"], umap_silhouette=True, labelfree=True, probes=True, examples=[], maps=False,
-        files={}, seed=1, clusters_shown=6, images_per_cluster=8, pairs=[], sources={},
+        files={}, seed=1, clusters_shown=6, images_per_cluster=8, pairs=[], sources={}, left_out=[],
     )  # fmt: skip
     files = {}
     if complete:
@@ -533,3 +538,58 @@ def _data_files(folder: Path, facts: dict, config, data_files) -> dict[str, list
         files=files,
     )
     return files
+
+
+# The outputs that read every run's clusters and the images (the per-image tables and contact sheets): the
+# study-sized grid has neither, so they render on IMAGE_STUDY's runs of digits (whose images are always there).
+IMAGE_STUDY = {"datasets": {"digits": {"max_samples": 60}}, "encoders": {"raw": {}}, "reducers": {"none": {}}}
+IMAGE_STUDY_CLUSTERS = {"kmeans": 3, "ac_ward": 4}  # clusterer -> clusters its made-up labels have
+
+
+def reads_images(entry) -> bool:
+    """Whether an output reads every run's clusters (and the images): it renders on the image study."""
+    return "all_clusters" in entry.info["files"]
+
+
+def output_suffixes(entry) -> set[str]:
+    """The file suffixes an output writes: a table's four formats, a figure's PNG and PDF; the per-image
+    tables add parquet files, the contact sheets are PNG only."""
+    suffixes = {".csv", ".md", ".tex", ".html"} if entry.info["kind"] == "table" else {".png", ".pdf"}
+    return {"assignments": suffixes | {".parquet"}, "cluster_sheets": {".png"}}.get(entry.name, suffixes)
+
+
+def write_image_study(folder: Path) -> tuple[dict[str, str], dict, dict[str, list[str]]]:
+    """(tables, facts, files) of a small run on 60 digits (one encoder, two clusterers, made-up clusters
+    and scores), as the outputs that read images see it: facts of the loaded config (zsc.outputs.facts),
+    with the manifest (prepared) and the clusters written under `folder`."""
+    from zsc import config, datasets, outputs
+    from zsc import tables as data_files
+
+    clusterers = {name: {} if name == "kmeans" else {"type": "agglomerative"} for name in IMAGE_STUDY_CLUSTERS}
+    loaded = config.load({**IMAGE_STUDY, "clusterers": clusterers})
+    facts = outputs.facts(loaded)
+    spec = loaded.entry("datasets", "digits")
+    root = folder / "digits"
+    patterns = {"clusters": str(folder / "clusters" / "{encoder}-{reducer}-{clusterer}-{seed}.parquet")}
+    patterns["manifest"] = str(folder / "manifest-{dataset}-{split}.parquet")
+    manifest = patterns["manifest"].format(dataset="digits", split=spec["split"])
+    datasets.prepare(dict(spec), root, manifest)
+    index = data_files.read(manifest)[0]["index"]
+    rng = np.random.default_rng(4)
+    rows, files = [], {"manifests": [manifest], "all_clusters": []}
+    for run in loaded.runs():
+        k = IMAGE_STUDY_CLUSTERS[run["clusterer"]]
+        path = patterns["clusters"].format(**run)
+        Path(path).parent.mkdir(exist_ok=True)
+        data_files.write(path, {"index": index, "label_pred": np.arange(len(index)) % k})
+        files["all_clusters"].append(path)
+        ami = rng.uniform(0.3, 0.8)
+        rows.append(
+            run
+            | {"group": "Other", "skipped": "", "AMI": ami, "n_clusters_true": 10.0, "n_clusters_pred": float(k)}
+            | {"silhouette_og": 0.2 * ami, "silhouette_umap": 0.6 * ami, "silhouette_reduced": 0.2 * ami}
+        )
+    written = {"runs": str(folder / "runs.parquet")}
+    pd.DataFrame(rows).to_parquet(written["runs"])
+    facts.update(patterns=patterns, files=files, sources={"digits": {"spec": dict(spec), "root": str(root)}})
+    return written, facts, files

@@ -1,11 +1,17 @@
 """A real training run through the workflow: the checkpoints of a small timm network trained offline on
-digits (tests/training_run.py) embedded as a checkpoint series, scored without labels and probed."""
+digits (tests/training_run.py), followed as a folder of checkpoints (`checkpoints: {folder, pattern}`),
+embedded as a checkpoint series, scored without labels and probed; a checkpoint added to the folder
+later computes only its own jobs."""
+
+import re
+import shutil
 
 import pandas as pd
 import pytest
 import yaml
 
 from conftest import snakemake
+from test_workflow import job_counts
 from training_run import train_checkpoints
 
 pytestmark = pytest.mark.integration
@@ -22,7 +28,7 @@ def series_run(tmp_path_factory):
                 "type": "timm",
                 "model": "resnet10t",
                 "image_size": 32,
-                "checkpoints": {k: str(v) for k, v in checkpoints.items()},
+                "checkpoints": {"folder": "ckpt", "pattern": "ep*.pth"},  # the training run's folder, read in step order
             }
         },
         "reducers": {"none": {}},
@@ -67,3 +73,21 @@ def test_every_checkpoint_has_every_score_and_the_series_is_correlated(series_ru
     ]
     print("\n" + printed.round(3).to_string())
     assert (work / "results/outputs/checkpoint_curves/checkpoint_curves.png").stat().st_size > 10_000
+
+
+def test_a_checkpoint_added_to_the_folder_computes_only_its_jobs(series_run):
+    work, labels = series_run
+    assert labels == ["ep000", "ep001", "ep004"]
+    shutil.copy(work / "ckpt" / "ep004.pth", work / "ckpt" / "ep010.pth")  # the run saved another checkpoint
+    try:
+        result = snakemake(work, "-n", "--configfile", "config.yaml")
+    finally:
+        (work / "ckpt" / "ep010.pth").unlink()
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    counts = job_counts(output)
+    # its embeddings, its two clusterings, their scoring and probes; then the tables and outputs again
+    assert {stage: n for stage, n in counts.items() if stage != "render"} == {
+        "embed": 1, "cluster": 2, "evaluate": 1, "labelfree": 1, "probes": 1, "aggregate": 1, "all": 1,
+    }  # fmt: skip
+    assert set(re.findall(r"encoder=([^,\s]+)", output)) == {"run@ep010"}

@@ -219,11 +219,19 @@ def test_protocol_errors_name_the_culprit(repo, monkeypatch, tmp_path):
         cfg.load(protocol_config(protocol=str(tmp_path / "bad.yaml")))
 
 
-def test_paper_config_is_the_studys_grid(repo, monkeypatch):
+FINE_TUNED = ["ft_mocov3_resnet50", "ft_dino_resnet50", "ft_vicreg_resnet50", "ft_mocov3_vit_base", "ft_dino_vitb16"]
+
+
+def test_paper_config_is_the_studys_grid(repo, monkeypatch, tmp_path):
+    paper = yaml.safe_load((repo / "config" / "paper.yaml").read_text())
+    # with the five fine-tuned checkpoints in place (here empty placeholders): the whole grid
+    for name in FINE_TUNED:
+        (tmp_path / "ft-models").mkdir(exist_ok=True)
+        (tmp_path / "ft-models" / f"{name}.pth").touch()
     monkeypatch.chdir(repo)
-    config = cfg.load(yaml.safe_load((repo / "config" / "paper.yaml").read_text()))
+    config = cfg.load(paper, workdir=str(tmp_path))
     runs = list(config.runs())
-    assert len(config["datasets"]) == 26 and len(config["encoders"]) == 18
+    assert len(config["datasets"]) == 26 and len(config["encoders"]) == 18 and config.left_out == {}
     assert len(runs) == 26 * 18 * 6
     assert config.protocol["paper_clusterers"] == [
         "kmeans",
@@ -233,6 +241,62 @@ def test_paper_config_is_the_studys_grid(repo, monkeypatch):
         "affinity_propagation",
         "hdbscan",
     ]
+
+
+def test_paper_config_runs_as_shipped_leaving_out_the_unreleased_checkpoints(repo, monkeypatch):
+    monkeypatch.chdir(repo)  # a fresh clone: no ft-models/
+    config = cfg.load(yaml.safe_load((repo / "config" / "paper.yaml").read_text()))
+    assert len(config["encoders"]) == 13 and list(config.left_out) == FINE_TUNED
+    assert len(list(config.runs())) == 26 * 13 * 6
+    assert config.left_out_runs() == {name: 26 * 6 for name in FINE_TUNED}
+    lines = cfg.check_config(config)  # no error: warnings naming each left-out encoder
+    assert lines[0] == (
+        "encoders.ft_mocov3_resnet50.weights_file: ft-models/ft_mocov3_resnet50.pth does not exist (if_missing: skip): "
+        "its 156 runs are left out"
+    )
+    assert all("if_missing" not in entry for entry in config["encoders"].values())  # not part of any job's settings
+
+
+def test_if_missing_skip_leaves_out_only_that_encoder_and_a_corrupt_file_still_stops(tmp_path):
+    mine = {"type": "timm", "model": "resnet10t", "weights_file": str(tmp_path / "mine.pth"), "if_missing": "skip"}
+    config = cfg.load({**MINIMAL, "encoders": {"raw": {}, "mine": mine}})
+    assert list(config["encoders"]) == ["raw"] and config.left_out["mine"].endswith("mine.pth does not exist (if_missing: skip)")
+    with pytest.raises(cfg.ConfigError, match=r"^encoders: every encoder is left out: encoders.mine.weights_file: "):
+        cfg.load({**MINIMAL, "encoders": {"mine": mine}})
+    # the file exists but is corrupt: the encoder runs, and loading it stops with one line naming the file
+    (tmp_path / "mine.pth").write_bytes(b"not a checkpoint")
+    config = cfg.load({**MINIMAL, "encoders": {"raw": {}, "mine": mine}})
+    assert list(config["encoders"]) == ["raw", "mine"]
+    from zsc import weights
+    from zsc.encoders import build_network
+
+    with pytest.raises(weights.WeightsError, match=r"mine.pth: not a readable checkpoint \(UnpicklingError"):
+        weights.load_into(build_network("timm:resnet10t", 0), tmp_path / "mine.pth")
+
+
+def test_checkpoint_folder_lists_its_files_in_natural_order(tmp_path):
+    folder = tmp_path / "ckpt"
+    folder.mkdir()
+    for name in ("ep10.pth", "ep2.pth", "ep1.pth.tar", "notes.txt", "last.pth"):
+        (folder / name).touch()
+    run = {"type": "timm", "model": "resnet10t", "checkpoints": {"folder": "ckpt", "pattern": "ep*.pth*"}}
+    config = cfg.load({**MINIMAL, "encoders": {"run": run}}, workdir=str(tmp_path))
+    assert list(config["encoders"]) == ["run@ep1", "run@ep2", "run@ep10"]  # by the step in the name, not as text
+    assert config.entry("encoders", "run@ep10")["weights_file"] == "ckpt/ep10.pth"  # as the folder was given
+    assert config.entry("encoders", "run@ep1")["checkpoints"] == {}
+    everything = cfg.load({**MINIMAL, "encoders": {"run": {**run, "checkpoints": {"folder": "ckpt"}}}}, workdir=str(tmp_path))
+    assert list(everything["encoders"]) == ["run@ep1", "run@ep2", "run@ep10", "run@last", "run@notes.txt"]
+    with pytest.raises(cfg.ConfigError, match=r"^encoders.run.checkpoints.folder: nowhere is not a folder$"):
+        cfg.load({**MINIMAL, "encoders": {"run": {**run, "checkpoints": {"folder": "nowhere"}}}}, workdir=str(tmp_path))
+    with pytest.raises(cfg.ConfigError, match=r"^encoders.run.checkpoints: no file in ckpt matches 'step\*'$"):
+        nothing = {**run, "checkpoints": {"folder": "ckpt", "pattern": "step*"}}
+        cfg.load({**MINIMAL, "encoders": {"run": nothing}}, workdir=str(tmp_path))
+    skipped = {**run, "checkpoints": {"folder": "nowhere"}, "if_missing": "skip"}
+    config = cfg.load({**MINIMAL, "encoders": {"raw": {}, "run": skipped}}, workdir=str(tmp_path))
+    assert list(config["encoders"]) == ["raw"] and config.left_out_runs() == {"run": None}
+    misspelt = {**run, "checkpoints": {"folder": "ckpt", "patern": "x"}}
+    with pytest.raises(cfg.ConfigError, match=r"^encoders.run.checkpoints: Additional properties are not allowed \('patern' was"):
+        cfg.load({**MINIMAL, "encoders": {"run": misspelt}}, workdir=str(tmp_path))
 
 
 # --- the user's config as given; derived data apart -------------------------------------------

@@ -64,6 +64,7 @@ def test_prepare_writes_manifest(tmp_path):
     assert len(data["index"]) == 50 and np.all(np.bincount(data["label"]) == 5)
     assert meta["dataset"] == "digits" and meta["n_source"] == 1797 and meta["max_samples"] == 50
     assert meta["classes"][:2] == ["0", "1"]
+    assert "path" not in data  # a library dataset's samples are named by their index alone
 
 
 def test_every_study_dataset_is_registered():
@@ -255,7 +256,11 @@ def test_image_folder_skips_bad_files_and_names_them(messy_folder, tmp_path, cap
     ]:
         assert f"{name}: {reason}" in log
     assert "1 classes have a single image: lonely" in log
+    # each kept file's path relative to the folder, beside its index: what the per-image tables show
+    assert list(data["path"]) == ["cats/cmyk.jpg", "cats/grey.png", "cats/palette.png", "cats/rgb.jpg", "cats/rgba.png",
+                                  "dogs/nested/deeper.jpg", "dogs/rgb.png", "dogs/sixteen.png", "lonely/only.jpg"]  # fmt: skip
     images = datasets.open_split(spec, messy_folder)
+    assert [images.paths[i] for i in data["index"]] == list(data["path"])
     transform = study_transform(16)
     for index in data["index"]:  # every kept image, whatever its mode, becomes 3 x 16 x 16 uint8
         pixels = transform(images.image(int(index)))

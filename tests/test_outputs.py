@@ -13,7 +13,7 @@ import yaml
 
 from conftest import REPO
 from figure_text import check_figure
-from synthetic import default_run, planted_labelfree, write_study
+from synthetic import default_run, output_suffixes, planted_labelfree, write_study
 
 from zsc import config as cfg
 from zsc import outputs, plots
@@ -137,6 +137,17 @@ def test_study_encoders_with_a_protocol_provide_the_comparisons():
         assert name not in facts["not_produced"]
 
 
+def test_outputs_index_lists_the_encoders_the_study_config_leaves_out(study, tmp_path, monkeypatch):
+    monkeypatch.chdir(REPO)  # a fresh clone: the five fine-tuned checkpoints are not there
+    facts = outputs.facts(cfg.load(yaml.safe_load((REPO / "config/paper.yaml").read_text())))
+    outputs.render("outputs_index", study[0], facts, {}, tmp_path / "index")  # the synthetic study's tables
+    left_out = pd.read_csv(tmp_path / "index" / "left_out.csv")
+    fine_tuned = ["ft_mocov3_resnet50", "ft_dino_resnet50", "ft_vicreg_resnet50", "ft_mocov3_vit_base", "ft_dino_vitb16"]
+    assert list(left_out["encoder"]) == fine_tuned
+    assert left_out["runs"].eq(26 * 6).all() and left_out["why"].str.endswith("does not exist (if_missing: skip)").all()
+    assert "ft_dino_vitb16" not in facts["encoders"]  # and no output shows them
+
+
 def test_example_images_naming_a_run_that_does_not_exist_is_a_config_error():
     config = cfg.load(
         {
@@ -234,10 +245,7 @@ def test_the_default_run_renders_every_output_and_every_figure_passes_the_checks
     out = folder / "outputs"
     for entry in outputs.OUTPUTS:
         if entry.name in names:
-            suffixes = {p.suffix for p in (out / entry.name).iterdir()}
-            assert suffixes == (
-                {".csv", ".md", ".tex", ".html"} if entry.info["kind"] == "table" else {".png", ".pdf"}
-            ), entry.name
+            assert {p.suffix for p in (out / entry.name).iterdir()} == output_suffixes(entry), entry.name
     # example images: per dataset, the run of best AMI
     runs = pd.read_parquet(tables["runs"])
     best = runs.loc[runs.groupby("dataset")["AMI"].idxmax(), ["dataset", "encoder", "clusterer"]]
@@ -263,13 +271,20 @@ def test_encoder_choice_recovers_the_planted_best_encoder(study):
     tables, facts, folder = study
     out = folder / "choice"
     outputs.render("encoder_choice", tables, facts, {}, out)
-    choice = pd.read_csv(out / "encoder_choice.csv")
+    # one recommendation per dataset: the pipeline with the best UMAP silhouette, planted as 0.1 + 0.6 AMI (noise sd 0.02)
+    recommended = pd.read_csv(out / "encoder_choice.csv")
+    assert len(recommended) == 29 and recommended["dataset"].is_unique
+    print("\nregret of the recommendation (AMI x 100):", recommended["regret (AMI x 100)"].describe().round(2).to_dict())
+    assert recommended["regret (AMI x 100)"].mean() < 5 and recommended["scores agreeing"].str.endswith(" of 3").all()
+    choice = pd.read_csv(out / "encoder_choice_by_score.csv")
     planted = choice[choice["score"] == "agreement_umap_ami_mean"]
     inverted = choice[choice["score"] == "entropy_gaussian_per_dim"]  # planted against AMI
     assert len(planted) == len(inverted) == 29  # every dataset
     # the score follows AMI (noise sd 0.05): a near-best pick, where the inverted score picks a poor one
-    assert planted["regret"].mean() < 0.05 < 0.2 < inverted["regret"].mean()
-    assert inverted["top_pick_is_best"].sum() == 0
+    assert planted["regret (AMI x 100)"].mean() < 5 < 20 < inverted["regret (AMI x 100)"].mean()
+    assert inverted["AMI-best"].sum() == 0 and planted["spearman_rho"].mean() > 0.5 > 0 > inverted["spearman_rho"].mean()
+    ranking = pd.read_csv(out / "pipeline_ranking.csv")
+    assert ranking.groupby("dataset", sort=False)["rank"].apply(lambda r: list(r) == list(range(1, len(r) + 1))).all()
 
 
 def test_every_output_renders_saying_why_when_no_run_ran(study):
@@ -314,3 +329,16 @@ def test_every_output_renders_saying_why_when_no_run_ran(study):
     assert set(empty.drop(of_labels)["why not"]) == {why}
     no_levels = "results/tables/labels.parquet holds no AMI against a label level besides the class"
     assert set(empty.loc[of_labels, "why not"]) == {no_levels}
+
+
+def test_score_validation_ranks_the_planted_scores(study):
+    tables, facts, folder = study
+    out = folder / "validation"
+    outputs.render("score_validation", tables, facts, {}, out)
+    table = pd.read_csv(out / "score_validation.csv").set_index(["level", "family"])
+    umap, og = table.loc[("pipeline", "silhouette, UMAP-50 space")], table.loc[("pipeline", "silhouette, original space")]
+    # planted: UMAP silhouette 0.6 AMI, original-space 0.2 AMI, same noise: the first tracks AMI more closely
+    assert umap["primary"] == "yes" and umap["datasets"] == 29 and umap["mean_spearman"] > og["mean_spearman"]
+    assert umap["mean_regret"] <= og["mean_regret"]
+    entropy = table.loc[("encoder", "Gaussian entropy")]
+    assert entropy["mean_regret"] > table.loc[("encoder", "K-Means agreement across seeds, UMAP-50 space"), "mean_regret"]

@@ -37,10 +37,12 @@ PROTOCOL = {
 }
 
 
-@pytest.mark.parametrize("name", ["tiny.yaml", "slurm.yaml", "search.yaml", "default", "protocol"])
+@pytest.mark.parametrize("name", ["tiny.yaml", "slurm.yaml", "search.yaml", "default", "protocol", "paper"])
 def test_job_counts_are_the_dry_runs(tmp_path, name):
     if name == "default":
         source = REPO / "config" / "config.yaml"  # Fashion-MNIST's probe split: a second prepare and embed
+    elif name == "paper":
+        source = REPO / "config" / "paper.yaml"  # as shipped, without the five unreleased fine-tuned checkpoints
     elif name == "protocol":
         source = tmp_path / "protocol.yaml"
         source.write_text(yaml.safe_dump(PROTOCOL))  # fetch_weights, shared reductions
@@ -49,7 +51,14 @@ def test_job_counts_are_the_dry_runs(tmp_path, name):
     shutil.copy(source, tmp_path / "config.yaml")
     result = snakemake(tmp_path, "-n", "--configfile", "config.yaml")
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
-    assert plan_of(tmp_path / "config.yaml", tmp_path).counts() == job_counts(result.stdout + result.stderr)
+    plan = plan_of(tmp_path / "config.yaml", tmp_path)
+    assert plan.counts() == job_counts(result.stdout + result.stderr)
+    if name == "paper":  # the study's config dry-runs and plans on a fresh clone; the left-out encoders are named
+        said = [line for line in result.stderr.splitlines() if line.startswith("config warning: encoders.ft_")]
+        assert len(said) == 5 and all(line.endswith("(if_missing: skip): its 156 runs are left out") for line in said)
+        assert plan.left_out == [line.removeprefix("config warning: ") for line in said]
+        assert plan.counts()["cluster"] == 26 * 13 * 6
+        assert "encoders left out (if_missing: skip): 5" in planning.text(plan)
 
 
 def test_plan_flags_exactly_the_cells_the_memory_guard_skips_and_those_that_will_fail(guarded_run):

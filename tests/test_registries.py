@@ -7,7 +7,8 @@ output is covered without editing this file.
 - every reducer round-trips through the reduce stage (embeddings file in, reduction file out);
 - every label-free score is computed on a small embedding by its stage, and its declared direction
   is the one the encoder choice follows;
-- every output renders on the study-sized synthetic grid (tests/synthetic.py);
+- every output renders on the study-sized synthetic grid (tests/synthetic.py; those that read every
+  run's clusters and the images on a small run of digits);
 - a registry refuses an entry that lacks one of the facts it requires.
 """
 
@@ -17,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_mutual_info_score
-from synthetic import write_study
+from synthetic import output_suffixes, reads_images, write_image_study, write_study
 
 from zsc import aggregate, labelfree, metrics, outputs, selection, tables
 from zsc.clusterers import CLUSTERERS
@@ -144,15 +145,22 @@ def scored(tmp_path_factory):
     metrics.evaluate(
         folder / "embeddings.parquet", runs, folder / "metrics.parquet", {"silhouette_max_samples": None}, folder / "umap.parquet"
     )
-    evaluated = aggregate.silhouette_scores(aggregate.collect_runs([str(folder / "metrics.parquet")], {"d": "Other"}))
-    rows = pd.concat([pd.read_parquet(folder / "scores.parquet"), evaluated], ignore_index=True)
+    ran = aggregate.collect_runs([str(folder / "metrics.parquet")], {"d": "Other"})
+    evaluated = aggregate.silhouette_scores(ran)
+    # the scores that only rank pipelines: the runs table's column, named here as the evaluate stage's are
+    per_run = [
+        pd.DataFrame({"score": f"{entry.name}_" + ran["clusterer"], "value": entry.factory(ran)})
+        for entry in labelfree.SCORES
+        if entry.info["stage"] == "run"
+    ]
+    rows = pd.concat([pd.read_parquet(folder / "scores.parquet"), evaluated, *per_run], ignore_index=True)
     return rows.set_index("score")["value"]
 
 
 @pytest.mark.parametrize("entry", list(labelfree.SCORES), ids=labelfree.SCORES.names())
 def test_every_label_free_score_is_computed_by_its_stage(entry, scored):
     names = [entry.name] if entry.info["stage"] == "labelfree" else [f"{entry.name}_kmeans", f"{entry.name}_other"]
-    assert entry.info["stage"] in ("labelfree", "evaluate")
+    assert entry.info["stage"] in ("labelfree", "evaluate", "run")
     for name in names:
         assert name in scored.index and math.isfinite(scored[name]), name
 
@@ -161,11 +169,21 @@ def test_every_label_free_score_is_computed_by_its_stage(entry, scored):
 def test_every_label_free_score_is_ranked_in_its_declared_direction(entry):
     assert entry.info["direction"] in ("higher", "lower")
     assert isinstance(entry.info["family"], str) and isinstance(entry.info["across_widths"], bool)
-    score = entry.name if entry.info["stage"] == "labelfree" else f"{entry.name}_kmeans"
+    score = entry.name if entry.info["stage"] in ("labelfree", "run") else f"{entry.name}_kmeans"
     assert labelfree.direction(score) == entry.info["direction"]
     scores = pd.DataFrame({"dataset": "x", "encoder": ["low", "high"], "score": score, "value": [0.2, 0.8]})
     choice = selection.recommendation(selection.encoder_choice(scores, None))
-    assert choice["recommended"].iloc[0] == ("high" if entry.info["direction"] == "higher" else "low")
+    best = "high" if entry.info["direction"] == "higher" else "low"
+    assert choice["recommended"].iloc[0] == best
+    if entry.info["stage"] in ("evaluate", "run"):  # a runs table's column: it ranks a dataset's pipelines too
+        assert entry.name in selection.PIPELINE_SCORES
+        pipelines = pd.DataFrame({"dataset": "x", "encoder": ["low", "high"], "reducer": "none", "clusterer": "kmeans"})
+        pipelines = pipelines.assign(k=3, AMI=0.5, **{name: [0.2, 0.8] for name in selection.PIPELINE_SCORES})
+        assert selection.recommend(pipelines, score=entry.name)["encoder"].iloc[0] == best
+
+
+def test_every_pipeline_score_is_a_registry_entry_of_the_runs_table():
+    assert all(labelfree.SCORES[name].info["stage"] in ("evaluate", "run") for name in selection.PIPELINE_SCORES)
 
 
 # --- outputs ------------------------------------------------------------------------------------------
@@ -181,34 +199,46 @@ def study(tmp_path_factory):
     return {"study": (written, facts, files, folder), "grid": (*write_study(grid_folder, grid=True), grid_folder)}
 
 
-def test_the_synthetic_study_produces_every_output(study):
+@pytest.fixture(scope="module")
+def image_study(tmp_path_factory):
+    """A small run of digits with its manifest and every run's clusters: the outputs that read images."""
+    folder = tmp_path_factory.mktemp("images")
+    written, facts, files = write_image_study(folder)
+    return written, facts, files, folder
+
+
+def test_the_synthetic_study_produces_every_output(study, image_study):
     assert set(study["study"][1]["not_produced"]) == {"reducer_ami", "reducer_effect", "reducer_dimensions"}
     assert set(study["study"][1]["not_produced"]) & set(study["grid"][1]["not_produced"]) == set()
+    assert not [e.name for e in outputs.OUTPUTS if reads_images(e) and e.name in image_study[1]["not_produced"]]
 
 
 @pytest.mark.parametrize("entry", list(outputs.OUTPUTS), ids=outputs.OUTPUTS.names())
-def test_every_output_renders_on_the_study_sized_grid_and_every_figure_passes_the_checks(entry, study, monkeypatch):
+def test_every_output_renders_on_the_study_sized_grid_and_every_figure_passes_the_checks(entry, study, image_study, monkeypatch):
     """Each figure passes tests/figure_text.py's check_figure: the page's size, no overlapping text, no
-    config key where its display name belongs, no two legend entries drawn alike."""
+    config key where its display name belongs, no two legend entries drawn alike. The outputs that read
+    images render on a small run of digits (image_study)."""
     from figure_text import check_figure
 
     from zsc import plots
 
-    written, facts, files, folder = study["grid" if entry.name in study["study"][1]["not_produced"] else "study"]
+    if reads_images(entry):
+        written, facts, files, folder = image_study
+    else:
+        written, facts, files, folder = study["grid" if entry.name in study["study"][1]["not_produced"] else "study"]
     keys, overlaps = outputs.display_keys(facts), {}
 
-    def save_checked(fig, out, name):
+    def save_checked(fig, out, name, pdf=True):
         overlaps[name] = check_figure(fig, keys)
-        plots.save_figure(fig, out / name)
+        plots.save_figure(fig, out / name, pdf=pdf)
 
-    for module in (outputs.index, outputs.study, outputs.labelfree):  # where the entries save their figures
+    for module in (outputs.index, outputs.study, outputs.labelfree, outputs.clusters):  # where the entries save figures
         monkeypatch.setattr(module, "save", save_checked, raising=False)
     out = folder / "outputs" / entry.name
     outputs.render(
         entry.name, {t: written[t] for t in entry.info["reads"]}, facts, {k: files[k] for k in entry.info["files"]}, out
     )
-    suffixes = {p.suffix for p in out.iterdir()}
-    assert suffixes == ({".csv", ".md", ".tex", ".html"} if entry.info["kind"] == "table" else {".png", ".pdf"})
+    assert {p.suffix for p in out.iterdir()} == output_suffixes(entry)
     assert {name: pairs for name, pairs in overlaps.items() if pairs} == {}
 
 

@@ -431,6 +431,20 @@ def test_embedding_maps_name_the_classes_and_an_unlabelled_folder():
     assert [t.get_text() for t in flat.legends[0].get_texts()] == ["unlabelled"]
 
 
+@pytest.mark.parametrize("n_images", [3, 48, 200])
+def test_contact_sheet_fits_the_page_and_its_title_is_readable(n_images):
+    rng = np.random.default_rng(0)
+    thumbnails = [rng.integers(0, 255, (int(rng.integers(20, 97)), 96, 3), dtype=np.uint8) for _ in range(n_images)]
+    title = "Fash: cluster 3 of 10, 685 images\nraw / umap50 / K-Means\nmajority class: Pullover, purity 38%"
+    fig = plots.contact_sheet(thumbnails, title)
+    width, height = fig.get_size_inches()
+    assert width <= plots.FULL_WIDTH and height <= 8.0  # the figure rules: full width at most, 8 in high at most
+    assert overlapping_text(fig) == []
+    mosaic = fig.axes[0].get_images()[0].get_array()
+    columns = min(8, n_images)
+    assert mosaic.shape[1] == columns * 96 + (columns - 1) * 4  # tiles of the largest thumbnail, 4 px apart
+
+
 def test_heights_grow_with_rows():
     few = plots.delta_by_domain(make_delta()[lambda d: d["encoder"].str.contains("dino")], GROUPS, list(ENCODERS), LABELS)
     many = plots.delta_by_domain(make_delta(), GROUPS, list(ENCODERS), LABELS)

@@ -12,6 +12,7 @@ import torch
 import yaml
 
 from conftest import REPO, snakemake, snakemake_errors
+from synthetic import output_suffixes
 from zsc import tables
 from zsc import config as cfg
 from zsc.clusterers import CLUSTERERS
@@ -138,7 +139,7 @@ def test_every_output_the_config_provides_is_rendered_and_the_rest_are_listed(wo
             assert not folder.exists(), entry.name
             continue
         files = {p.suffix for p in folder.iterdir() if not p.name.startswith(".")}  # not snakemake's .snakemake_timestamp
-        assert files == ({".csv", ".md", ".tex", ".html"} if entry.info["kind"] == "table" else {".png", ".pdf"}), entry.name
+        assert files == output_suffixes(entry), entry.name  # the per-image tables add parquet; contact sheets: PNG only
     index = pd.read_csv(workdir / "results/outputs/outputs_index/outputs_index.csv").set_index("output")
     assert index.loc["delta_vs_supervised", "produced"] == "no" and "supervised" in index.loc["delta_vs_supervised", "why not"]
     assert index.loc["main_ami", "produced"] == "yes"
@@ -158,8 +159,17 @@ def test_every_output_the_config_provides_is_rendered_and_the_rest_are_listed(wo
     probes = pd.read_parquet(workdir / "results/tables/probes.parquet").set_index("encoder")
     assert (probes["probe_mode"] == "carve").all()  # digits has no train split: a stratified carve
     assert probes.loc["raw", "knn_top1_k10"] > 0.9 and probes.loc["raw", "linear_probe_top1"] > 0.9  # measured 0.98, 0.96
-    choice = pd.read_csv(workdir / "results/outputs/encoder_choice/encoder_choice.csv")
-    assert set(choice["recommended"]) <= {"Raw image", "random_tiny"} and choice["regret"].notna().all()  # display names
+    choice = pd.read_csv(workdir / "results/outputs/encoder_choice/encoder_choice_by_score.csv")
+    assert set(choice["recommended"]) <= {"raw", "random_tiny"} and choice["regret (AMI x 100)"].notna().all()
+    recommended = pd.read_csv(workdir / "results/outputs/encoder_choice/encoder_choice.csv")
+    assert list(recommended["dataset"]) == ["Digits"] and recommended["regret (AMI x 100)"].notna().all()
+    # the per-image table: each manifest index with its class and the cluster it got in every run
+    table = pd.read_parquet(workdir / "results/outputs/assignments/assignments_digits.parquet")
+    manifest = pd.read_parquet(workdir / "resources/datasets/digits/manifest-all.parquet")
+    assert list(table["index"]) == list(manifest["index"]) and len(table.columns) == 3 + 18  # index, label, cluster, 18 runs
+    assert (table["label"] == manifest["label"].astype(str)).all()  # digits' classes are named "0" ... "9"
+    sheets = list((workdir / "results/outputs/cluster_sheets").glob("sheet_digits_*.png"))
+    assert len(sheets) == table["cluster"].nunique()
     maps = sorted(p.name for p in (workdir / "results/outputs/embedding_maps").glob("*.png"))
     assert maps == ["map_digits.png"]  # one grid per dataset, a panel per encoder
 
@@ -173,6 +183,33 @@ def test_every_figure_of_the_run_passes_the_figure_checks(workdir, tmp_path, mon
     figures = [e.name for e in OUTPUTS if e.info["kind"] == "figure" and e.name not in facts["not_produced"]]
     problems = render_checked(figures, tables, facts, facts["files"], tmp_path, monkeypatch, save=False)
     assert len(problems) >= len(figures) and {name: found for name, found in problems.items() if found} == {}
+
+
+def test_the_run_validates_the_scores_and_each_per_image_row_is_that_image(workdir):
+    """What the finished run gives a user beside the recommendation: the score validation on its labelled
+    dataset, and a per-image table whose every row is the dataset's image of that index."""
+    from zsc.datasets import open_split
+
+    outputs = workdir / "results/outputs"
+    recommended = pd.read_csv(outputs / "encoder_choice/encoder_choice.csv")
+    assert recommended["score"].eq("silhouette_umap").all()
+    validation = pd.read_csv(outputs / "score_validation/score_validation.csv")
+    primary = validation[validation["primary"] == "yes"]
+    assert list(primary["family"]) == ["silhouette, UMAP-50 space"] and primary["datasets"].iloc[0] == 1
+    pipeline = validation[validation["level"] == "pipeline"]
+    assert pipeline["mean_regret"].is_monotonic_increasing and set(validation["level"]) == {"pipeline", "encoder"}
+    print("\n" + recommended.to_string() + "\n" + validation.round(3).to_string())
+    # each index of the per-image table is the dataset's image of that index: its class by name, and its pixels are
+    # those the raw-pixel encoder embedded in that row
+    config = cfg.load(yaml.safe_load((workdir / "config.yaml").read_text()))
+    table = pd.read_parquet(outputs / "assignments/assignments_digits.parquet")
+    images = open_split(config.entry("datasets", "digits"), workdir / "resources/datasets/digits")
+    assert [images.classes[images.labels[i]] for i in table["index"]] == list(table["label"])
+    raw = tables.read(workdir / "results/embeddings/digits/all/raw.parquet")[0]
+    some = [0, len(table) // 2, len(table) - 1]
+    for i in some:  # raw pixels are the image, normalised: they correlate perfectly
+        pixels = np.asarray(images.image(int(table["index"][i])).convert("L"), dtype=float).ravel()
+        assert np.corrcoef(pixels, raw["embedding"][i].reshape(3, -1)[0])[0, 1] > 0.99
 
 
 def test_figures_target_renders_from_the_tables_alone(workdir):

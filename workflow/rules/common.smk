@@ -176,8 +176,7 @@ def output_inputs(wildcards):
 
 
 def output_category(wildcards):
-    kind = zsc.outputs.OUTPUTS[wildcards.name].info["kind"]
-    return "Index" if wildcards.name == "outputs_index" else f"{kind.capitalize()}s"
+    return "Index" if wildcards.name == "outputs_index" else zsc.outputs.OUTPUTS[wildcards.name].info["category"]
 
 
 def output_labels(wildcards):

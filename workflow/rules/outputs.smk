@@ -13,7 +13,7 @@ rule render:
     output:
         report(
             directory(zsc.dag.OUTPUT_DIR),
-            patterns=["{file}.png", "{file}.html"],
+            patterns=["{file}.png", "{file}.html", "assignments_{file}.csv"],  # an image folder's file -> cluster table too
             caption="../report/output.rst",
             category=output_category,
             labels=output_labels,

@@ -258,13 +258,36 @@ CHECKPOINT_OPTIONS = {
     },
     "checkpoints": {
         "type": "object",
-        "propertyNames": {"pattern": "^[A-Za-z0-9][A-Za-z0-9_.+-]*$"},
-        "additionalProperties": {"type": "string"},
         "default": {},
-        "description": "A series of checkpoint files of one training run, label -> file; becomes one encoder per file, "
-        "named <name>@<label>.",
+        "description": "A series of checkpoint files of one training run: label -> file, or {folder: ckpt/, pattern: 'ep*.pth'} "
+        "(every file of the folder matching the glob pattern, labelled by its name without the checkpoint suffixes, ordered "
+        "by the numbers in the name: ep2 before ep10; the folder is listed when the config is read). Becomes one encoder "
+        "per file, named <name>@<label>; a rerun after new files appear computes only theirs.",
+        # {folder, pattern} is the folder form; any other mapping is label -> file (so no checkpoint may be labelled `folder`)
+        "if": {"required": ["folder"]},
+        "then": {
+            "properties": {
+                "folder": {"type": "string", "description": "Folder of the training run's checkpoints."},
+                "pattern": {"type": "string", "default": "*", "description": "Glob pattern of the checkpoint files in it."},
+            },
+            "additionalProperties": False,
+        },
+        "else": {"propertyNames": {"pattern": "^[A-Za-z0-9][A-Za-z0-9_.+-]*$"}, "additionalProperties": {"type": "string"}},
     },
 }
+# What a missing weights_file (or a checkpoint folder without checkpoints) does to the config.
+IF_MISSING_OPTION = {
+    "if_missing": {
+        "type": "string",
+        "enum": ["error", "skip"],
+        "default": "error",
+        "description": "error: a missing weights_file (or checkpoints folder) stops the config with one line; skip: the "
+        "encoder's runs are left out, with the reason, listed by `python -m zsc plan` and the outputs_index output "
+        "(config/paper.yaml does this for the fine-tuned checkpoints the authors never released). A file that exists but "
+        "cannot be read always stops the run.",
+    }
+}
+CHECKPOINT_OPTIONS.update(IF_MISSING_OPTION)
 _LOAD_KEYS = ("checkpoint_key", "key_prefixes", "ignore_keys", "allow_missing")
 
 
@@ -418,7 +441,7 @@ def _study_options(study):
     else:
         description = "A local copy of the weights (same format as the source) instead of downloading them."
         options["weights_file"] = {**CHECKPOINT_OPTIONS["weights_file"], "description": description}
-    return options
+    return {**options, **IF_MISSING_OPTION}
 
 
 def study_weights_label(study) -> str:

@@ -232,7 +232,8 @@ def knn_entropy(X: np.ndarray, k: int = 5, max_samples: int | None = 5000, seed:
 #   returns the value, or None where the score does not apply, e.g. without the UMAP space) or
 #   "evaluate" (the evaluate stage computes it per run, as the runs table's column of the entry's
 #   name; zsc.aggregate adds it per clusterer: the factory takes the runs that ran and returns the
-#   column, or None without it).
+#   column, or None without it) or "run" (a column of the runs table as for "evaluate", that only
+#   ranks a dataset's pipelines, zsc.selection.PIPELINE_SCORES: not gathered into labelfree.parquet).
 # zsc.selection reads the direction; docs/labelfree.md describes every score.
 SCORES = Registry("label-free scores", required=("direction", "family", "across_widths", "stage"))
 
@@ -329,6 +330,35 @@ SCORES.add(
     across_widths=True,
     stage="evaluate",
 )(_runs_column("silhouette_umap"))
+# Scores of a run in the space its clusterer saw (the evaluate stage's): they rank one dataset's
+# pipelines, and are not encoder-level scores (not in labelfree.parquet).
+SCORES.add(
+    "silhouette_reduced",
+    "Euclidean silhouette of a run's predicted labels in the space its clusterer saw (the evaluate stage's "
+    "silhouette_reduced); ranks a dataset's pipelines only.",
+    direction="higher",
+    family="silhouette",
+    across_widths=False,
+    stage="run",
+)(_runs_column("silhouette_reduced"))
+SCORES.add(
+    "calinski_harabasz",
+    "Calinski-Harabasz index (between- over within-cluster dispersion) of a run's predicted labels in the space its "
+    "clusterer saw (the evaluate stage's calinski_harabasz); ranks a dataset's pipelines only.",
+    direction="higher",
+    family="validity index",
+    across_widths=False,
+    stage="run",
+)(_runs_column("calinski_harabasz"))
+SCORES.add(
+    "davies_bouldin",
+    "Davies-Bouldin index (each cluster's mean similarity to its most similar cluster) of a run's predicted labels in "
+    "the space its clusterer saw (the evaluate stage's davies_bouldin); ranks a dataset's pipelines only.",
+    direction="lower",
+    family="validity index",
+    across_widths=False,
+    stage="run",
+)(_runs_column("davies_bouldin"))
 
 
 def _agreement_score(space: str, statistic: str):

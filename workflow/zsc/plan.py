@@ -59,6 +59,7 @@ class Plan:
     cores: int
     jobs: list[Job] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    left_out: list[str] = field(default_factory=list)  # encoders left out of the runs (if_missing: skip), with the reason
 
     def by_stage(self) -> dict[str, list[Job]]:
         out = {stage.name: [] for stage in STAGES}
@@ -97,10 +98,10 @@ def find_config(configfile: str | None, workdir: Path) -> Path:
     raise PlanError(f"--configfile: {configfile} not found (looked in {Path.cwd()}, {workdir} and {REPO})")
 
 
-def load_config(path: Path):
+def load_config(path: Path, workdir: Path | str = "."):
     from .config import load, read_yaml
 
-    return load(read_yaml(str(path)), search=[str(REPO)])
+    return load(read_yaml(str(path)), search=[str(REPO)], workdir=str(workdir))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -245,6 +246,7 @@ def make_plan(
     limits.memory_gb, else 90% of it (what the jobs see). `gpu`: whether the machine has one, so that
     `embedding.device: auto` embeds there (a neural encoder's job asks for one, see resources.smk)."""
     from .clusterers import memory_limit
+    from .config import left_out_lines
     from .outputs import facts, produced
 
     configured = config["limits"]["memory_gb"]
@@ -255,6 +257,7 @@ def make_plan(
     else:
         guard, source = memory_limit(None), "90% of this machine's memory"
     plan = Plan(config_name, guard, source, None if memory_gb is None else int(memory_gb * 1024), cores)
+    plan.left_out = left_out_lines(config)
     estimate = _Estimates(config, Shapes(config, workdir, plan.notes), guard, gpu, cores)
     jobs = dag.DAG(config, produced(facts(config)))
     for stage in STAGES:
@@ -433,6 +436,9 @@ def text(plan: Plan) -> str:
     skipped = plan.skipped()
     lines += ["", f"cells the memory guard will skip: {len(skipped)}"]
     lines += [f"  {job.key}: {job.skipped}" for job in skipped]
+    if plan.left_out:
+        lines += ["", f"encoders left out (if_missing: skip): {len(plan.left_out)}"]
+        lines += [f"  {line}" for line in plan.left_out]
     failed = [job for job in plan.failed() if job.stage == "cluster"]
     if failed:
         lines += ["", f"cells that will be recorded as failed (docs/failures.md): {len(failed)}"]
@@ -450,6 +456,7 @@ def as_json(plan: Plan) -> str:
             "guard_source": plan.guard_source,
             "stages": summary(plan),
             "jobs": [asdict(job) for job in plan.jobs],
+            "left_out": plan.left_out,
             "notes": list(dict.fromkeys(plan.notes)),
         },
         indent=1,
@@ -519,7 +526,7 @@ def main(args) -> int:
     workdir = Path(args.directory) if args.directory else workdir_of(Path.cwd())
     try:
         path = find_config(args.configfile, workdir)
-        config = load_config(path)
+        config = load_config(path, workdir)
         choose_k.check(config)  # as the workflow refuses it: a dataset with no k to give its clusterers
         gpu = not args.no_gpu
         if args.compare and config["embedding"]["device"] == "auto":

@@ -813,6 +813,31 @@ def example_images(grid: Sequence[tuple], title: str = "") -> Figure:
     return fig
 
 
+@_styled
+def contact_sheet(images: Sequence[np.ndarray], title: str, columns: int = 8, gap: int = 4) -> Figure:
+    """A grid of thumbnails (HxWx3 uint8 arrays), `columns` per row, each centred in a white tile of the
+    largest thumbnail's size with `gap` pixels between tiles, drawn as one image under a title of one or
+    more lines; at most 7.2 in wide and 8 in high (a long sheet is drawn smaller)."""
+    n = max(len(images), 1)
+    cols = min(columns, n)
+    rows = -(-n // cols)
+    tile = max([max(image.shape[:2]) for image in images] or [1])
+    step = tile + gap
+    mosaic = np.full((rows * step - gap, cols * step - gap, 3), 255, dtype=np.uint8)
+    for k, image in enumerate(images):
+        h, w = image.shape[:2]
+        top, left = (k // cols) * step + (tile - h) // 2, (k % cols) * step + (tile - w) // 2
+        mosaic[top : top + h, left : left + w] = image
+    title_height = 0.16 * (title.count("\n") + 1) + 0.1
+    cell = min(0.85, (FULL_WIDTH - 0.1) / cols, (8.0 - title_height - 0.1) / rows)
+    fig = _figure(cell * cols + 0.1, cell * rows + title_height)
+    ax = fig.subplots()
+    ax.set_axis_off()
+    ax.imshow(mosaic, interpolation="nearest")
+    fig.suptitle(title, fontsize=SUPTITLE_SIZE)
+    return fig
+
+
 # --- 9: PCA explained variance ---------------------------------------------------------------------
 
 
@@ -1259,13 +1284,14 @@ def _all_figure_texts(fig) -> list:
     return out
 
 
-def save_figure(fig: Figure, stem: str | os.PathLike, *, dpi: int = 200) -> list[Path]:
-    """Write stem.png (dpi 200) and stem.pdf, without dates: the same figure gives the same bytes."""
+def save_figure(fig: Figure, stem: str | os.PathLike, *, dpi: int = 200, pdf: bool = True) -> list[Path]:
+    """Write stem.png (dpi 200) and stem.pdf (unless `pdf` is False), without dates: the same figure
+    gives the same bytes."""
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
     paths = []
     with matplotlib.rc_context(STYLE):
-        for suffix, metadata in ((".png", PNG_METADATA), (".pdf", PDF_METADATA)):
+        for suffix, metadata in ((".png", PNG_METADATA), (".pdf", PDF_METADATA))[: 2 if pdf else 1]:
             path = stem.with_name(stem.name + suffix)
             tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
             try:

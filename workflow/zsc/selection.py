@@ -23,9 +23,11 @@ Conventions
   always the recommended encoder and a positive correlation always means "the score orders the encoders
   as the reference does". The `value` columns themselves always hold the score as computed (never
   negated). The direction is read at call time.
-* Correlations are scipy.stats.spearmanr and scipy.stats.kendalltau (tau-b, two-sided p-values) on the
-  pairs where both the (oriented) score and the reference are finite. They are NaN when fewer than
-  `min_n` such pairs remain or when either side is constant (the correlation is undefined then).
+* Correlations are Spearman's rho and Kendall's tau-b (scipy's statistics) with two-sided p-values that
+  hold at small n (zsc.stats.rank_correlation: exact up to 8 pairs, a seeded permutation test up to 50,
+  asymptotic above), on the pairs where both the (oriented) score and the reference are finite. They are NaN when fewer than
+  `min_n` (and never fewer than 3) such pairs remain or when either side is constant (the correlation is
+  undefined then).
 * Missing values: NaN label-free values are skipped when averaging; an encoder whose averaged score is
   NaN is not a candidate for that score.
 """
@@ -37,9 +39,10 @@ import re
 
 import numpy as np
 import pandas as pd
-import scipy.stats
 
-from .labelfree import direction
+from .labelfree import SCORES, direction
+from .stats import rank_correlation
+from .weights import natural_key as _natural_key  # the order a checkpoint folder is listed in
 
 SCORE_KEYS = ["dataset", "encoder", "score"]
 STATISTICS = ["n", "spearman_rho", "spearman_p", "kendall_tau", "kendall_p"]
@@ -92,9 +95,13 @@ def _correlate(x, y, min_n: int = 3) -> dict:
     }
     if out["n"] < max(min_n, 2) or np.ptp(x) == 0 or np.ptp(y) == 0:
         return out
-    rho, rho_p = scipy.stats.spearmanr(x, y)
-    tau, tau_p = scipy.stats.kendalltau(x, y)
-    return out | {"spearman_rho": float(rho), "spearman_p": float(rho_p), "kendall_tau": float(tau), "kendall_p": float(tau_p)}
+    rho, tau = rank_correlation(x, y, "spearman"), rank_correlation(x, y, "kendall")
+    return out | {
+        "spearman_rho": rho["statistic"],
+        "spearman_p": rho["p"],
+        "kendall_tau": tau["statistic"],
+        "kendall_p": tau["p"],
+    }
 
 
 def _paired(scores: pd.DataFrame, references: pd.DataFrame) -> pd.DataFrame:
@@ -107,11 +114,6 @@ def _paired(scores: pd.DataFrame, references: pd.DataFrame) -> pd.DataFrame:
     merged = merged.rename(columns={"value_reference": "reference_value"})
     merged["score_value"] = merged["value_score"] * merged["score"].map(_sign).astype(float)
     return merged
-
-
-def _natural_key(label: str) -> tuple:
-    """Sort key of a label in natural order: digit runs compare as numbers ("ep2" < "ep10")."""
-    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", str(label)) if part)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -145,8 +147,8 @@ def correlations(scores: pd.DataFrame, references: pd.DataFrame, min_n: int = 3)
       (n = number of such pairs), i.e. one correlation over all datasets together.
 
     Lower-is-better scores are negated before correlating, so a positive rho/tau always means that
-    the score's preferred encoders have the higher reference. Statistics as scipy.stats.spearmanr and
-    scipy.stats.kendalltau (tau-b) return them, NaN when n < `min_n` or either side is constant. Only
+    the score's preferred encoders have the higher reference. Statistics and p-values as `_correlate`
+    gives them (small-n exact or permutation p-values), NaN when n < `min_n` or either side is constant. Only
     (dataset, score, reference) combinations with at least one encoder holding both are listed; no
     references gives an empty table. Order: the per-dataset rows (datasets, then scores, then
     references in order of first appearance), then the pooled rows.
@@ -243,14 +245,15 @@ def encoder_choice(scores: pd.DataFrame, references: pd.DataFrame, reference: st
 
 def recommendation(choice: pd.DataFrame) -> pd.DataFrame:
     """The headline of `encoder_choice`: DataFrame[dataset, score, recommended, runner_up, regret,
-    top_pick_is_best], one row per (dataset, score) in the order of `choice`.
+    top_pick_is_best, spearman_rho, n], one row per (dataset, score) in the order of `choice`.
 
     `recommended` is the rank-1 encoder, `runner_up` the rank-2 one (None with a single candidate),
     `regret` as in `encoder_choice` (best reference minus the recommended encoder's, NaN when unknown),
     `top_pick_is_best` whether the recommended encoder has the best reference (regret == 0, ties
-    included), as a nullable boolean: <NA> when the regret is unknown.
+    included), as a nullable boolean: <NA> when the regret is unknown; `spearman_rho` as in
+    `encoder_choice` (NaN with fewer than 3 pairs) and `n` the candidates with a reference value.
     """
-    columns = ["dataset", "score", "recommended", "runner_up", "regret", "top_pick_is_best"]
+    columns = ["dataset", "score", "recommended", "runner_up", "regret", "top_pick_is_best", "spearman_rho", "n"]
     rows = []
     for (dataset, score), group in choice.groupby(["dataset", "score"], sort=False):
         group = group.sort_values("rank", kind="mergesort")
@@ -263,10 +266,257 @@ def recommendation(choice: pd.DataFrame) -> pd.DataFrame:
                 "runner_up": group["encoder"].iloc[1] if len(group) > 1 else None,
                 "regret": regret,
                 "top_pick_is_best": pd.NA if math.isnan(regret) else bool(regret == 0),
+                "spearman_rho": float(group["spearman_rho"].iloc[0]),
+                "n": int(np.isfinite(group["reference_value"].astype(float)).sum()),
             }
         )
     out = pd.DataFrame(rows, columns=columns)
-    return out.astype({"regret": float, "top_pick_is_best": "boolean"})
+    return out.astype({"regret": float, "top_pick_is_best": "boolean", "spearman_rho": float, "n": int})
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Pipelines of a dataset: one recommendation, and which score to trust
+
+# The declared primary score: the silhouette of a run's predicted labels in the shared UMAP-50 space
+# (runs.parquet's `silhouette_umap`), the one the study found to track AMI; docs/labelfree.md gives the
+# evidence and `score_validation` measures it against every other score on the run's labelled datasets.
+PRIMARY = "silhouette_umap"
+FALLBACK = "silhouette_og"  # without the UMAP space (metrics.umap_silhouette: false)
+# The label-free scores of each run (runs.parquet, the evaluate stage) that can rank pipelines, and the family
+# they stand for: entries of zsc.labelfree.SCORES of stage "evaluate" or "run", whose declared direction
+# orients them (Davies-Bouldin: lower is better).
+PIPELINE_SCORES = {
+    "silhouette_umap": "silhouette, UMAP-50 space",
+    "silhouette_og": "silhouette, original space",
+    "silhouette_reduced": "silhouette, space clustered",
+    "calinski_harabasz": "Calinski-Harabasz, space clustered",
+    "davies_bouldin": "Davies-Bouldin (lower is better), space clustered",
+}
+PIPELINE_KEYS = ["dataset", "encoder", "reducer", "clusterer"]
+# Families the scores of labelfree.parquet (zsc.labelfree and the per-clusterer silhouettes) are validated
+# and shown under, by name prefix (the first match wins): the registry's families (zsc.labelfree.SCORES:
+# silhouette, agreement, entropy) told apart by space and estimator.
+SCORE_FAMILIES = [
+    ("silhouette_umap_", "silhouette, UMAP-50 space, one pipeline"),
+    ("silhouette_og_", "silhouette, original space, one pipeline"),
+    ("agreement_og_", "K-Means agreement across seeds, original space"),
+    ("agreement_umap_", "K-Means agreement across seeds, UMAP-50 space"),
+    ("clusterer_agreement_", "agreement between the clusterers"),
+    ("entropy_gaussian", "Gaussian entropy"),
+    ("effective_rank", "effective rank"),
+    ("entropy_knn", "k-NN entropy"),
+]
+LEVELS = ("pipeline", "encoder")
+VALIDATION_STATISTICS = ["datasets", "choices", "mean_spearman", "n_spearman", "hit_rate", "mean_regret", "worst_regret"]
+
+
+def score_family(score: str) -> str:
+    """The family of a score of labelfree.parquet: SCORE_FAMILIES' (by name prefix), else its registry
+    entry's (zsc.labelfree.SCORES), else its name."""
+    family = next((family for prefix, family in SCORE_FAMILIES if score.startswith(prefix)), None)
+    return family or (SCORES[score].info["family"] if score in SCORES else score)
+
+
+def pipeline_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per pipeline that ran: DataFrame[dataset, encoder, reducer, clusterer, k, AMI, <each of
+    PIPELINE_SCORES>], each the median over the pipeline's seeds (`k`: clusters found, noise not counted,
+    rounded to a whole number; `AMI` 0-1, NaN without labels). Skipped and failed runs are left out; a
+    score runs.parquet lacks is NaN. Rows in order of first appearance."""
+    ran = runs[runs["status"] == "ran"] if "status" in runs else runs
+    ran = ran.reindex(columns=[*PIPELINE_KEYS, "AMI", "n_clusters_pred", *PIPELINE_SCORES]).astype(
+        {c: float for c in ["AMI", "n_clusters_pred", *PIPELINE_SCORES]}
+    )
+    table = ran.groupby(PIPELINE_KEYS, sort=False).median().reset_index().rename(columns={"n_clusters_pred": "k"})
+    table["k"] = table["k"].round().astype("Int64")
+    return table[[*PIPELINE_KEYS, "k", "AMI", *PIPELINE_SCORES]]
+
+
+def _oriented(values: pd.Series, score: str) -> pd.Series:
+    return values.astype(float) * _sign(score)
+
+
+def ranked_pipelines(pipelines: pd.DataFrame, score: str = PRIMARY) -> pd.DataFrame:
+    """The candidate pipelines of each dataset ranked by `score`: those with a finite score and at least
+    2 clusters (a single cluster has no silhouette), best first; ties by encoder, reducer, clusterer
+    name. `pipelines`: pipeline_table's. Adds `rank` (1 = recommended); order: dataset (first appearance),
+    then rank."""
+    parts = []
+    for _, group in pipelines.groupby("dataset", sort=False):
+        group = group[np.isfinite(group[score].astype(float)) & (group["k"].fillna(0) >= 2)]
+        group = group.assign(_oriented=_oriented(group[score], score))
+        keys = ["_oriented", "encoder", "reducer", "clusterer"]
+        group = group.sort_values(keys, ascending=[False, True, True, True], kind="mergesort")
+        parts.append(group.drop(columns="_oriented").assign(rank=np.arange(1, len(group) + 1)))
+    if not parts:
+        return pipelines.iloc[:0].assign(rank=pd.Series(dtype=int))
+    return pd.concat(parts, ignore_index=True)
+
+
+def recommend(pipelines: pd.DataFrame, choice: pd.DataFrame | None = None, score: str = PRIMARY) -> pd.DataFrame:
+    """One pipeline per dataset, chosen by one score: the top of `ranked_pipelines`.
+
+    Returns DataFrame[dataset, encoder, reducer, clusterer, k, score, value, runner_up_encoder,
+    runner_up_reducer, runner_up_clusterer, runner_up_value, margin, agreeing, scores, ami_best, regret,
+    candidates], one row per dataset with a candidate, in order of first appearance:
+
+    * `value`: the recommended pipeline's score; `runner_up_*`: the best pipeline of another encoder
+      (of the same encoder when there is only one), `margin` = value - runner_up_value (oriented: >= 0).
+    * `agreeing` of `scores`: how many of the encoder-level label-free scores (`choice`, encoder_choice's
+      table) rank the recommended encoder first; <NA> of 0 without them.
+    * `ami_best` (nullable boolean) and `regret`: whether the recommended pipeline has the best AMI of
+      every pipeline of the dataset that ran, and the AMI x 100 it is behind that best (0 when it is the
+      best; NaN without labels).
+    * `candidates`: the pipelines the score ranked.
+    """
+    columns = [
+        "dataset", "encoder", "reducer", "clusterer", "k", "score", "value", "runner_up_encoder", "runner_up_reducer",
+        "runner_up_clusterer", "runner_up_value", "margin", "agreeing", "scores", "ami_best", "regret", "candidates",
+    ]  # fmt: skip
+    ranked = ranked_pipelines(pipelines, score)
+    picks = choice[choice["rank"] == 1] if choice is not None and len(choice) else None
+    rows = []
+    for dataset, group in ranked.groupby("dataset", sort=False):
+        top = group.iloc[0]
+        others = group[group["encoder"] != top["encoder"]]
+        runner = (others if len(others) else group.iloc[1:]).head(1)
+        runner = runner.iloc[0] if len(runner) else None
+        ami = pipelines.loc[pipelines["dataset"] == dataset, "AMI"].astype(float)
+        known = ami[np.isfinite(ami)]
+        regret = 100 * (known.max() - float(top["AMI"])) if len(known) and np.isfinite(float(top["AMI"])) else math.nan
+        voted = picks[picks["dataset"] == dataset] if picks is not None else None
+        rows.append(
+            {
+                "dataset": dataset,
+                "encoder": top["encoder"],
+                "reducer": top["reducer"],
+                "clusterer": top["clusterer"],
+                "k": top["k"],
+                "score": score,
+                "value": float(top[score]),
+                "runner_up_encoder": None if runner is None else runner["encoder"],
+                "runner_up_reducer": None if runner is None else runner["reducer"],
+                "runner_up_clusterer": None if runner is None else runner["clusterer"],
+                "runner_up_value": math.nan if runner is None else float(runner[score]),
+                "margin": math.nan if runner is None else float(_oriented(pd.Series([top[score] - runner[score]]), score)[0]),
+                "agreeing": pd.NA if voted is None or not len(voted) else int((voted["encoder"] == top["encoder"]).sum()),
+                "scores": 0 if voted is None else len(voted),
+                "ami_best": pd.NA if math.isnan(regret) else bool(regret == 0),
+                "regret": regret,
+                "candidates": len(group),
+            }
+        )
+    out = pd.DataFrame(rows, columns=columns)
+    return out.astype({"k": "Int64", "agreeing": "Int64", "scores": int, "ami_best": "boolean", "candidates": int}).astype(
+        {"value": float, "runner_up_value": float, "margin": float, "regret": float}
+    )
+
+
+def _choice_row(candidates: pd.DataFrame, oriented: pd.Series, best: float) -> dict:
+    """n, Spearman rho with AMI, hit and regret (AMI x 100) of picking the top of `oriented` (the score,
+    higher is better) among `candidates` (with an `AMI` column); ties: the first listed."""
+    oriented, ami = oriented.to_numpy(dtype=float), candidates["AMI"].to_numpy(dtype=float)
+    picked = ami[np.lexsort((np.arange(len(ami)), -oriented))[0]]
+    rho = _correlate(oriented, ami, 3)["spearman_rho"]
+    return {"n": len(ami), "spearman_rho": rho, "hit": bool(picked == best), "regret": 100 * (best - picked)}
+
+
+def score_choices(pipelines: pd.DataFrame, scores: pd.DataFrame | None = None, encoder_ami: pd.DataFrame | None = None):
+    """What following each label-free score would have chosen on each labelled dataset, against AMI.
+
+    `pipelines`: pipeline_table's (AMI per pipeline); `scores`: score_table's (encoder-level label-free
+    scores); `encoder_ami`: DataFrame[dataset, encoder, value], each encoder's clusterer-averaged AMI (0-1).
+
+    Returns DataFrame[level, family, score, dataset, n, spearman_rho, hit, regret], one row per choice:
+
+    * level "pipeline": each of PIPELINE_SCORES ranks the dataset's pipelines (candidates: finite score and
+      AMI, at least 2 clusters); the reference is the pipeline's AMI, the best that of the best pipeline
+      of the dataset that ran.
+    * level "encoder": each score of `scores` ranks the encoders (reference: the clusterer-averaged AMI;
+      the best: the best encoder's), and so does each of PIPELINE_SCORES, an encoder scoring the best of
+      its pipelines (the encoder its top pipeline recommends; score "<name> (best pipeline)").
+    * `n`: candidates; `spearman_rho`: rank correlation of the (oriented) score with the reference across
+      them (NaN when n < 3 or a side is constant); `hit`: the pick has the best reference; `regret`: the
+      best reference minus the pick's, x 100 (AMI x 100).
+
+    Only datasets with labels (a finite AMI) and scores with at least 2 candidates are listed.
+    """
+    columns = ["level", "family", "score", "dataset", "n", "spearman_rho", "hit", "regret"]
+    rows = []
+    eligible = pipelines[pipelines["k"].fillna(0) >= 2]
+    for dataset, group in pipelines.groupby("dataset", sort=False):
+        ami = group["AMI"].astype(float)
+        if not np.isfinite(ami).any():
+            continue
+        for score, family in PIPELINE_SCORES.items():
+            finite = np.isfinite(eligible[score].astype(float)) & np.isfinite(eligible["AMI"].astype(float))
+            candidates = eligible[(eligible["dataset"] == dataset) & finite]
+            if len(candidates) >= 2:
+                choice = _choice_row(candidates, _oriented(candidates[score], score), float(ami.max()))
+                rows.append({"level": "pipeline", "family": family, "score": score, "dataset": dataset} | choice)
+    if encoder_ami is not None and len(encoder_ami):
+        references = encoder_ami[["dataset", "encoder", "value"]].rename(columns={"value": "AMI"}).astype({"AMI": float})
+        best = references[np.isfinite(references["AMI"])].groupby("dataset", sort=False)["AMI"].max()
+        # every score oriented (higher is better): the encoder-level ones, then each encoder's best pipeline by each per-run score
+        oriented = []
+        if scores is not None and len(scores):
+            given = scores[SCORE_KEYS + ["value"]].astype({"value": float})
+            signs = given["score"].map(_sign).astype(float)
+            oriented.append(given.assign(value=given["value"] * signs, family=given["score"].map(score_family)))
+        for score, family in PIPELINE_SCORES.items():
+            ranked = eligible[np.isfinite(eligible[score].astype(float))]
+            top = ranked.assign(value=_oriented(ranked[score], score)).groupby(["dataset", "encoder"], sort=False)["value"].max()
+            oriented.append(top.reset_index().assign(score=f"{score} (best pipeline)", family=f"{family}, best pipeline"))
+        merged = pd.concat(oriented, ignore_index=True).merge(references, on=["dataset", "encoder"], how="inner")
+        merged = merged[np.isfinite(merged["value"]) & np.isfinite(merged["AMI"]) & merged["dataset"].isin(best.index)]
+        for (dataset, score), candidates in merged.groupby(["dataset", "score"], sort=False):
+            if len(candidates) >= 2:
+                choice = _choice_row(candidates, candidates["value"], float(best[dataset]))
+                family = candidates["family"].iloc[0]
+                rows.append({"level": "encoder", "family": family, "score": score, "dataset": dataset} | choice)
+    if not rows:
+        return pd.DataFrame({c: pd.Series(dtype=float if c in ("spearman_rho", "regret") else object) for c in columns}).astype(
+            {"n": int, "hit": bool}
+        )
+    return pd.DataFrame(rows, columns=columns)
+
+
+def score_validation(choices: pd.DataFrame, primary: str = PRIMARY) -> pd.DataFrame:
+    """Which score to trust: score_choices' rows summed up per (level, family).
+
+    Returns DataFrame[level, family, primary, scores, datasets, choices, mean_spearman, n_spearman, hit_rate,
+    mean_regret, worst_regret]: `scores` the family's scores, `datasets` the labelled datasets, `choices`
+    the (dataset, score) choices; `mean_spearman` the mean within-dataset rank correlation with AMI over the
+    `n_spearman` choices where it is defined (n >= 3); `hit_rate` the share of choices that picked the
+    AMI-best; `mean_regret` and `worst_regret` (max) in AMI x 100. `primary` marks the pipeline-level family
+    of the declared primary score. Sorted by level (pipeline, then encoder), then mean regret (lowest
+    first), then hit rate and mean Spearman (highest first), then family.
+    """
+    rows = []
+    for (level, family), group in choices.groupby(["level", "family"], sort=False):
+        rho = group["spearman_rho"].astype(float)
+        rows.append(
+            {
+                "level": level,
+                "family": family,
+                "primary": bool(level == "pipeline" and set(group["score"]) == {primary}),
+                "scores": group["score"].nunique(),
+                "datasets": group["dataset"].nunique(),
+                "choices": len(group),
+                "mean_spearman": float(rho.mean()) if rho.notna().any() else math.nan,
+                "n_spearman": int(rho.notna().sum()),
+                "hit_rate": float(group["hit"].astype(float).mean()),
+                "mean_regret": float(group["regret"].mean()),
+                "worst_regret": float(group["regret"].max()),
+            }
+        )
+    columns = ["level", "family", "primary", "scores", *VALIDATION_STATISTICS]
+    out = pd.DataFrame(rows, columns=columns)
+    if out.empty:
+        return out
+    out["_level"] = out["level"].map({level: i for i, level in enumerate(LEVELS)})
+    keys = ["_level", "mean_regret", "hit_rate", "mean_spearman", "family"]
+    out = out.sort_values(keys, ascending=[True, True, False, False, True], na_position="last", kind="mergesort")
+    return out.drop(columns="_level").reset_index(drop=True)
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -141,6 +141,12 @@ def url_problem(url: str) -> str | None:
     return None
 
 
+def natural_key(label: str) -> tuple:
+    """Sort key of a checkpoint's label or file name in natural order: digit runs compare as numbers
+    ("ep2" < "ep10"); the order a checkpoint folder is listed in and a series is shown in."""
+    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", str(label)) if part)
+
+
 def read_checkpoint(path: str | os.PathLike) -> dict:
     """A checkpoint file as a dict, read safely (`weights_only=True`; safetensors too)."""
     path = Path(path)

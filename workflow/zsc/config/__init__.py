@@ -10,9 +10,10 @@ By concern:
 - yaml_files: YAML read strictly (duplicate keys refused; errors name file:line:col);
 - protocol: protocol (params) files and their per-encoder settings;
 - search_plan: the hyper-parameter search's plan;
-- checkpoint_series: an encoder with a checkpoint series as one encoder per file;
+- checkpoint_series: an encoder with a checkpoint series (files or a folder) as one encoder per file;
+- weight_files: encoders left out for a missing weights file (if_missing: skip);
 - loaded_config: the loaded Config and its runs;
-- checks: checks against the installed libraries and files;
+- checks: checks against the installed libraries and files, and the encoders left out;
 - loader: load().
 
 The config sits above the registries and stages and below the outputs (docs/architecture.md):
@@ -21,7 +22,7 @@ stage can raise it too.
 """
 
 from ..errors import ConfigError
-from .checks import check_config, check_model_name
+from .checks import check_config, check_model_name, left_out_lines
 from .config_schema import COMMON_OPTIONS, KIND_DESCRIPTIONS, KINDS, NAME_PATTERN, TOP_LEVEL, entry_schema, registries, schema
 from .loaded_config import Config
 from .loader import load
@@ -39,6 +40,7 @@ __all__ = [
     "check_config_files",
     "check_model_name",
     "entry_schema",
+    "left_out_lines",
     "load",
     "read_config_file",
     "read_yaml",

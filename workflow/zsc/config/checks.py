@@ -103,7 +103,15 @@ def check_config(config) -> list[str]:
     from ..choose_k import check as check_choose_k
 
     check_choose_k(config)  # a dataset with neither labels nor n_clusters, and no k chosen for it
-    return dimension_warnings(config)
+    return left_out_lines(config) + dimension_warnings(config)
+
+
+def left_out_lines(config) -> list[str]:
+    """One line per encoder left out of the runs (if_missing: skip), with its reason and its runs."""
+    return [
+        f"{config.left_out[name]}: its {'' if runs is None else f'{runs} '}runs are left out"
+        for name, runs in config.left_out_runs().items()
+    ]
 
 
 def dimension_warnings(config) -> list[str]:

@@ -371,6 +371,20 @@ TOP_LEVEL = {
                 "default": 8,
                 "description": "Images per cluster in the example-images figure.",
             },
+            "contact_sheet_images": {
+                "type": "integer",
+                "minimum": 1,
+                "default": 48,
+                "description": "Images on each contact sheet (one per cluster of each dataset's recommended pipeline): a seeded "
+                "random sample of the cluster's images, all of them in a smaller cluster.",
+            },
+            "contact_sheets": {
+                "type": ["integer", "null"],
+                "minimum": 1,
+                "default": 50,
+                "description": "Contact sheets per dataset at most: the largest clusters (noise last); null: one per cluster. "
+                "The per-image table lists every cluster.",
+            },
             "embedding_maps": {
                 "type": "boolean",
                 "default": True,

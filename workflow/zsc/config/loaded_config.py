@@ -28,6 +28,8 @@ class Config:
     metric_reducers: dict | None = None
     # The reducer whose space the UMAP silhouettes use (None: umap_silhouette is off).
     umap_reducer: str | None = None
+    # Encoders left out of the runs (if_missing: skip and no weights file), name -> why.
+    left_out: dict | None = None
 
     def __getitem__(self, key):
         return self.settings[key]
@@ -39,12 +41,13 @@ class Config:
         """Facts of the registry entry behind a config entry (a dataset's group, ...)."""
         return registries()[kind][self.entry(kind, name)["type"]].info
 
-    def runs(self) -> Iterator[dict]:
+    def runs(self, encoders=None) -> Iterator[dict]:
         """Every (dataset, split, encoder, reducer, clusterer, seed) to run, in a stable order: the
-        full grid, or with a protocol each encoder's clusterers on their own reducers."""
+        full grid, or with a protocol each encoder's clusterers on their own reducers. `encoders`:
+        those encoders' runs instead (e.g. the left-out ones', to count them)."""
         searched = (self.settings["search"] or {}).get("datasets", {})
         tested = [dataset for dataset in self.settings["datasets"].values() if dataset["name"] not in searched]
-        for dataset, encoder in itertools.product(tested, self.settings["encoders"]):
+        for dataset, encoder in itertools.product(tested, self.settings["encoders"] if encoders is None else encoders):
             if self.protocol:
                 pairs = [(s["reducer"], clusterer) for clusterer, s in self.protocol["encoders"][encoder].items()]
             else:
@@ -58,6 +61,16 @@ class Config:
                     "clusterer": clusterer,
                     "seed": seed,
                 }
+
+    def left_out_runs(self) -> dict[str, int | None]:
+        """Per left-out encoder, how many runs it would have had (None: a checkpoint folder that is
+        missing, whose checkpoints are unknown)."""
+        series = {name for name, entry in self.given["encoders"].items() if (entry or {}).get("checkpoints")}
+        known = [e for e in self.left_out or {} if e not in series]
+        counts = {encoder: 0 for encoder in known}
+        for run in self.runs(known):
+            counts[run["encoder"]] += 1
+        return {encoder: counts.get(encoder) for encoder in self.left_out or {}}
 
     def clusterer(self, run) -> dict:
         """The clusterer's settings for one run: its entry, then (with a protocol) the encoder's and

@@ -12,12 +12,14 @@ from .loaded_config import Config, metric_reducers
 from .protocol import find_protocol, read_protocol, resolve_protocol
 from .search_plan import resolve_search
 from .validation import check_sizes, fill_defaults, with_types
+from .weight_files import missing_weights
 
 
-def load(config: dict, search: tuple = ()) -> Config:
+def load(config: dict, search: tuple = (), workdir: str = ".") -> Config:
     """Validate a config as loaded from YAML and fill in its defaults; raises ConfigError. The dict
     passed in is not changed. A relative protocol path is looked up in the working folder, then in
-    each `search` folder."""
+    each `search` folder. Encoders with `if_missing: skip` whose weights file (or checkpoint folder) is
+    missing are left out (Config.left_out); relative weights files and folders are read from `workdir`."""
     if not isinstance(config, dict) or not config:
         raise ConfigError("(top level): the config is empty; pass --configfile or use config/config.yaml")
     given = copy.deepcopy(config)
@@ -40,11 +42,19 @@ def load(config: dict, search: tuple = ()) -> Config:
     settings = fill_defaults(settings)
     validate(settings, full_schema)  # cross-option rules see the defaults too
     check_sizes(settings)
-    settings["encoders"] = expand_checkpoint_series(settings["encoders"])
-    table = resolve_protocol(protocol, settings) if protocol else None
+    settings["encoders"], left_out = expand_checkpoint_series(settings["encoders"], workdir)
+    left_out.update(missing_weights(settings["encoders"], workdir))
+    for entry in settings["encoders"].values():
+        entry.pop("if_missing", None)  # it decides which encoders run, not what they compute: kept out of params and hashes
+    table = resolve_protocol(protocol, settings) if protocol else None  # the left-out encoders' too, to count their runs
+    settings["encoders"] = {name: entry for name, entry in settings["encoders"].items() if name not in left_out}
+    if not settings["encoders"]:
+        raise ConfigError(f"encoders: every encoder is left out: {'; '.join(left_out.values())}")
     for kind in KINDS:
         for name, entry in settings[kind].items():
             entry["name"] = name
     own, umap_reducer = metric_reducers(settings)
     settings["search"] = resolve_search(settings)
-    return Config(given=given, settings=settings, protocol=table, metric_reducers=own, umap_reducer=umap_reducer)
+    return Config(
+        given=given, settings=settings, protocol=table, metric_reducers=own, umap_reducer=umap_reducer, left_out=left_out
+    )

@@ -56,6 +56,9 @@ class SplitImages:
     extra_labels: dict[str, np.ndarray] = field(default_factory=dict)
     # Samples found unusable while preparing (index -> BadFile); they never reach the manifest.
     bad: dict[int, BadFile] = field(default_factory=dict)
+    # For image files the user gave (an image folder): each sample's path relative to the folder, as
+    # printable text (images.display_name); the manifest keeps it beside the index. None otherwise.
+    paths: list[str] | None = None
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -63,7 +66,11 @@ class SplitImages:
     def subset(self, keep: np.ndarray) -> "SplitImages":
         image = self.image
         return SplitImages(
-            self.labels[keep], self.classes, lambda i: image(int(keep[i])), {k: v[keep] for k, v in self.extra_labels.items()}
+            self.labels[keep],
+            self.classes,
+            lambda i: image(int(keep[i])),
+            {k: v[keep] for k, v in self.extra_labels.items()},
+            paths=None if self.paths is None else [self.paths[int(i)] for i in keep],
         )
 
 

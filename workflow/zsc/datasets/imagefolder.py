@@ -167,4 +167,5 @@ def imagefolder(root, split, download, min_image_size, max_image_pixels, bad_ima
         [display_name(d.name) for d in class_dirs],
         lambda i: read(paths[i]),
         bad=bad,
+        paths=[display_name(p.relative_to(root).as_posix()) for p in paths],
     )

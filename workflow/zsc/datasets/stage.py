@@ -124,6 +124,8 @@ def prepare(spec: dict, root: Path, manifest_path: Path) -> None:
     n_classes = int(np.count_nonzero(counts))
     log.info("%s/%s: %d of %d samples, %d classes", spec["name"], spec["split"], len(indices), len(images), n_classes)
     columns = {"index": indices.astype(np.int64), "label": images.labels[indices]}
+    if images.paths is not None:  # the user's image files: which file each sample is (the per-image tables show it)
+        columns["path"] = np.asarray(images.paths, dtype=object)[indices]
     columns.update({name: values[indices] for name, values in sorted(images.extra_labels.items())})
     meta = {
         "dataset": spec["name"],

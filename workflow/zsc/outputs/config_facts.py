@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ..choose_k import labelled, may_choose
 from ..config import ConfigError, registries
-from ..dag import CLUSTERS, EMBEDDINGS, REDUCED, shown_seed
+from ..dag import CLUSTERS, EMBEDDINGS, MANIFEST, REDUCED, shown_seed
 from ..vocabulary import ARCHITECTURES, MAP_REDUCER, STUDY_GROUPS, UMAP_SPACE
 from .registry import OUTPUTS
 
@@ -110,7 +110,8 @@ def facts(config) -> dict:
         }
     present = {d["group"] for d in out["datasets"].values()}
     out["groups"] = [g for g in STUDY_GROUPS if g in present] + sorted(present - set(STUDY_GROUPS))
-    unknown = sorted(set(config["outputs"]["encoders"]) - {name.split("@")[0] for name in config["encoders"]})
+    configured = [*config["encoders"], *(config.left_out or {})]
+    unknown = sorted(set(config["outputs"]["encoders"]) - {name.split("@")[0] for name in configured})
     if unknown:
         raise ConfigError(f"outputs.encoders.{unknown[0]}: not an encoder of this config ({', '.join(config['encoders'])})")
     labels = _unique_labels({r: f["label"] for r, f in out["reducers"].items()})
@@ -122,9 +123,17 @@ def facts(config) -> dict:
     out["clusters_shown"] = config["outputs"]["clusters_shown"]
     # the (dataset, split, encoder) embeddings, in grid order: the PCA spectra and the 2-D maps
     out["pairs"] = [list(pair) for pair in dict.fromkeys((r["dataset"], r["split"], r["encoder"]) for r in runs)]
-    # what the example images need to open a dataset's images: its resolved entry and folder
-    out["sources"] = {d: _source(config, d) for d in dict.fromkeys(c["dataset"] for c in out["examples"])}
+    # what the outputs that show images need to open a dataset's images: its resolved entry and folder
+    out["sources"] = {name: _source(config, name) for name in datasets}
+    out["sheets"] = {"images": config["outputs"]["contact_sheet_images"], "clusters": config["outputs"]["contact_sheets"]}
+    # encoders left out of the runs (if_missing: skip), with the reason and the runs they would have had
+    out["left_out"] = [
+        {"encoder": name, "runs": runs, "why": config.left_out[name]} for name, runs in config.left_out_runs().items()
+    ]
     out["files"] = _files(out)
+    # every run's clusters (the per-image tables and contact sheets pick theirs by pattern)
+    out["files"]["all_clusters"] = list(dict.fromkeys(CLUSTERS.format(**run) for run in runs))
+    out["patterns"] = {"clusters": CLUSTERS, "manifest": MANIFEST}
     out["not_produced"] = {entry.name: why for entry in OUTPUTS if (why := entry.info["missing"](out))}
     return out
 
@@ -208,6 +217,8 @@ def _files(facts_: dict) -> dict[str, list[str]]:
     }
     if facts_["maps"]:
         files["maps"] = [REDUCED.format(**pair, seed=facts_["seed"], reducer=MAP_REDUCER) for pair in pairs]
+    splits = dict.fromkeys((pair["dataset"], pair["split"]) for pair in pairs)
+    files["manifests"] = [MANIFEST.format(dataset=dataset, split=split) for dataset, split in splits]
     return files
 
 

@@ -28,3 +28,7 @@ def outputs_index(data: Data, out: Path):
             {"output": e.name, "kind": e.info["kind"], "produced": produced, "why not": why or "", "caption": e.description}
         )
     write(pd.DataFrame(rows), out, "outputs_index", best=None, shade=False)
+    if data.facts["left_out"]:
+        left_out = pd.DataFrame(data.facts["left_out"], columns=["encoder", "runs", "why"]).astype({"runs": "Int64"})
+        caption = "Encoders left out of this config's runs (if_missing: skip), with the reason and the runs they would have had"
+        write(left_out, out, "left_out", best=None, shade=False, caption=caption)

@@ -18,7 +18,7 @@ from typing import Any
 from ..failures import RAN
 from ..registry import Registry
 
-OUTPUTS = Registry("outputs", required=("kind", "needs", "missing", "reads", "files", "results", "pipelines"))
+OUTPUTS = Registry("outputs", required=("kind", "needs", "missing", "reads", "files", "results", "pipelines", "category"))
 # The result tables outputs read (results/tables/<name>.parquet, written by the aggregate rule).
 DATA_TABLES = ("runs", "labels", "labelfree", "probes")
 
@@ -59,7 +59,16 @@ class Data:
 
 
 def output(
-    name: str, kind: str, caption: str, needs: str, missing=needs_runs, reads=("runs",), files=(), results=None, pipelines=False
+    name: str,
+    kind: str,
+    caption: str,
+    needs: str,
+    missing=needs_runs,
+    reads=("runs",),
+    files=(),
+    results=None,
+    pipelines=False,
+    category=None,
 ):
     """Decorator registering a render function `fn(data: Data, out: Path)` as an output: `reads`
     names the result tables it reads (results/tables/<name>.parquet), `files` the other files
@@ -67,8 +76,9 @@ def output(
     that must hold a result for the output to have content (default: runs, if it reads them); where
     one holds none (every run failed or was skipped), the output is written empty, saying why.
     `pipelines`: it shows one pipeline per (encoder, clusterer), so its caption says which reducer
-    (`caption`)."""
+    (`caption`). `category`: where the report lists it (default: Tables or Figures, by kind)."""
     assert kind in ("table", "figure")
+    category = category or f"{kind.capitalize()}s"
     results = tuple(("runs",) if results is None and "runs" in reads else results or ())
     assert set(results) <= set(reads) & set(RESULT_ROWS), results
     return OUTPUTS.add(
@@ -81,6 +91,7 @@ def output(
         files=tuple(files),
         results=results,
         pipelines=pipelines,
+        category=category,
     )
 
 
@@ -245,10 +256,16 @@ def write(frame, out: Path, name: str, **kwargs):
     return write_table(frame, out / name, **kwargs)
 
 
-def save(fig, out: Path, name: str):
+def write_csv(frame, out: Path, name: str):
+    """<name>.csv of `frame` alone, at full precision (e.g. every row of a table whose other formats
+    show fewer)."""
+    (out / f"{name}.csv").write_text(frame.to_csv(index=False, lineterminator="\n"), encoding="utf-8")
+
+
+def save(fig, out: Path, name: str, pdf: bool = True):
     import matplotlib.pyplot as plt
 
     from ..plots import save_figure
 
-    save_figure(fig, out / name)
+    save_figure(fig, out / name, pdf=pdf)
     plt.close(fig)
