@@ -322,7 +322,7 @@ def test_every_output_renders_saying_why_when_no_run_ran(study):
     empty = produced[produced["produced"] == "empty"]
     # drawn from the config, the embeddings or the label-free scores: not empty
     assert set(produced.index) - set(empty.index) == {
-        "outputs_index", "datasets", "hyperparameters", "pca_variance", "encoder_choice", "labelfree_correlations"
+        "outputs_index", "datasets", "hyperparameters", "pca_variance", "labelfree_correlations"
     }  # fmt: skip
     of_labels = [e.name for e in outputs.OUTPUTS if e.info["results"] == ("labels",)]
     assert of_labels == ["label_levels", "taxonomy_levels"]

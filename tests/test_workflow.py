@@ -160,7 +160,7 @@ def test_every_output_the_config_provides_is_rendered_and_the_rest_are_listed(wo
     assert (probes["probe_mode"] == "carve").all()  # digits has no train split: a stratified carve
     assert probes.loc["raw", "knn_top1_k10"] > 0.9 and probes.loc["raw", "linear_probe_top1"] > 0.9  # measured 0.98, 0.96
     choice = pd.read_csv(workdir / "results/outputs/encoder_choice/encoder_choice_by_score.csv")
-    assert set(choice["recommended"]) <= {"raw", "random_tiny"} and choice["regret (AMI x 100)"].notna().all()
+    assert set(choice["recommended"]) <= {"Raw image", "random_tiny"} and choice["regret (AMI x 100)"].notna().all()
     recommended = pd.read_csv(workdir / "results/outputs/encoder_choice/encoder_choice.csv")
     assert list(recommended["dataset"]) == ["Digits"] and recommended["regret (AMI x 100)"].notna().all()
     # the per-image table: each manifest index with its class and the cluster it got in every run

@@ -96,14 +96,14 @@ def import_umap():
         finally:
             numba.njit, numba.jit = originals
         import pynndescent.pynndescent_ as nndescent
-        import umap.umap_
-
-        umap.umap_.pairwise_distances = small_data_distances
 
         nndescent.numba = types.ModuleType("numba")  # what pynndescent's code sees as numba (reason 1)
         nndescent.numba.__dict__.update(vars(numba), get_num_threads=get_num_threads)
         _name_dispatchers("pynndescent")
         _name_dispatchers("umap")
+    import umap.umap_
+
+    umap.umap_.pairwise_distances = small_data_distances  # also where umap was imported before (same bits either way)
     from umap import UMAP
 
     return UMAP

@@ -123,6 +123,8 @@ def _ticks(ax, **kwargs) -> None:
 def _legend_below(fig: Figure, handles: list, ncol_max: int = 8, **kwargs):
     """A figure legend under the panels, in as few balanced rows as fit the figure's width; the
     figure grows by the legend's height (callers leave no room for it)."""
+    if not handles:  # nothing drawn to name
+        return None
     renderer = fig.canvas.get_renderer()
     n = len(handles)
     legend = None

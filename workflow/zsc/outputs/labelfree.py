@@ -171,7 +171,6 @@ def _recommendation_notes(facts_, primary: str) -> list[str]:
     "pipeline ranked.",
     "runs",
     reads=("runs", "labelfree", "probes"),
-    results=("labelfree",),
 )
 def encoder_choice(data: Data, out: Path):
     from .. import selection

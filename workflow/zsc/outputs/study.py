@@ -90,7 +90,9 @@ def _needs_labels_and_runs(facts_):
 def _needs_reducers(facts_):
     if facts_["protocol"]:
         return "needs a grid of reducers (a config without a protocol: the protocol tunes one reducer per encoder and clusterer)"
-    return None if len(facts_.get("reducers", {})) >= 2 else "needs two or more reducers"
+    if len(facts_.get("reducers", {})) < 2:
+        return "needs two or more reducers"
+    return _needs_labels_and_runs(facts_)  # AMI per reducer
 
 
 def _needs_dimension_sweep(facts_):
