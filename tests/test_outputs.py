@@ -64,8 +64,11 @@ def test_default_config_lists_what_it_cannot_provide_and_why():
     assert "ImageNet-9" in missing["in9_backgrounds"] and "checkpoint series" in missing["checkpoints"]
     assert "two or more dimensions" in missing["reducer_dimensions"]  # one PCA, one UMAP
     assert {"main_ami", "ami_heatmap", "example_images", "embedding_maps", "encoder_choice", "reducer_ami"}.isdisjoint(missing)
-    # the user's entry keeps its name; the registry's raw pixels and clusterer and reducer types show theirs
-    assert facts["encoders"]["random_resnet18"] == {"label": "random_resnet18", "architecture": "ResNet-18", "training": "random"}
+    # the config names its random-init ResNet-18 as the study its ResNet-50 (outputs.encoders); without that the user's
+    # entry keeps its name; the registry's raw pixels and clusterer and reducer types show theirs
+    assert facts["encoders"]["random_resnet18"] == {"label": "Rand.", "architecture": "ResNet-18", "training": "random"}
+    unnamed = cfg.load({**yaml.safe_load((REPO / "config/config.yaml").read_text()), "outputs": {}})
+    assert outputs.facts(unnamed)["encoders"]["random_resnet18"]["label"] == "random_resnet18"
     assert facts["encoders"]["raw"]["label"] == "Raw image"
     assert facts["clusterer_labels"] == {"kmeans": "K-Means", "ac_ward": "AC w/ C", "hdbscan": "HDBSCAN"}
     assert {r: f["label"] for r, f in facts["reducers"].items()} == {
@@ -80,7 +83,10 @@ def test_default_config_lists_what_it_cannot_provide_and_why():
         "One reducer per clusterer (outputs.reducer): UMAP-50 for K-Means, AC w/ C and HDBSCAN."
     )
     assert "outputs.reducer" not in outputs.caption("reducer_ami", facts)  # it shows every reducer
-    assert outputs.display_keys(facts)["fashionmnist"] == "Fashion-MNIST" and "random_resnet18" not in outputs.display_keys(facts)
+    assert (
+        outputs.display_keys(facts)["fashionmnist"] == "Fashion-MNIST"
+        and outputs.display_keys(facts)["random_resnet18"] == "Rand."
+    )
 
 
 def _default_config(**outputs_section) -> dict:

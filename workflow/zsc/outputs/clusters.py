@@ -183,7 +183,8 @@ def sheet_title(data: Data, dataset: str, run: dict, cluster: int, size: int, n_
     clusterer = shown["clusterer"].get(run["clusterer"], run["clusterer"])
     pipeline = f"{encoder} / {shown['reducer'].get(run['reducer'], run['reducer'])} / {clusterer}"
     which = "noise (not clustered)" if cluster == NOISE else f"cluster {cluster} of {n_clusters}"
-    lines = [f"{shown['dataset'].get(dataset, dataset)}: {which}, {size:,} images", pipeline]
+    name = data.facts["datasets"].get(dataset, {}).get("name") or shown["dataset"].get(dataset, dataset)  # full name
+    lines = [f"{name}: {which}, {size:,} images", pipeline]
     if true_labels is not None and len(true_labels):
         values, counts = np.unique(true_labels, return_counts=True)
         top = int(np.argmax(counts))  # ties: the first class name in sorted order

@@ -97,8 +97,9 @@ def recommendation_table(recommended, facts_):
     regret in AMI x 100; the label columns only where a dataset has labels."""
     import pandas as pd
 
-    kinds = {"dataset": "dataset", "encoder": "encoder", "clusterer": "clusterer"}
-    shown = _shown(recommended, facts_, {**kinds, "runner_up_encoder": "encoder", "runner_up_clusterer": "clusterer"})
+    kinds = {"dataset": "dataset", "encoder": "encoder", "reducer": "reducer", "clusterer": "clusterer"}
+    runner_up_kinds = {"runner_up_encoder": "encoder", "runner_up_reducer": "reducer", "runner_up_clusterer": "clusterer"}
+    shown = _shown(recommended, facts_, {**kinds, **runner_up_kinds})
     runner_up = [
         None if e is None else f"{e} / {r} / {c}"
         for e, r, c in zip(shown["runner_up_encoder"], shown["runner_up_reducer"], shown["runner_up_clusterer"])
