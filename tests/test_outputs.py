@@ -261,6 +261,13 @@ def test_the_default_run_renders_every_output_and_every_figure_passes_the_checks
     assert {"pca_variance.png", "pca_variance_relative.png"} <= {p.name for p in (out / "pca_variance").iterdir()}
     md = (out / "ami_per_clusterer/ami_kmeans.md").read_text()
     assert md.startswith("**AMI x 100, K-Means on UMAP-50**") and "**" in md.split("\n", 2)[2]
+    # the per-image tables: each row's index is the dataset's image of that index, named by its class
+    from zsc.datasets import open_split
+
+    for dataset, source in facts["sources"].items():
+        table = pd.read_parquet(out / f"assignments/assignments_{dataset}.parquet")
+        images = open_split(source["spec"], Path(source["root"]))
+        assert len(table) == 300 and list(table["label"]) == [images.classes[images.labels[i]] for i in table["index"]]
 
 
 def test_the_example_images_show_the_runs_the_config_names(default, monkeypatch, tmp_path):

@@ -58,7 +58,7 @@ def test_one_recommended_encoder_and_pipeline_with_its_reason(folder_run):
     recommended = pd.read_csv(work / "results/outputs/encoder_choice/encoder_choice.csv")
     assert len(recommended) == 1
     row = recommended.iloc[0]
-    assert row["dataset"] == "photos" and row["encoder"] in ("Raw image", "random_resnet18") and row["score"] == "silhouette_umap"
+    assert row["dataset"] == "photos" and row["encoder"] in ("Raw image", "Rand.") and row["score"] == "silhouette_umap"
     assert row["reducer"] in ("no reduction", "zPCA-50", "UMAP-50") and row["clusterer"] in (
         "K-Means",
         "AC w/ C",
