@@ -78,14 +78,26 @@ def open_report(report: Path, screenshots: Path) -> dict:
             driver.get(report.resolve().as_uri())
             _show(driver, "Figures", "ami_heatmap")
             # the figure: the largest decoded image (the page also has the logo)
-            images = _wait(lambda: [i for i in driver.find_elements(By.TAG_NAME, "img") if i.get_property("naturalWidth") > 100])
-            size = max((i.get_property("naturalWidth"), i.get_property("naturalHeight")) for i in images)
+            size = _largest_image(driver)
             driver.save_screenshot(str(screenshots / "figure.png"))
             logs = driver.get_log("browser")
         finally:
             driver.quit()
-    errors = [e["message"] for e in logs if e["level"] == "SEVERE" and not any(k in e["message"] for k in KNOWN_WARNINGS)]
+    errors = _errors(logs)
     return {"categories": sorted(set(categories)), "main_table": main_table, "figure_size": size, "errors": errors}
+
+
+def _largest_image(driver) -> tuple[int, int]:
+    """(width, height) of the largest image the page has decoded (the page also has the logo)."""
+    from selenium.webdriver.common.by import By
+
+    images = _wait(lambda: [i for i in driver.find_elements(By.TAG_NAME, "img") if i.get_property("naturalWidth") > 100])
+    return max((i.get_property("naturalWidth"), i.get_property("naturalHeight")) for i in images)
+
+
+def _errors(logs) -> list[str]:
+    """The console's errors, less the known warnings of Snakemake's report page."""
+    return [e["message"] for e in logs if e["level"] == "SEVERE" and not any(k in e["message"] for k in KNOWN_WARNINGS)]
 
 
 def open_start_page(report: Path, screenshots: Path, link: str) -> dict:
@@ -105,11 +117,10 @@ def open_start_page(report: Path, screenshots: Path, link: str) -> dict:
             driver.save_screenshot(str(screenshots / "start_page.png"))
             _wait(lambda: driver.find_elements(By.XPATH, f"//a[normalize-space()='{link}']"))[0].click()  # the file's panel
             _wait(lambda: driver.find_elements(By.XPATH, "//a[@iconname='eye']"))[0].click()  # then its view
-            images = _wait(lambda: [i for i in driver.find_elements(By.TAG_NAME, "img") if i.get_property("naturalWidth") > 100])
-            size = max((i.get_property("naturalWidth"), i.get_property("naturalHeight")) for i in images)
+            size = _largest_image(driver)
             driver.save_screenshot(str(screenshots / "linked.png"))
             logs = driver.get_log("browser")
         finally:
             driver.quit()
-    errors = [e["message"] for e in logs if e["level"] == "SEVERE" and not any(k in e["message"] for k in KNOWN_WARNINGS)]
+    errors = _errors(logs)
     return {"text": text, "linked_image_size": size, "errors": errors}
