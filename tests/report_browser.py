@@ -3,6 +3,7 @@ through Debian's chromedriver) and read what a person would see."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import tempfile
 import time
@@ -59,32 +60,40 @@ def open_report(report: Path, screenshots: Path) -> dict:
     the start page, the main table and the figure go to `screenshots`."""
     from selenium.webdriver.common.by import By
 
+    with _start_page(report, screenshots) as driver:
+        driver.save_screenshot(str(screenshots / "start.png"))
+        categories = [
+            e.text for e in driver.find_elements(By.XPATH, "//a|//li|//span") if e.text in ("Tables", "Figures", "Index")
+        ]
+        _show(driver, "Tables", "main_ami")
+        frame = _wait(lambda: driver.find_elements(By.TAG_NAME, "iframe"))[0]
+        driver.switch_to.frame(frame)
+        main_table = _wait(lambda: driver.find_element(By.TAG_NAME, "body").text)
+        driver.switch_to.default_content()
+        driver.save_screenshot(str(screenshots / "main_table.png"))
+        driver.get(report.resolve().as_uri())
+        _show(driver, "Figures", "ami_heatmap")
+        size = _largest_image(driver)  # the figure
+        driver.save_screenshot(str(screenshots / "figure.png"))
+        errors = _errors(driver.get_log("browser"))
+    return {"categories": sorted(set(categories)), "main_table": main_table, "figure_size": size, "errors": errors}
+
+
+@contextlib.contextmanager
+def _start_page(report: Path, screenshots: Path):
+    """A headless chromium (a fresh profile) on the report's start page, its menu drawn; `screenshots`
+    made for the caller's screenshots."""
+    from selenium.webdriver.common.by import By
+
     screenshots.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as profile:
         driver = _driver(profile)
         try:
             driver.get(report.resolve().as_uri())
             _wait(lambda: driver.find_elements(By.XPATH, "//*[text()='Tables']"))
-            driver.save_screenshot(str(screenshots / "start.png"))
-            categories = [
-                e.text for e in driver.find_elements(By.XPATH, "//a|//li|//span") if e.text in ("Tables", "Figures", "Index")
-            ]
-            _show(driver, "Tables", "main_ami")
-            frame = _wait(lambda: driver.find_elements(By.TAG_NAME, "iframe"))[0]
-            driver.switch_to.frame(frame)
-            main_table = _wait(lambda: driver.find_element(By.TAG_NAME, "body").text)
-            driver.switch_to.default_content()
-            driver.save_screenshot(str(screenshots / "main_table.png"))
-            driver.get(report.resolve().as_uri())
-            _show(driver, "Figures", "ami_heatmap")
-            # the figure: the largest decoded image (the page also has the logo)
-            size = _largest_image(driver)
-            driver.save_screenshot(str(screenshots / "figure.png"))
-            logs = driver.get_log("browser")
+            yield driver
         finally:
             driver.quit()
-    errors = _errors(logs)
-    return {"categories": sorted(set(categories)), "main_table": main_table, "figure_size": size, "errors": errors}
 
 
 def _largest_image(driver) -> tuple[int, int]:
@@ -107,20 +116,12 @@ def open_start_page(report: Path, screenshots: Path, link: str) -> dict:
     `screenshots`."""
     from selenium.webdriver.common.by import By
 
-    screenshots.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as profile:
-        driver = _driver(profile)
-        try:
-            driver.get(report.resolve().as_uri())
-            _wait(lambda: driver.find_elements(By.XPATH, "//*[text()='Tables']"))
-            text = _wait(lambda: driver.find_element(By.TAG_NAME, "body").text)
-            driver.save_screenshot(str(screenshots / "start_page.png"))
-            _wait(lambda: driver.find_elements(By.XPATH, f"//a[normalize-space()='{link}']"))[0].click()  # the file's panel
-            _wait(lambda: driver.find_elements(By.XPATH, "//a[@iconname='eye']"))[0].click()  # then its view
-            size = _largest_image(driver)
-            driver.save_screenshot(str(screenshots / "linked.png"))
-            logs = driver.get_log("browser")
-        finally:
-            driver.quit()
-    errors = _errors(logs)
+    with _start_page(report, screenshots) as driver:
+        text = _wait(lambda: driver.find_element(By.TAG_NAME, "body").text)
+        driver.save_screenshot(str(screenshots / "start_page.png"))
+        _wait(lambda: driver.find_elements(By.XPATH, f"//a[normalize-space()='{link}']"))[0].click()  # the file's panel
+        _wait(lambda: driver.find_elements(By.XPATH, "//a[@iconname='eye']"))[0].click()  # then its view
+        size = _largest_image(driver)
+        driver.save_screenshot(str(screenshots / "linked.png"))
+        errors = _errors(driver.get_log("browser"))
     return {"text": text, "linked_image_size": size, "errors": errors}

@@ -400,12 +400,7 @@ def chosen_k(runs):
 def k_chosen(data: Data, out: Path):
     table, _ = chosen_k(data.runs)
     if len(table):
-        table["dataset"] = table["dataset"].map(lambda d: data.facts["datasets"].get(d, {}).get("label", d))
-        table["encoder"] = table["encoder"].map(labels_of(data.facts, "encoders")).fillna(table["encoder"])
-        if "reducer" in table:
-            table["reducer"] = table["reducer"].map(lambda r: display_reducer(data.facts, r))
-        if "clusterer" in table:
-            table["clusterer"] = table["clusterer"].map(lambda c: data.facts.get("clusterer_labels", {}).get(c, c))
+        table = _shown(table, data.facts, {k: k for k in ("dataset", "encoder", "reducer", "clusterer") if k in table})
     write(table, out, "k_chosen", best=None, shade=False, digits=3)
 
 
@@ -423,8 +418,8 @@ def k_selection(data: Data, out: Path):
     from .. import plots
 
     table, curves = chosen_k(data.runs)
-    labels = labels_of(data.facts, "encoders") | data.facts.get("clusterer_labels", {})
-    labels |= {reducer: display_reducer(data.facts, reducer) for reducer in data.facts.get("reducers", {})}
+    shown = names(data.facts)
+    labels = shown["encoder"] | shown["clusterer"] | shown["reducer"]
     for dataset, facts_ in data.facts["datasets"].items():
         mine = curves[(curves["dataset"] == dataset) & (curves["seed"] == data.facts["seed"])] if len(curves) else curves
         if len(mine):
