@@ -492,3 +492,51 @@ def test_aggregate_writes_rows_with_mixed_and_missing_values(tmp_path):
     assert back["AMI"].fillna(-1).tolist() == [0.5, -1, 1.0]
     assert back["skipped"].tolist()[1].startswith("ap (affinity_propagation)")
     assert back["max_samples"].isna().tolist() == [True, False, False]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_affinity_propagations_median_is_numpys_bit_for_bit(dtype):
+    """The preference: np.median's value and type, its middle value(s) found by binning, whatever
+    the values (ties across the middle, a wide range, a zero in the middle, odd and even counts) and
+    the number of row ranges (threads) counting them."""
+    import numba
+
+    from zsc.affinity_propagation import median
+
+    rng = np.random.default_rng(1)
+    cases = {}
+    for shape in ((300, 300), (301, 301), (257, 255)):
+        normal = rng.standard_normal(shape)
+        cases[f"normal{shape}"] = normal
+        cases[f"integers{shape}"] = rng.integers(-5, 5, shape).astype(float)  # ties at the middle
+        tied = normal.copy()
+        tied[: shape[0] // 2 + 3] = -1.5  # over half the values equal: one bin holds the middle
+        cases[f"tied{shape}"] = tied
+        zero = -np.abs(normal)
+        zero[: shape[0] // 2 + 2] = -0.0  # the middle is a (negative) zero
+        cases[f"zero{shape}"] = zero
+        cases[f"wide{shape}"] = normal * 10.0 ** rng.integers(-30, 30, shape)
+    cases["small"] = rng.standard_normal((20, 20))  # fewer values than bins: numpy's own
+    for name, S in cases.items():
+        S = S.astype(dtype)
+        expected = np.median(S)
+        for threads in (1, 2):
+            numba.set_num_threads(threads)
+            got = median(S)
+            assert type(got) is type(expected) and got.tobytes() == expected.tobytes(), (name, threads, got, expected)
+    numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])  # float32: the similarities of float32 points
+def test_affinity_propagations_noise_is_numpys_expression_bit_for_bit(dtype):
+    from zsc.affinity_propagation import _add_noise, _draw
+
+    S = (-np.random.default_rng(2).random((1100, 1100)) * 50).astype(dtype)
+    noise = np.empty(S.shape)
+    _draw(np.random.RandomState(3), noise)  # in blocks of rows: the stream of one (n, n) draw
+    np.testing.assert_array_equal(noise, np.random.RandomState(3).standard_normal(S.shape))
+    eps, tiny = np.finfo(S.dtype).eps, np.finfo(S.dtype).tiny
+    expected = S.copy()
+    expected += (eps * S + tiny * 100) * noise  # scikit-learn's expression
+    _add_noise(S, noise, eps, tiny * 100)
+    assert S.tobytes() == expected.tobytes()

@@ -1,7 +1,10 @@
 """What jobs ask a scheduler for (zsc.resources): read from the data's size, growing with it."""
 
+import re
+
 import numpy as np
 import pytest
+import yaml
 
 from zsc import resources, tables
 from zsc.clusterers import CLUSTERERS
@@ -75,3 +78,53 @@ def test_reduction_and_scoring_grow_with_points_and_dimensions():
         return resources.evaluate_runtime(n, [2048, 50]) - resources.MIN_RUNTIME
 
     assert scoring_minutes(200_000) > 50 * scoring_minutes(20_000)  # 10x the points: about 100x (rounded up)
+
+
+SCHEDULED = {
+    "seeds": [1],
+    "datasets": {"digits": {"max_samples": 300}},
+    "encoders": {"raw": {}},
+    "reducers": {"none": {}, "umap5": {"type": "umap", "n_components": 5, "n_neighbors": 15}},
+    "clusterers": {"spectral": {"type": "spectral"}, "kmeans": {}},
+    "labelfree": {"enabled": False},
+    "probes": {"enabled": False},
+    "outputs": {"embedding_maps": False},
+}
+CLUSTERS = "results/clusters/digits/test/raw/seed1/{}.parquet"
+
+
+def jobs_listed(output: str) -> list[list[tuple[str, dict]]]:
+    """Snakemake's job listing, split where a job finishes: per stretch, each job's rule and fields
+    (wildcards, threads, priority)."""
+    stretches, job = [[]], None
+    for line in output.splitlines():
+        if line.startswith("Finished jobid"):
+            stretches.append([])
+        elif m := re.match(r"^(?:local)?rule (\w+):$", line):
+            job = (m[1], {})
+            stretches[-1].append(job)
+        elif job and (m := re.match(r"^\s+(wildcards|threads|priority): (.*)$", line)):
+            job[1][m[1]] = m[2]
+    return stretches
+
+
+def test_a_reduction_starts_first_and_the_embeddings_clusterer_leaves_it_a_core(tmp_path):
+    """On 2 cores, a seeded UMAP (one thread, priority) and Spectral on the embeddings themselves
+    (its entry asks for 4 threads) start together, instead of Spectral alone on both cores and the
+    reduction after it; with more cores, Spectral keeps its threads but one."""
+    from conftest import snakemake
+
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(SCHEDULED))
+    targets = [CLUSTERS.format("none/spectral"), CLUSTERS.format("umap5/kmeans")]
+    for cores, spectral_threads in (("2", None), ("6", "4")):  # snakemake lists threads above 1 only
+        planned = snakemake(tmp_path, "-n", "--cores", cores, "--configfile", "config.yaml", "--", *targets)
+        assert planned.returncode == 0, planned.stderr[-3000:]
+        jobs = [job for stretch in jobs_listed(planned.stdout + planned.stderr) for job in stretch]
+        (spectral,) = [fields for rule, fields in jobs if rule == "cluster" and "spectral" in fields["wildcards"]]
+        (reduce,) = [fields for rule, fields in jobs if rule == "reduce"]
+        assert spectral.get("threads") == spectral_threads and reduce.get("priority") == "1"
+    ran = snakemake(tmp_path, "--cores", "2", "--configfile", "config.yaml", "--", *targets)
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    started_together = next(stretch for stretch in jobs_listed(ran.stdout + ran.stderr) if any(r == "reduce" for r, _ in stretch))
+    assert sorted(rule for rule, _ in started_together) == ["cluster", "reduce"]
+    assert "spectral" in [fields for rule, fields in started_together if rule == "cluster"][0]["wildcards"]

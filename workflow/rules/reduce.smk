@@ -7,6 +7,9 @@ rule reduce:
         log_file("reduce"),
     benchmark:
         benchmark_file("reduce")
+    # before the cluster jobs that can start with it (the identity's): every cluster job on this
+    # reduction waits for it, and a seeded UMAP runs on one thread, the longest job of the chain
+    priority: 1
     conda:
         "../../envs/cluster.yaml"
     resources:

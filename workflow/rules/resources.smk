@@ -11,8 +11,8 @@
 # Threads: one per job, so a workstation runs as many jobs side by side as it has cores, except
 # evaluate (the last job of each (embeddings, seed), often alone: blocks of its distances side by
 # side) and a clusterer whose registry entry asks for more (Spectral: its exact k-NN search;
-# Affinity Propagation: its message passes over rows); each gives the same result on any thread
-# count. Snakemake gives a job at most --cores, as OMP_NUM_THREADS and OPENBLAS_NUM_THREADS, and
+# Affinity Propagation: its message passes over rows), less one core while reductions may run
+# beside it (cluster_threads); each gives the same result on any thread count. Snakemake gives a job at most --cores, as OMP_NUM_THREADS and OPENBLAS_NUM_THREADS, and
 # zsc.logs.run_logged gives numba the same count.
 import zsc.choose_k
 import zsc.clusterers
@@ -67,7 +67,13 @@ def cluster_need(wildcards, input):
 
 
 def cluster_threads(wildcards):
-    return zsc.clusterers.CLUSTERERS[CONFIG.clusterer(wildcards)["type"]].info.get("threads", 1)
+    """The registry entry's threads; a clusterer of the embeddings themselves (the identity reducer)
+    leaves one of --cores to the reductions, which start with it (their `priority`) and each run
+    on one thread: on two cores Spectral then runs beside UMAP instead of before it, alone."""
+    threads = zsc.clusterers.CLUSTERERS[CONFIG.clusterer(wildcards)["type"]].info.get("threads", 1)
+    if JOBS.is_identity(wildcards.reducer):
+        threads = min(threads, max(1, workflow.cores - 1))
+    return threads
 
 
 def cluster_mem_mb(wildcards, input, attempt):

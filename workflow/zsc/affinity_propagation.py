@@ -5,9 +5,11 @@ operations and holds four N x N float64 matrices plus two more while adding its 
 computes every message with the same floating-point operations in the same order (so the labels
 are the same, bit for bit, which the tests check against scikit-learn), but fuses them into two
 passes: a row-parallel one making a row's availabilities, then its next responsibilities while the
-row is in cache, and a column-sum pass. It holds three N x N matrices. The setup (similarities,
-median preference, seeded noise) and the exemplar choice at the end are scikit-learn's, as numpy
-code.
+row is in cache, and a column-sum pass. It holds three N x N matrices. The setup computes
+scikit-learn's similarities, median preference and seeded noise, the same bits, on two threads: the
+noise's normal stream (one thread's work) is drawn beside the similarities, the median is found by
+counting values into bins instead of numpy's copy and partition of all N^2 of them, and the noise is
+added row-parallel. The exemplar choice at the end is scikit-learn's, as numpy code.
 """
 
 from __future__ import annotations
@@ -75,6 +77,88 @@ def _column_sums(R, parts):
     return sums
 
 
+def _draw(rng, out) -> None:
+    """Fill `out` (n x n) with rng.standard_normal((n, n)), a block of rows at a time (the same stream)."""
+    n = out.shape[1]
+    for rows in np.array_split(np.arange(len(out)), max(1, len(out) // 512)):
+        out[rows[0] : rows[-1] + 1] = rng.standard_normal(size=(len(rows), n))
+
+
+def _draw_in_background(rng, out):
+    """_draw in a thread (numpy releases the GIL while it draws); returns the thread, to join."""
+    import threading
+
+    thread = threading.Thread(target=_draw, args=(rng, out), daemon=True)
+    thread.start()
+    return thread
+
+
+@numba.njit(parallel=True, cache=True)
+def _add_noise(S, noise, eps, tiny100):
+    """S += (eps S + tiny100) noise, element by element as numpy's expression computes it."""
+    n = S.shape[0]
+    for i in numba.prange(n):
+        for k in range(S.shape[1]):
+            S[i, k] += (eps * S[i, k] + tiny100) * noise[i, k]
+
+
+MEDIAN_BINS = 1 << 16
+
+
+@numba.njit(parallel=True, cache=True)
+def _bin_counts(S, lo, scale, bins, parts):
+    """How many values of S fall in each of `bins` equal ranges from `lo` (per range of rows, then summed)."""
+    n = S.shape[0]
+    counts = np.zeros((parts, bins), np.int64)
+    for p in numba.prange(parts):
+        for i in range(p * n // parts, (p + 1) * n // parts):
+            for k in range(S.shape[1]):
+                counts[p, min(int((S[i, k] - lo) * scale), bins - 1)] += 1
+    return counts
+
+
+@numba.njit(parallel=True, cache=True)
+def _values_in_bins(S, lo, scale, bins, first, last, offsets):
+    """The values of S whose bin is first..last, each range of rows writing from its offset."""
+    n = S.shape[0]
+    parts = len(offsets) - 1
+    out = np.empty(offsets[-1], S.dtype)
+    for p in numba.prange(parts):
+        at = offsets[p]
+        for i in range(p * n // parts, (p + 1) * n // parts):
+            for k in range(S.shape[1]):
+                b = min(int((S[i, k] - lo) * scale), bins - 1)
+                if first <= b <= last:
+                    out[at] = S[i, k]
+                    at += 1
+    return out
+
+
+def median(S) -> float:
+    """np.median(S), the same bits, without its copy and sort of all of S: the values are counted
+    into bins (a monotone map of the value, so ranks are kept), and only the bins that hold the
+    middle rank(s) are gathered and partitioned. Falls back to numpy where the middle is a zero (its
+    sign is numpy's partition's choice) or the range cannot be binned."""
+    size = S.size
+    lo, hi = float(S.min()), float(S.max())
+    scale = MEDIAN_BINS / (hi - lo) if np.isfinite(lo) and np.isfinite(hi) and hi > lo else np.inf
+    if size < MEDIAN_BINS or not np.isfinite(scale):
+        return np.median(S)
+    ranks = [size // 2 - 1, size // 2] if size % 2 == 0 else [(size - 1) // 2]
+    parts = numba.get_num_threads()
+    counts = _bin_counts(S, lo, scale, MEDIAN_BINS, parts)
+    below = np.cumsum(counts.sum(axis=0))  # values in bins 0..b
+    first, last = (int(np.searchsorted(below, rank, side="right")) for rank in (ranks[0], ranks[-1]))
+    in_range = counts[:, first : last + 1].sum(axis=1)
+    offsets = np.concatenate([[0], np.cumsum(in_range)])
+    values = _values_in_bins(S, lo, scale, MEDIAN_BINS, first, last, offsets)
+    start = below[first - 1] if first else 0
+    middle = np.partition(values, [rank - start for rank in ranks])[[rank - start for rank in ranks]]
+    if np.any(middle == 0):
+        return np.median(S)
+    return np.mean(middle)
+
+
 def affinity_propagation(X, damping=0.5, convergence_iter=15, max_iter=200, random_state=None) -> np.ndarray:
     """Labels of scikit-learn's AffinityPropagation(damping, convergence_iter, max_iter,
     random_state).fit_predict(X) with euclidean affinity and the median preference (-1 throughout
@@ -85,21 +169,32 @@ def affinity_propagation(X, damping=0.5, convergence_iter=15, max_iter=200, rand
     from threadpoolctl import threadpool_limits
 
     n = len(X)
+    A = np.empty((n, n))  # holds the seeded noise until the messages start (then the availabilities)
+    seeded = isinstance(random_state, (int, np.integer))
+    # A seed's normal stream is drawn beside the similarities and their median (a one-thread
+    # stream, most of the set-up's time); another random state is drawn from after the check below,
+    # where scikit-learn draws it
+    noise = _draw_in_background(np.random.RandomState(random_state), A) if seeded else None
     with threadpool_limits(1, user_api="blas"):  # the similarities of a one-thread job, on any thread count
         S = -euclidean_distances(X, squared=True)
-    preference = np.median(S)
+    preference = median(S)
     S.flat[:: n + 1] = S[0, 1] if n > 1 else 0
     if n == 1 or S.min() == S.max():
         # all similarities equal (scikit-learn returns arbitrary centres with a warning): its own code
+        if noise is not None:
+            noise.join()
         return AffinityPropagation(
             damping=damping, convergence_iter=convergence_iter, max_iter=max_iter, random_state=random_state
         ).fit_predict(X)
     S.flat[:: n + 1] = preference
-    rng = check_random_state(random_state)
+    if noise is None:
+        _draw(check_random_state(random_state), A)
+    else:
+        noise.join()
     eps, tiny = np.finfo(S.dtype).eps, np.finfo(S.dtype).tiny
-    for rows in np.array_split(np.arange(n), max(1, n // 512)):  # the same normal stream as one (n, n) draw
-        S[rows] += (eps * S[rows] + tiny * 100) * rng.standard_normal(size=(len(rows), n))
-    A, R = np.zeros((n, n)), np.zeros((n, n))
+    _add_noise(S, A, eps, tiny * 100)
+    A[:] = 0.0
+    R = np.zeros((n, n))
     e = np.zeros((n, convergence_iter))
     # scikit-learn's iteration `it` updates R, then A from R, then tests diag(A) + diag(R); here one
     # pass makes iteration it's A and iteration it + 1's R (not needed after the last test)
