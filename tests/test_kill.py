@@ -283,9 +283,10 @@ def test_a_run_killed_at_four_points_resumes_with_the_same_command(tmp_path):
     run = Run(work)
     run.kill_when("results/logs/cluster/**/*.log", signal.SIGTERM, group=True)
     said.append(run.output())
-    # 3. SIGKILL of snakemake alone, its jobs running (the watchdogs must end them)
+    # 3. SIGKILL of snakemake alone, its jobs running (the watchdogs must end them); the network's
+    # clusterings on its UMAP: the reductions (priority) ran before the clusterings of point 2
     run = Run(work)
-    run.kill_when("results/logs/reduce/digits/all/random_tiny/**/*.log", signal.SIGKILL, group=False)
+    run.kill_when("results/logs/cluster/digits/all/random_tiny/seed1/umap5/*.log", signal.SIGKILL, group=False)
     said.append(run.output())
     wait_until(lambda: not processes_in(work), "the killed snakemake's jobs to end", 60)
     # 4. SIGKILL of the whole group, late in the run

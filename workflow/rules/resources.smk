@@ -11,9 +11,10 @@
 # Threads: one per job, so a workstation runs as many jobs side by side as it has cores, except
 # evaluate (the last job of each (embeddings, seed), often alone: blocks of its distances side by
 # side) and a clusterer whose registry entry asks for more (Spectral: its exact k-NN search;
-# Affinity Propagation: its message passes over rows), less one core while reductions may run
-# beside it (cluster_threads); each gives the same result on any thread count. Snakemake gives a job at most --cores, as OMP_NUM_THREADS and OPENBLAS_NUM_THREADS, and
-# zsc.logs.run_logged gives numba the same count.
+# Affinity Propagation: its message passes over rows), less one core where reductions may run
+# beside it (cluster_threads); each gives the same result on any thread count. Snakemake gives a
+# job at most --cores, as OMP_NUM_THREADS and OPENBLAS_NUM_THREADS, and zsc.logs.run_logged gives
+# numba the same count.
 import zsc.choose_k
 import zsc.clusterers
 import zsc.resources

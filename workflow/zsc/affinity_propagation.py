@@ -171,9 +171,9 @@ def affinity_propagation(X, damping=0.5, convergence_iter=15, max_iter=200, rand
     n = len(X)
     A = np.empty((n, n))  # holds the seeded noise until the messages start (then the availabilities)
     seeded = isinstance(random_state, (int, np.integer))
-    # A seed's normal stream is drawn beside the similarities and their median (a one-thread
-    # stream, most of the set-up's time); another random state is drawn from after the check below,
-    # where scikit-learn draws it
+    # a seed's noise (one normal stream: one thread's work, most of the set-up's time) is drawn
+    # beside the similarities and their median; any other random state is drawn from where
+    # scikit-learn draws from it, after the check below
     noise = _draw_in_background(np.random.RandomState(random_state), A) if seeded else None
     with threadpool_limits(1, user_api="blas"):  # the similarities of a one-thread job, on any thread count
         S = -euclidean_distances(X, squared=True)
