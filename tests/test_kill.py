@@ -227,6 +227,14 @@ def processes_in(workdir: Path) -> list[str]:
     return found
 
 
+def _signals_as_a_shell_leaves_them() -> None:
+    """Ctrl-C and Ctrl-\\ at their defaults, as a terminal's shell starts a command in the foreground:
+    a test suite started in the background by a shell without job control (nohup ... &) inherits
+    them ignored, and a snakemake that ignores SIGINT would run on to the end."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGQUIT, signal.SIG_DFL)
+
+
 class Run:
     """The README's command (`snakemake --cores all`, the working folder's default config) in
     `workdir`, started in a process group of its own as a shell starts it."""
@@ -241,6 +249,7 @@ class Run:
             stdout=self.log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=_signals_as_a_shell_leaves_them,
             env={**os.environ, "HF_HUB_OFFLINE": "1"},
         )
 
