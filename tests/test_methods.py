@@ -517,14 +517,16 @@ def test_affinity_propagations_median_is_numpys_bit_for_bit(dtype):
         cases[f"zero{shape}"] = zero
         cases[f"wide{shape}"] = normal * 10.0 ** rng.integers(-30, 30, shape)
     cases["small"] = rng.standard_normal((20, 20))  # fewer values than bins: numpy's own
-    for name, S in cases.items():
-        S = S.astype(dtype)
-        expected = np.median(S)
-        for threads in (1, 2):
-            numba.set_num_threads(threads)
-            got = median(S)
-            assert type(got) is type(expected) and got.tobytes() == expected.tobytes(), (name, threads, got, expected)
-    numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+    try:
+        for name, S in cases.items():
+            S = S.astype(dtype)
+            expected = np.median(S)
+            for threads in (1, 2):
+                numba.set_num_threads(threads)
+                got = median(S)
+                assert type(got) is type(expected) and got.tobytes() == expected.tobytes(), (name, threads, got, expected)
+    finally:
+        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])  # float32: the similarities of float32 points

@@ -105,6 +105,12 @@ def _add_noise(S, noise, eps, tiny100):
 MEDIAN_BINS = 1 << 16
 
 
+@numba.njit(cache=True)
+def _bin(value, lo, scale, bins):
+    """The bin of `value`: a monotone map (subtracting, scaling and truncating keep order)."""
+    return min(int((value - lo) * scale), bins - 1)
+
+
 @numba.njit(parallel=True, cache=True)
 def _bin_counts(S, lo, scale, bins, parts):
     """How many values of S fall in each of `bins` equal ranges from `lo` (per range of rows, then summed)."""
@@ -113,7 +119,7 @@ def _bin_counts(S, lo, scale, bins, parts):
     for p in numba.prange(parts):
         for i in range(p * n // parts, (p + 1) * n // parts):
             for k in range(S.shape[1]):
-                counts[p, min(int((S[i, k] - lo) * scale), bins - 1)] += 1
+                counts[p, _bin(S[i, k], lo, scale, bins)] += 1
     return counts
 
 
@@ -127,8 +133,7 @@ def _values_in_bins(S, lo, scale, bins, first, last, offsets):
         at = offsets[p]
         for i in range(p * n // parts, (p + 1) * n // parts):
             for k in range(S.shape[1]):
-                b = min(int((S[i, k] - lo) * scale), bins - 1)
-                if first <= b <= last:
+                if first <= _bin(S[i, k], lo, scale, bins) <= last:
                     out[at] = S[i, k]
                     at += 1
     return out
